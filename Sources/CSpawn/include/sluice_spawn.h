@@ -1,0 +1,57 @@
+/* The only code that runs between fork and exec, and the async-signal-safe signal pipe. */
+#ifndef SLUICE_SPAWN_H
+#define SLUICE_SPAWN_H
+
+#include <sys/types.h>
+
+/* What to start and how; every field is read before fork, nothing is allocated after it. */
+typedef struct sluice_spawn_request {
+    const char *path;           /* executable; a relative path resolves after the chdir */
+    char *const *argv;          /* NULL-terminated */
+    char *const *envp;          /* NULL-terminated; the child's whole environment */
+    const char *cwd;            /* NULL: inherit */
+    int stdin_fd;               /* -1: /dev/null */
+    int stdout_fd;              /* -1: /dev/null */
+    int stderr_fd;              /* -1: /dev/null */
+    int new_session;            /* 1: setsid() (a daemon); 0: a new process group */
+    int set_ids;                /* 1: drop to uid/gid (and no supplementary groups) */
+    uid_t uid;
+    gid_t gid;
+    const char *bind_source;    /* non-NULL: private mount namespace with source bound on target */
+    const char *bind_target;
+} sluice_spawn_request;
+
+/* Where a start failed: the stage and the errno the child saw. */
+typedef struct sluice_spawn_failure {
+    int stage;
+    int error;
+} sluice_spawn_failure;
+
+enum {
+    SLUICE_STAGE_NONE = 0,
+    SLUICE_STAGE_PIPE = 1,
+    SLUICE_STAGE_FORK = 2,
+    SLUICE_STAGE_SESSION = 3,
+    SLUICE_STAGE_MOUNT = 4,
+    SLUICE_STAGE_STDIO = 5,
+    SLUICE_STAGE_CHDIR = 6,
+    SLUICE_STAGE_IDS = 7,
+    SLUICE_STAGE_EXEC = 8,
+};
+
+/* Starts a child; returns its pid, or -1 with *failure set (the child is already reaped). */
+pid_t sluice_spawn(const sluice_spawn_request *request, sluice_spawn_failure *failure);
+
+/* Installs handlers that write each listed signal's number as one byte to a pipe; returns its read end or -1. */
+int sluice_signal_pipe_install(const int *signals, int count);
+
+/* Puts a signal back to its default disposition. */
+int sluice_signal_default(int signal_number);
+
+/* A pidfd for the process (readable once it exits), or -1 with errno set (ENOSYS before Linux 5.3). */
+int sluice_pidfd_open(pid_t pid);
+
+/* 1 when the child has exited (it is left unreaped), 0 while it runs, -1 on error. */
+int sluice_has_exited(pid_t pid);
+
+#endif

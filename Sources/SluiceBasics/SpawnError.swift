@@ -1,0 +1,38 @@
+import CSpawn
+import Foundation
+
+/// A child that could not be started, with the stage that failed and the errno it saw.
+public struct SpawnError: Error, Sendable, CustomStringConvertible {
+    /// The step of the start sequence that failed.
+    public enum Stage: Int32, Sendable {
+        case pipe = 1, fork, session, mount, stdio, chdir, credentials, exec
+    }
+
+    /// Which stage failed.
+    public let stage: Stage
+    /// The errno value.
+    public let code: Int32
+    /// The executable that was being started.
+    public let executable: String
+    /// The working directory that was requested.
+    public let workdir: String?
+
+    /// True when the executable does not exist.
+    public var isNotFound: Bool { stage == .exec && code == ENOENT }
+
+    /// A one-line, actionable reason.
+    public var description: String {
+        let reason = String(cString: strerror(code))
+        switch stage {
+        case .exec where code == ENOENT: return "command not found: \(executable)"
+        case .exec where code == EACCES: return "permission denied: \(executable) is not executable"
+        case .exec: return "cannot execute \(executable): \(reason)"
+        case .chdir: return "cannot enter working directory \(workdir ?? "?"): \(reason)"
+        case .pipe, .fork: return "cannot start a process: \(reason)"
+        case .session: return "cannot create a process group: \(reason)"
+        case .mount: return "cannot set up a private mount namespace: \(reason)"
+        case .stdio: return "cannot set up stdin/stdout/stderr: \(reason)"
+        case .credentials: return "cannot switch user: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import SluiceBasics
+import SluiceEngine
+import SluiceSpec
+import SluiceStore
+
+/// `sluice run FILE`: validate a DAG, then run it to the end in the foreground, recording everything.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run a DAG now, in the foreground, and record the run.")
+
+    @Argument(help: "The DAG file.") var file: String
+    @Option(help: "Most steps running at once (default: the number of cores).") var parallelism: Int?
+    @Option(name: .customLong("grace-period"), help: "Seconds between SIGTERM and SIGKILL when stopping steps.")
+    var gracePeriod: Double = 10
+    @Flag(help: "Print the result as JSON on stdout (progress goes to stderr).") var json = false
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if let parallelism, parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
+        if gracePeriod < 0 { throw ValidationError("--grace-period must not be negative") }
+    }
+
+    func run() throws {
+        let spec = try SpecLoader.load(path: file)
+        let stateDirectory = global.resolveStateDirectory(dagFile: file)
+        let store = try Store.open(global.databaseTarget(stateDirectory: stateDirectory))
+        var options = RunOptions(logRoot: stateDirectory + "/logs/\(spec.name)")
+        if let parallelism { options.parallelism = parallelism }
+        options.gracePeriod = gracePeriod
+        options.handleSignals = true
+        let interactive = !json && Terminal.stdoutIsInteractive
+        let display = ProgressDisplay(
+            interactive: interactive, output: json ? FileHandle.standardError : FileHandle.standardOutput,
+            parallelism: options.parallelism)
+        let result = try RunDriver(store: store, observer: display, options: options).run(spec)
+        let detail = try RunQueries(store: store).runDetail(id: result.runID)
+        if json {
+            if let detail { try JSONOutput.print(detail) }
+        } else if let detail {
+            display.printSummary(detail)
+        }
+        switch result.state {
+        case .succeeded: return
+        case .cancelled: throw ExitWith(code: ExitCodes.interrupted)
+        default: throw ExitWith(code: ExitCodes.failed)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import SluiceStore
+
+/// `sluice runs`: list runs, or show one.
+struct RunsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs", abstract: "List runs, newest first, or show one run's steps.",
+        subcommands: [RunsListCommand.self, RunsShowCommand.self], defaultSubcommand: RunsListCommand.self)
+}
+
+/// `sluice runs [list] [--dag NAME] [--limit N]`.
+struct RunsListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List runs, newest first.")
+
+    @Option(help: "Only runs of this DAG.") var dag: String?
+    @Option(help: "Most runs to list.") var limit: Int = 20
+    @Flag(help: "Print as JSON.") var json = false
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() throws {
+        let runs = try RunQueries(store: global.openStore()).runs(dag: dag, limit: limit)
+        if json {
+            try JSONOutput.print(["runs": runs])
+            return
+        }
+        if runs.isEmpty {
+            print(dag.map { "no runs of \($0) recorded" } ?? "no runs recorded")
+            return
+        }
+        var table = TextTable("RUN", "DAG", "STATE", "TRIGGER", "STARTED", "DURATION", "STEPS")
+        for run in runs {
+            table.add([
+                String(run.id), run.dag, run.state.rawValue, run.trigger, Formatting.time(run.startedAt),
+                Formatting.duration(run.durationSeconds),
+                "\(run.succeeded)/\(run.steps) ok" + (run.failed > 0 ? ", \(run.failed) failed" : ""),
+            ])
+        }
+        print(table.render())
+    }
+}
+
+/// `sluice runs show RUN`.
+struct RunsShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show a run's steps: state, start, end, duration, exit code, attempts.")
+
+    @Argument(help: ArgumentHelp("The run id, or 'latest'.", valueName: "run")) var runReference: String
+    @Flag(help: "Print as JSON.") var json = false
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let queries = RunQueries(store: try global.openStore())
+        let id = try RunReference.resolve(runReference, queries: queries)
+        guard let detail = try queries.runDetail(id: id) else {
+            throw CLIFailure("no run \(id)", exitCode: ExitCodes.notFound)
+        }
+        if json {
+            try JSONOutput.print(detail)
+            return
+        }
+        let summary = detail.run
+        print("run \(summary.id) of \(summary.dag): \(summary.state.rawValue)")
+        print("  file:     \(detail.sourcePath)")
+        print("  started:  \(Formatting.time(summary.startedAt))")
+        print("  ended:    \(Formatting.time(summary.endedAt))")
+        print("  duration: \(Formatting.duration(summary.durationSeconds))")
+        print("  logs:     \(detail.logDirectory)")
+        print("")
+        var table = TextTable("STEP", "STATE", "STARTED", "ENDED", "DURATION", "EXIT", "ATTEMPTS")
+        for step in detail.steps {
+            table.add([
+                step.step, step.state.rawValue, Formatting.time(step.startedAt), Formatting.time(step.endedAt),
+                Formatting.duration(step.durationSeconds), step.exitCode.map(String.init) ?? "-", String(step.attempts),
+            ])
+        }
+        print(table.render())
+        let problems = detail.steps.compactMap { step in step.message.map { "  \(step.step): \($0)" } }
+        if !problems.isEmpty {
+            print("\nproblems:")
+            problems.forEach { print($0) }
+        }
+    }
+}
+
+/// Turns `42` or `latest` into a run id.
+enum RunReference {
+    static func resolve(_ text: String, queries: RunQueries) throws -> Int64 {
+        if text == "latest" {
+            guard let id = try queries.latestRunID(dag: nil) else {
+                throw CLIFailure("no runs recorded yet", exitCode: ExitCodes.notFound)
+            }
+            return id
+        }
+        guard let id = Int64(text), id > 0 else {
+            throw CLIFailure("'\(text)' is not a run id (a number, or 'latest')", exitCode: ExitCodes.usage)
+        }
+        return id
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import SluiceEngine
+import SluiceExecutor
+import SluiceStore
+
+/// Shows a run as it happens: plain timestamped lines in a pipe, plus a live status line on a terminal.
+final class ProgressDisplay: RunObserver {
+    private let interactive: Bool
+    private let output: FileHandle
+    private let parallelism: Int
+    private var runID: Int64 = 0
+    private var dag = ""
+    private var total = 0
+    private var finished = 0
+    private var running: [String] = []
+    private var width = 8
+    private var started = Date()
+
+    init(interactive: Bool, output: FileHandle, parallelism: Int) {
+        self.interactive = interactive
+        self.output = output
+        self.parallelism = parallelism
+    }
+
+    func runStarted(runID: Int64, dag: String, steps: [String]) {
+        self.runID = runID
+        self.dag = dag
+        total = steps.count
+        width = min(24, steps.map(\.count).max() ?? 8)
+        started = Date()
+        emit("run \(runID) of \(dag) started: \(steps.count) step\(steps.count == 1 ? "" : "s"), parallelism \(parallelism)")
+    }
+
+    func stepChanged(step: String, from: StepState, to: StepState) {
+        guard to.isTerminal else { return }
+        finished += 1
+        emit(line(step, paint(to.rawValue, for: to)))
+    }
+
+    func attemptStarted(step: String, attempt: Int, pid: Int32) {
+        running.append(step)
+        emit(line(step, "started (attempt \(attempt), pid \(pid))"))
+    }
+
+    func attemptEnded(step: String, attempt: Int, ending: AttemptEnding, stepState: StepState) {
+        running.removeAll { $0 == step }
+        finished += 1
+        var text = paint(stepState.rawValue, for: stepState)
+        if let wall = ending.wallSeconds { text += " in \(Formatting.duration(wall))" }
+        if stepState == .failed || stepState == .cancelled, let message = ending.message {
+            text += ": \(message)"
+            if stepState == .failed && ending.state != .failedToStart {
+                text += " (see: sluice logs \(runID) \(step) --stderr)"
+            }
+        }
+        emit(line(step, text))
+    }
+
+    func cancelling(signal: Int32) {
+        emit("cancelling run \(runID) (\(AttemptOutcome.signalName(signal))): stopping running steps; press Ctrl-C again to kill them now")
+    }
+
+    func runFinished(runID: Int64, state: RunState) {
+        clearStatus()
+    }
+
+    /// The end-of-run table, from what the database recorded.
+    func printSummary(_ detail: RunDetail) {
+        var table = TextTable("STEP", "STATE", "ATTEMPTS", "EXIT", "DURATION")
+        for step in detail.steps {
+            table.add([
+                step.step, step.state.rawValue, String(step.attempts), step.exitCode.map(String.init) ?? "-",
+                Formatting.duration(step.durationSeconds),
+            ])
+        }
+        let run = detail.run
+        write("\n" + table.render() + "\n\nrun \(run.id) \(paint(run.state.rawValue, forRun: run.state)) in \(Formatting.duration(run.durationSeconds)): \(run.succeeded) of \(run.steps) steps succeeded\n")
+    }
+
+    private func line(_ step: String, _ text: String) -> String {
+        "\(step.padding(toLength: max(width, step.count), withPad: " ", startingAt: 0))  \(text)"
+    }
+
+    private func emit(_ text: String) {
+        clearStatus()
+        write("[\(Formatting.clock())] \(text)\n")
+        drawStatus()
+    }
+
+    private func drawStatus() {
+        guard interactive else { return }
+        let elapsed = Formatting.duration(Date().timeIntervalSince(started))
+        let names = running.prefix(4).joined(separator: ", ") + (running.count > 4 ? ", …" : "")
+        write("\u{1B}[2m\(finished)/\(total) done · \(running.count) running\(names.isEmpty ? "" : ": \(names)") · \(elapsed)\u{1B}[0m")
+    }
+
+    private func clearStatus() {
+        if interactive { write("\r\u{1B}[2K") }
+    }
+
+    private func paint(_ text: String, for state: StepState) -> String {
+        guard interactive else { return text }
+        switch state {
+        case .succeeded, .cached: return "\u{1B}[32m\(text)\u{1B}[0m"
+        case .failed, .upstreamFailed: return "\u{1B}[31m\(text)\u{1B}[0m"
+        case .cancelled, .skipped: return "\u{1B}[33m\(text)\u{1B}[0m"
+        default: return text
+        }
+    }
+
+    private func paint(_ text: String, forRun state: RunState) -> String {
+        switch state {
+        case .succeeded: return paint(text, for: .succeeded)
+        case .failed: return paint(text, for: .failed)
+        case .cancelled: return paint(text, for: .cancelled)
+        default: return text
+        }
+    }
+
+    private func write(_ text: String) { output.write(Data(text.utf8)) }
+}

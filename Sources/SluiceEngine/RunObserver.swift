@@ -1,0 +1,17 @@
+import SluiceStore
+
+/// Receives a run's progress, each event only after it has been committed to the database.
+public protocol RunObserver: AnyObject {
+    /// The run was created.
+    func runStarted(runID: Int64, dag: String, steps: [String])
+    /// A step changed state (other than the moves reported with attempts).
+    func stepChanged(step: String, from: StepState, to: StepState)
+    /// An attempt's process is running.
+    func attemptStarted(step: String, attempt: Int, pid: Int32)
+    /// An attempt ended, moving its step to `stepState`.
+    func attemptEnded(step: String, attempt: Int, ending: AttemptEnding, stepState: StepState)
+    /// Cancellation began, because of the given signal.
+    func cancelling(signal: Int32)
+    /// The run reached its final state.
+    func runFinished(runID: Int64, state: RunState)
+}

@@ -1,0 +1,30 @@
+import Foundation
+
+/// How a run is driven.
+public struct RunOptions: Sendable {
+    /// Most steps running at once.
+    public var parallelism: Int
+    /// Where attempt logs go; each run gets `<logRoot>/<run id>/`.
+    public var logRoot: String
+    /// Seconds between SIGTERM and SIGKILL when stopping steps.
+    public var gracePeriod: Double
+    /// The environment every step starts from, before its own `env` and the `SLUICE_*` variables.
+    public var baseEnvironment: [String: String]
+    /// This machine's name, recorded on attempts.
+    public var host: String
+    /// True to cancel the run on SIGINT/SIGTERM to this process (the CLI); false when the caller cancels it.
+    public var handleSignals: Bool
+
+    /// Options with the default parallelism (the number of cores) and grace period (10 s).
+    public init(logRoot: String) {
+        parallelism = ProcessInfo.processInfo.activeProcessorCount
+        self.logRoot = logRoot
+        gracePeriod = 10
+        var environment = ProcessInfo.processInfo.environment
+        // The database URL may hold a password; steps have no business with it.
+        environment.removeValue(forKey: "SLUICE_DATABASE_URL")
+        baseEnvironment = environment
+        host = ProcessInfo.processInfo.hostName
+        handleSignals = false
+    }
+}

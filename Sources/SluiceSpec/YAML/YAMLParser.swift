@@ -1,0 +1,145 @@
+import CYAML
+
+/// A YAML syntax error with the place libyaml reported it.
+public struct YAMLSyntaxError: Error, Sendable {
+    /// The problem, in libyaml's words with context.
+    public let message: String
+    /// Where it was found.
+    public let mark: SourceMark
+}
+
+/// Parses one YAML document into nodes with source marks; the only code that calls libyaml.
+public enum YAMLParser {
+    /// The most nodes a document may expand to through aliases, so alias bombs are refused.
+    public static let maxExpandedNodes = 1_000_000
+
+    /// Parses `bytes`; returns nil for an empty stream, throws for bad syntax or more than one document.
+    public static func parse(_ bytes: [UInt8]) throws(YAMLSyntaxError) -> YAMLNode? {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else {
+            throw YAMLSyntaxError(message: "cannot initialise the YAML parser", mark: SourceMark(line: 1, column: 1))
+        }
+        defer { yaml_parser_delete(&parser) }
+        return try bytes.withUnsafeBufferPointer { (buffer) throws(YAMLSyntaxError) -> YAMLNode? in
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            var builder = TreeBuilder()
+            while true {
+                var event = yaml_event_t()
+                guard yaml_parser_parse(&parser, &event) == 1 else {
+                    throw syntaxError(parser)
+                }
+                defer { yaml_event_delete(&event) }
+                if event.type == YAML_STREAM_END_EVENT { break }
+                try builder.consume(event)
+            }
+            return builder.root
+        }
+    }
+
+    private static func syntaxError(_ parser: yaml_parser_t) -> YAMLSyntaxError {
+        let problem = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
+        var message = problem
+        if let context = parser.context.map({ String(cString: $0) }) {
+            message = "\(problem) \(context)"
+        }
+        let mark = SourceMark(line: Int(parser.problem_mark.line) + 1, column: Int(parser.problem_mark.column) + 1)
+        return YAMLSyntaxError(message: "YAML syntax error: \(message)", mark: mark)
+    }
+}
+
+/// Turns libyaml's event stream into a tree, resolving aliases and counting expansion.
+private struct TreeBuilder {
+    private enum Frame {
+        case sequence(items: [YAMLNode], mark: SourceMark, tag: String?, anchor: String?)
+        case mapping(items: [YAMLNode], mark: SourceMark, tag: String?, anchor: String?)
+    }
+
+    var root: YAMLNode?
+    private var stack: [Frame] = []
+    private var anchors: [String: (node: YAMLNode, weight: Int)] = [:]
+    private var weights: [Int] = [0]
+    private var documents = 0
+
+    mutating func consume(_ event: yaml_event_t) throws(YAMLSyntaxError) {
+        let mark = SourceMark(line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
+        switch event.type {
+        case YAML_DOCUMENT_START_EVENT:
+            documents += 1
+            if documents > 1 {
+                throw YAMLSyntaxError(
+                    message: "more than one YAML document in this file; a DAG file holds exactly one document (put each DAG in its own file)",
+                    mark: mark)
+            }
+        case YAML_SCALAR_EVENT:
+            let data = event.data.scalar
+            let text = String(decoding: UnsafeBufferPointer(start: data.value, count: data.length), as: UTF8.self)
+            let style: ScalarStyle
+            switch data.style {
+            case YAML_SINGLE_QUOTED_SCALAR_STYLE: style = .singleQuoted
+            case YAML_DOUBLE_QUOTED_SCALAR_STYLE: style = .doubleQuoted
+            case YAML_LITERAL_SCALAR_STYLE: style = .literal
+            case YAML_FOLDED_SCALAR_STYLE: style = .folded
+            default: style = .plain
+            }
+            let node = YAMLNode(.scalar(text, style), mark: mark, tag: string(data.tag))
+            try add(node, weight: 1, anchor: string(data.anchor))
+        case YAML_SEQUENCE_START_EVENT:
+            let data = event.data.sequence_start
+            stack.append(.sequence(items: [], mark: mark, tag: string(data.tag), anchor: string(data.anchor)))
+            weights.append(1)
+        case YAML_MAPPING_START_EVENT:
+            let data = event.data.mapping_start
+            stack.append(.mapping(items: [], mark: mark, tag: string(data.tag), anchor: string(data.anchor)))
+            weights.append(1)
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+            let weight = weights.removeLast()
+            switch stack.removeLast() {
+            case .sequence(let items, let start, let tag, let anchor):
+                try add(YAMLNode(.sequence(items), mark: start, tag: tag), weight: weight, anchor: anchor)
+            case .mapping(let items, let start, let tag, let anchor):
+                var pairs: [YAMLPair] = []
+                pairs.reserveCapacity(items.count / 2)
+                var index = 0
+                while index + 1 < items.count {
+                    pairs.append(YAMLPair(key: items[index], value: items[index + 1]))
+                    index += 2
+                }
+                try add(YAMLNode(.mapping(pairs), mark: start, tag: tag), weight: weight, anchor: anchor)
+            }
+        case YAML_ALIAS_EVENT:
+            let name = string(event.data.alias.anchor) ?? ""
+            guard let target = anchors[name] else {
+                throw YAMLSyntaxError(message: "unknown alias '*\(name)'", mark: mark)
+            }
+            try add(target.node, weight: target.weight, anchor: nil)
+        default:
+            break
+        }
+    }
+
+    private mutating func add(_ node: YAMLNode, weight: Int, anchor: String?) throws(YAMLSyntaxError) {
+        if let anchor { anchors[anchor] = (node, weight) }
+        weights[weights.count - 1] += weight
+        if weights[weights.count - 1] > YAMLParser.maxExpandedNodes {
+            throw YAMLSyntaxError(
+                message: "document expands to more than \(YAMLParser.maxExpandedNodes) nodes through aliases; refusing it",
+                mark: node.mark)
+        }
+        guard let top = stack.popLast() else {
+            root = node
+            return
+        }
+        switch top {
+        case .sequence(var items, let mark, let tag, let anchor):
+            items.append(node)
+            stack.append(.sequence(items: items, mark: mark, tag: tag, anchor: anchor))
+        case .mapping(var items, let mark, let tag, let anchor):
+            items.append(node)
+            stack.append(.mapping(items: items, mark: mark, tag: tag, anchor: anchor))
+        }
+    }
+
+    private func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+        pointer.map { String(cString: UnsafePointer($0)) }
+    }
+}

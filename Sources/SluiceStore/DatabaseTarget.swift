@@ -1,0 +1,15 @@
+/// Which database a command uses: a shared server named by a libpq URI/conninfo, or the embedded one.
+public enum DatabaseTarget: Sendable {
+    /// A shared server; the string goes to libpq as it is.
+    case url(String)
+    /// The private cluster under a state directory.
+    case embedded(EmbeddedServer)
+
+    /// A description safe to print (no password).
+    public var displayName: String {
+        switch self {
+        case .url(let url): return ConnInfo.redacted(url)
+        case .embedded(let server): return "embedded server at \(server.socketDirectory)"
+        }
+    }
+}

@@ -1,0 +1,214 @@
+import Foundation
+
+/// A DAG and its latest run, for `sluice status`.
+public struct DAGStatus: Sendable, Codable {
+    /// The DAG id.
+    public let dag: String
+    /// Number of runs recorded.
+    public let runs: Int
+    /// The latest run, if any.
+    public let latestRun: RunSummary?
+}
+
+/// One run, summarised.
+public struct RunSummary: Sendable, Codable {
+    /// The run id.
+    public let id: Int64
+    /// The DAG id.
+    public let dag: String
+    /// The run's state.
+    public let state: RunState
+    /// How it was started (`manual` for `sluice run`).
+    public let trigger: String
+    /// When it started.
+    public let startedAt: Date?
+    /// When it ended.
+    public let endedAt: Date?
+    /// Seconds from start to end (or to now while running).
+    public let durationSeconds: Double?
+    /// Number of steps.
+    public let steps: Int
+    /// Number of steps that succeeded.
+    public let succeeded: Int
+    /// Number of steps that failed.
+    public let failed: Int
+}
+
+/// One step instance of a run, for `sluice runs show`.
+public struct StepDetail: Sendable, Codable {
+    /// The step id.
+    public let step: String
+    /// Its state.
+    public let state: StepState
+    /// Attempts made.
+    public let attempts: Int
+    /// The last attempt's exit code.
+    public let exitCode: Int32?
+    /// Why it failed, if it did.
+    public let message: String?
+    /// When it started.
+    public let startedAt: Date?
+    /// When it ended.
+    public let endedAt: Date?
+    /// Seconds from start to end.
+    public let durationSeconds: Double?
+    /// The command's argv.
+    public let command: [String]
+}
+
+/// One attempt, for logs and detail views.
+public struct AttemptDetail: Sendable, Codable {
+    /// The step id.
+    public let step: String
+    /// The attempt number, from 1.
+    public let number: Int
+    /// Its state.
+    public let state: AttemptState
+    /// The exit code.
+    public let exitCode: Int32?
+    /// The signal that killed it.
+    public let signal: Int32?
+    /// The outcome message.
+    public let message: String?
+    /// The host it ran on.
+    public let host: String
+    /// The process id.
+    public let pid: Int32?
+    /// The stdout log file.
+    public let stdoutPath: String
+    /// The stderr log file.
+    public let stderrPath: String
+    /// Wall-clock seconds.
+    public let wallSeconds: Double?
+    /// User CPU seconds.
+    public let userCPUSeconds: Double?
+    /// System CPU seconds.
+    public let systemCPUSeconds: Double?
+    /// Peak resident memory in bytes.
+    public let maxRSSBytes: Int64?
+}
+
+/// A run with its steps and attempts.
+public struct RunDetail: Sendable, Codable {
+    /// The summary.
+    public let run: RunSummary
+    /// The DAG file it ran.
+    public let sourcePath: String
+    /// Where its logs are.
+    public let logDirectory: String
+    /// Steps in file order.
+    public let steps: [StepDetail]
+    /// Every attempt, by step order then number.
+    public let attempts: [AttemptDetail]
+}
+
+/// Every read the CLI makes. Each method is one or two statements.
+public struct RunQueries: Sendable {
+    let connection: PGConnection
+
+    /// Queries on the store's connection.
+    public init(store: Store) { connection = store.connection }
+
+    private static let summaryColumns: StaticString = """
+        r.id, d.name AS dag, r.state, r.trigger,
+        extract(epoch FROM r.started_at)::float8 AS started,
+        extract(epoch FROM r.ended_at)::float8 AS ended,
+        extract(epoch FROM coalesce(r.ended_at, clock_timestamp()) - r.started_at)::float8 AS duration,
+        (SELECT count(*) FROM step_instance s WHERE s.run_id = r.id) AS steps,
+        (SELECT count(*) FROM step_instance s WHERE s.run_id = r.id AND s.state = 'succeeded') AS succeeded,
+        (SELECT count(*) FROM step_instance s WHERE s.run_id = r.id AND s.state IN ('failed', 'upstream_failed')) AS failed
+        """
+
+    /// Every DAG seen, with its latest run.
+    public func dagStatuses() throws -> [DAGStatus] {
+        let rows = try connection.query("""
+            SELECT d.name AS dag_name, (SELECT count(*) FROM run WHERE dag_id = d.id) AS runs,
+                   (SELECT max(id) FROM run WHERE dag_id = d.id) AS latest
+            FROM dag d ORDER BY d.name
+            """).rows
+        let latestIDs = rows.compactMap { $0.int("latest") }
+        let summaries = try summaries(ids: latestIDs)
+        return rows.map { row in
+            DAGStatus(
+                dag: row["dag_name"] ?? "", runs: Int(row.int("runs") ?? 0),
+                latestRun: row.int("latest").flatMap { id in summaries.first { $0.id == id } })
+        }
+    }
+
+    /// The newest runs first, optionally of one DAG.
+    public func runs(dag: String?, limit: Int) throws -> [RunSummary] {
+        let rows = try connection.query("""
+            SELECT \(unsafeRaw: Self.summaryColumns)
+            FROM run r JOIN dag d ON d.id = r.dag_id
+            WHERE \(dag)::text IS NULL OR d.name = \(dag)
+            ORDER BY r.id DESC LIMIT \(limit)
+            """).rows
+        return rows.map(Self.summary)
+    }
+
+    /// The id of the newest run, optionally of one DAG.
+    public func latestRunID(dag: String?) throws -> Int64? {
+        try connection.query("""
+            SELECT max(r.id) AS id FROM run r JOIN dag d ON d.id = r.dag_id WHERE \(dag)::text IS NULL OR d.name = \(dag)
+            """).rows.first?.int("id")
+    }
+
+    /// A run with its steps and attempts, or nil when there is no such run.
+    public func runDetail(id: Int64) throws -> RunDetail? {
+        guard let summary = try summaries(ids: [id]).first else { return nil }
+        let meta = try connection.query("""
+            SELECT v.source_path, r.log_root FROM run r JOIN dag_version v ON v.id = r.dag_version_id WHERE r.id = \(id)
+            """).rows[0]
+        let steps = try connection.query("""
+            SELECT step_key, state, attempts, exit_code, message, command::text AS command,
+                   extract(epoch FROM started_at)::float8 AS started,
+                   extract(epoch FROM ended_at)::float8 AS ended,
+                   extract(epoch FROM ended_at - started_at)::float8 AS duration
+            FROM step_instance WHERE run_id = \(id) ORDER BY position
+            """).rows.map { row in
+            StepDetail(
+                step: row["step_key"] ?? "", state: StepState(rawValue: row["state"] ?? "") ?? .pending,
+                attempts: Int(row.int("attempts") ?? 0), exitCode: row.int("exit_code").map { Int32($0) },
+                message: row["message"], startedAt: Self.date(row.double("started")),
+                endedAt: Self.date(row.double("ended")), durationSeconds: row.double("duration"),
+                command: (try? JSONDecoder().decode([String].self, from: Data((row["command"] ?? "[]").utf8))) ?? [])
+        }
+        let attempts = try connection.query("""
+            SELECT s.step_key, a.* FROM attempt a JOIN step_instance s ON s.id = a.step_instance_id
+            WHERE s.run_id = \(id) ORDER BY s.position, a.number
+            """).rows.map(Self.attempt)
+        return RunDetail(
+            run: summary, sourcePath: meta["source_path"] ?? "", logDirectory: (meta["log_root"] ?? "") + "/\(id)", steps: steps,
+            attempts: attempts)
+    }
+
+    private func summaries(ids: [Int64]) throws -> [RunSummary] {
+        guard !ids.isEmpty else { return [] }
+        return try connection.query("""
+            SELECT \(unsafeRaw: Self.summaryColumns)
+            FROM run r JOIN dag d ON d.id = r.dag_id
+            WHERE r.id IN (SELECT jsonb_array_elements_text(\(json: ids)::jsonb)::bigint)
+            """).rows.map(Self.summary)
+    }
+
+    private static func summary(_ row: PGRow) -> RunSummary {
+        RunSummary(
+            id: row.int("id") ?? 0, dag: row["dag"] ?? "", state: RunState(rawValue: row["state"] ?? "") ?? .queued,
+            trigger: row["trigger"] ?? "", startedAt: date(row.double("started")), endedAt: date(row.double("ended")),
+            durationSeconds: row.double("duration"), steps: Int(row.int("steps") ?? 0),
+            succeeded: Int(row.int("succeeded") ?? 0), failed: Int(row.int("failed") ?? 0))
+    }
+
+    private static func attempt(_ row: PGRow) -> AttemptDetail {
+        AttemptDetail(
+            step: row["step_key"] ?? "", number: Int(row.int("number") ?? 0),
+            state: AttemptState(rawValue: row["state"] ?? "") ?? .lost,
+            exitCode: row.int("exit_code").map { Int32($0) }, signal: row.int("signal").map { Int32($0) },
+            message: row["message"], host: row["host"] ?? "", pid: row.int("pid").map { Int32($0) },
+            stdoutPath: row["stdout_path"] ?? "", stderrPath: row["stderr_path"] ?? "",
+            wallSeconds: row.double("wall_seconds"), userCPUSeconds: row.double("user_cpu_seconds"),
+            systemCPUSeconds: row.double("system_cpu_seconds"), maxRSSBytes: row.int("max_rss_bytes"))
+    }
+
+    private static func date(_ epoch: Double?) -> Date? { epoch.map { Date(timeIntervalSince1970: $0) } }
+}

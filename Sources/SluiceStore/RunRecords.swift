@@ -1,0 +1,253 @@
+import Foundation
+import SluiceBasics
+
+/// A step to record when a run is created.
+public struct NewStep: Sendable, Encodable {
+    /// The step id.
+    public let key: String
+    /// Its position in the DAG file.
+    public let position: Int
+    /// The argv it runs.
+    public let command: [String]
+    /// Ids of the steps it needs.
+    public let needs: [String]
+
+    /// Creates a step record.
+    public init(key: String, position: Int, command: [String], needs: [String]) {
+        self.key = key
+        self.position = position
+        self.command = command
+        self.needs = needs
+    }
+}
+
+/// The run and step ids assigned when a run was created.
+public struct CreatedRun: Sendable {
+    /// The run id.
+    public let runID: Int64
+    /// The step instance ids, in the order the steps were given.
+    public let stepIDs: [Int64]
+}
+
+/// One step state change, applied only if the step is still in `from`.
+public struct StepChange: Sendable, Encodable {
+    /// The step instance id.
+    public let id: Int64
+    /// The state it must be in.
+    public let from: StepState
+    /// The state it moves to.
+    public let to: StepState
+    /// The exit code to record, for finished steps.
+    public let exitCode: Int32?
+    /// A message to record, such as why it failed.
+    public let message: String?
+
+    /// Creates a change.
+    public init(id: Int64, from: StepState, to: StepState, exitCode: Int32? = nil, message: String? = nil) {
+        self.id = id
+        self.from = from
+        self.to = to
+        self.exitCode = exitCode
+        self.message = message
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, from = "from_state", to = "to_state", exitCode = "exit_code", message
+    }
+}
+
+/// How an attempt ended, with what it used.
+public struct AttemptEnding: Sendable {
+    /// The final state.
+    public let state: AttemptState
+    /// The exit code, for `exited`.
+    public let exitCode: Int32?
+    /// The signal, for `killed`.
+    public let signal: Int32?
+    /// A message a data scientist can act on.
+    public let message: String?
+    /// Wall-clock seconds from start to end.
+    public let wallSeconds: Double?
+    /// User CPU seconds.
+    public let userCPU: Double?
+    /// System CPU seconds.
+    public let systemCPU: Double?
+    /// Peak resident memory in bytes.
+    public let maxRSSBytes: Int64?
+
+    /// Creates an ending.
+    public init(
+        state: AttemptState, exitCode: Int32? = nil, signal: Int32? = nil, message: String? = nil,
+        wallSeconds: Double? = nil, userCPU: Double? = nil, systemCPU: Double? = nil, maxRSSBytes: Int64? = nil
+    ) {
+        self.state = state
+        self.exitCode = exitCode
+        self.signal = signal
+        self.message = message
+        self.wallSeconds = wallSeconds
+        self.userCPU = userCPU
+        self.systemCPU = systemCPU
+        self.maxRSSBytes = maxRSSBytes
+    }
+}
+
+/// A step state change was refused because the step was not in the expected state.
+public struct StateConflict: Error, Sendable, CustomStringConvertible {
+    /// What happened.
+    public let description: String
+}
+
+/// Every write the engine makes to record a run. Each method is one transaction.
+public struct RunRecorder: Sendable {
+    let connection: PGConnection
+
+    /// A recorder on the store's connection.
+    public init(store: Store) { connection = store.connection }
+
+    /// Records the DAG (and this version of its file), the run in state `running`, and its steps as `pending`.
+    public func createRun(
+        dag: String, source: String, sourcePath: String, steps: [NewStep], parallelism: Int, host: String,
+        pid: Int32, logRoot: String
+    ) throws -> CreatedRun {
+        let hash = ContentHash.fnv1a64(source)
+        return try connection.transaction { session in
+            let dagID = try session.query("""
+                INSERT INTO dag (name) VALUES (\(dag))
+                ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id
+                """).rows[0].int("id")!
+            let versionID = try session.query("""
+                INSERT INTO dag_version (dag_id, spec_hash, source, source_path)
+                VALUES (\(dagID), \(hash), \(source), \(sourcePath))
+                ON CONFLICT (dag_id, spec_hash) DO UPDATE SET source_path = EXCLUDED.source_path RETURNING id
+                """).rows[0].int("id")!
+            let runID = try session.query("""
+                INSERT INTO run (dag_id, dag_version_id, state, parallelism, owner_host, owner_pid, log_root, started_at)
+                VALUES (\(dagID), \(versionID), 'running', \(parallelism), \(host), \(pid), \(logRoot), clock_timestamp())
+                RETURNING id
+                """).rows[0].int("id")!
+            try session.query("""
+                INSERT INTO event (run_id, kind, from_state, to_state) VALUES (\(runID), 'run', 'queued', 'running')
+                """)
+            let ids = try session.query("""
+                WITH s AS (
+                    INSERT INTO step_instance (run_id, step_key, position, state, command, needs)
+                    SELECT \(runID), x.key, x.position, 'pending', x.command, x.needs
+                    FROM jsonb_to_recordset(\(json: steps)::jsonb)
+                         AS x(key text, position integer, command jsonb, needs jsonb)
+                    ORDER BY x.position
+                    RETURNING id, position
+                )
+                SELECT id FROM s ORDER BY position
+                """).rows.map { $0.int("id")! }
+            return CreatedRun(runID: runID, stepIDs: ids)
+        }
+    }
+
+    /// Applies step state changes, logging each as an event; fails if any step was not in its `from` state.
+    public func changeSteps(runID: Int64, _ changes: [StepChange]) throws {
+        guard !changes.isEmpty else { return }
+        try connection.transaction { session in try Self.changeSteps(session, runID: runID, changes) }
+    }
+
+    /// Moves a step to `running` and records attempt `number` as `starting`; returns the attempt id.
+    public func beginAttempt(
+        runID: Int64, stepID: Int64, from: StepState, number: Int, host: String, stdoutPath: String,
+        stderrPath: String
+    ) throws -> Int64 {
+        try connection.transaction { session in
+            try Self.changeSteps(session, runID: runID, [StepChange(id: stepID, from: from, to: .running)])
+            let attemptID = try session.query("""
+                WITH a AS (
+                    INSERT INTO attempt (step_instance_id, number, state, host, stdout_path, stderr_path)
+                    VALUES (\(stepID), \(number), 'starting', \(host), \(stdoutPath), \(stderrPath))
+                    RETURNING id
+                ), s AS (
+                    UPDATE step_instance SET attempts = \(number) WHERE id = \(stepID)
+                ), e AS (
+                    INSERT INTO event (run_id, step_instance_id, attempt_id, kind, to_state)
+                    SELECT \(runID), \(stepID), id, 'attempt', 'starting' FROM a
+                )
+                SELECT id FROM a
+                """).rows[0].int("id")!
+            return attemptID
+        }
+    }
+
+    /// Records that an attempt's process is running.
+    public func attemptRunning(runID: Int64, stepID: Int64, attemptID: Int64, pid: Int32) throws {
+        let result = try connection.query("""
+            WITH a AS (
+                UPDATE attempt SET state = 'running', pid = \(pid), started_at = clock_timestamp()
+                WHERE id = \(attemptID) AND state = 'starting' RETURNING id
+            )
+            INSERT INTO event (run_id, step_instance_id, attempt_id, kind, from_state, to_state, detail)
+            SELECT \(runID), \(stepID), id, 'attempt', 'starting', 'running', \("pid \(pid)") FROM a
+            """)
+        if result.affected != 1 {
+            throw StateConflict(description: "attempt \(attemptID) was not in state 'starting'")
+        }
+    }
+
+    /// Records how an attempt ended, together with the step changes that follow from it, in one transaction.
+    public func endAttempt(
+        runID: Int64, stepID: Int64, attemptID: Int64, ending: AttemptEnding, stepChanges: [StepChange]
+    ) throws {
+        try connection.transaction { session in
+            let result = try session.query("""
+                WITH a AS (
+                    UPDATE attempt SET state = \(ending.state.rawValue), exit_code = \(ending.exitCode),
+                        signal = \(ending.signal), message = \(ending.message), ended_at = clock_timestamp(),
+                        started_at = coalesce(started_at, clock_timestamp()),
+                        wall_seconds = \(ending.wallSeconds), user_cpu_seconds = \(ending.userCPU),
+                        system_cpu_seconds = \(ending.systemCPU), max_rss_bytes = \(ending.maxRSSBytes)
+                    WHERE id = \(attemptID) AND state IN ('starting', 'running')
+                    RETURNING id, state
+                )
+                INSERT INTO event (run_id, step_instance_id, attempt_id, kind, to_state, detail)
+                SELECT \(runID), \(stepID), id, 'attempt', state, \(ending.message) FROM a
+                """)
+            if result.affected != 1 {
+                throw StateConflict(description: "attempt \(attemptID) had already ended")
+            }
+            try Self.changeSteps(session, runID: runID, stepChanges)
+        }
+    }
+
+    /// Moves the run to a terminal state.
+    public func finishRun(runID: Int64, state: RunState) throws {
+        try connection.query("""
+            WITH r AS (
+                UPDATE run SET state = \(state.rawValue), ended_at = clock_timestamp()
+                WHERE id = \(runID) AND state = 'running' RETURNING id
+            )
+            INSERT INTO event (run_id, kind, from_state, to_state) SELECT id, 'run', 'running', \(state.rawValue) FROM r
+            """)
+    }
+
+    static func changeSteps(_ session: PGSession, runID: Int64, _ changes: [StepChange]) throws {
+        guard !changes.isEmpty else { return }
+        let result = try session.query("""
+            WITH c AS (
+                SELECT * FROM jsonb_to_recordset(\(json: changes)::jsonb)
+                    AS c(id bigint, from_state text, to_state text, exit_code integer, message text)
+            ), u AS (
+                UPDATE step_instance s SET
+                    state = c.to_state,
+                    exit_code = coalesce(c.exit_code, s.exit_code),
+                    message = coalesce(c.message, s.message),
+                    started_at = CASE WHEN c.to_state = 'running' THEN coalesce(s.started_at, clock_timestamp())
+                                      ELSE s.started_at END,
+                    ended_at = CASE WHEN c.to_state IN ('pending', 'ready', 'running') THEN NULL
+                                    ELSE clock_timestamp() END
+                FROM c
+                WHERE s.id = c.id AND s.run_id = \(runID) AND s.state = c.from_state
+                RETURNING s.id, c.from_state, c.to_state, c.message
+            )
+            INSERT INTO event (run_id, step_instance_id, kind, from_state, to_state, detail)
+            SELECT \(runID), id, 'step', from_state, to_state, message FROM u
+            """)
+        if result.affected != changes.count {
+            throw StateConflict(description: "\(changes.count - result.affected) of \(changes.count) step changes in run \(runID) found the step in an unexpected state")
+        }
+    }
+}

@@ -1,0 +1,26 @@
+/// The open database: a connection with an up-to-date schema. All SQL lives in this module.
+public final class Store: Sendable {
+    /// The connection.
+    public let connection: PGConnection
+    /// What it connected to.
+    public let target: DatabaseTarget
+
+    /// Connects (starting the embedded server when needed) and migrates the schema when it is behind.
+    public static func open(_ target: DatabaseTarget, migrate: Bool = true) throws -> Store {
+        let connection: PGConnection
+        switch target {
+        case .url(let url):
+            connection = try PGConnection(conninfo: url)
+        case .embedded(let server):
+            try server.ensureRunning()
+            connection = try PGConnection(conninfo: server.conninfo)
+        }
+        if migrate { try Migrator.migrate(connection) }
+        return Store(connection: connection, target: target)
+    }
+
+    private init(connection: PGConnection, target: DatabaseTarget) {
+        self.connection = connection
+        self.target = target
+    }
+}
