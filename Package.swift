@@ -44,7 +44,7 @@ let package = Package(
             name: "SluiceEngineTests",
             dependencies: ["SluiceEngine", "SluiceSpec", "SluiceStore", "SluiceTestSupport"]),
         .testTarget(
-            name: "SluiceCLITests", dependencies: ["SluiceTestSupport", "SluiceBasics"]),
+            name: "SluiceCLITests", dependencies: ["sluice", "SluiceTestSupport", "SluiceBasics", "SluiceStore"]),
     ],
     swiftLanguageModes: [.v6]
 )

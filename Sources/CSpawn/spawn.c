@@ -68,6 +68,21 @@ static int child_setup_stdio(const sluice_spawn_request *request) {
     return 0;
 }
 
+/* Resets a signal glibc keeps for itself (32, 33), whose sigaction wrapper refuses them. */
+static void child_reset_reserved_signal(int sig) {
+#if defined(__x86_64__) || defined(__aarch64__)
+    struct {
+        void *handler;
+        unsigned long flags;
+        void *restorer;
+        unsigned long mask;
+    } kernel_action = { SIG_DFL, 0, NULL, 0 };
+    syscall(SYS_rt_sigaction, sig, &kernel_action, NULL, sizeof kernel_action.mask);
+#else
+    (void)sig;
+#endif
+}
+
 /* Child side, between fork and exec. */
 static void child_run(const sluice_spawn_request *request, int report_fd) {
     /* Dispositions first (a parent that ignores SIGTERM must not pass that on), then the mask. */
@@ -79,7 +94,9 @@ static void child_run(const sluice_spawn_request *request, int report_fd) {
         if (sig == SIGKILL || sig == SIGSTOP) {
             continue;
         }
-        sigaction(sig, &dfl, NULL);
+        if (sigaction(sig, &dfl, NULL) != 0 && errno == EINVAL) {
+            child_reset_reserved_signal(sig);
+        }
     }
     sigset_t empty;
     sigemptyset(&empty);

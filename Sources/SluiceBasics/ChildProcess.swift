@@ -2,7 +2,7 @@ import CSpawn
 import Foundation
 
 /// How a child process ended, with the resources it used.
-public struct ExitStatus: Sendable, Equatable {
+public struct ProcessExit: Sendable, Equatable {
     /// The exit code, when the process exited.
     public let exitCode: Int32?
     /// The terminating signal, when a signal killed it.
@@ -18,7 +18,7 @@ public struct ExitStatus: Sendable, Equatable {
     public var succeeded: Bool { exitCode == 0 }
 
     /// An ending that could not be observed (the child was reaped elsewhere).
-    public static let unknown = ExitStatus(
+    public static let unknown = ProcessExit(
         exitCode: nil, signal: nil, userCPU: 0, systemCPU: 0, maxRSSBytes: 0)
 
     /// Creates a status from its parts.
@@ -101,13 +101,13 @@ public struct ChildProcess: Sendable, Hashable {
     }
 
     /// Reaps the child if it has ended; nil while it still runs.
-    public func poll() -> ExitStatus? { reap(options: WNOHANG) }
+    public func poll() -> ProcessExit? { reap(options: WNOHANG) }
 
     /// Reaps the child if it has ended, first killing whatever it left running in its process group.
     ///
     /// The exit is noticed without reaping (`WNOWAIT`), so the zombie still holds the group id and the
     /// kill cannot reach an unrelated process that reused it.
-    public func pollKillingGroup() -> ExitStatus? {
+    public func pollKillingGroup() -> ProcessExit? {
         let exited = sluice_has_exited(pid)
         if exited == 0 { return nil }
         if exited == 1 { kill(-pid, SIGKILL) }
@@ -115,7 +115,7 @@ public struct ChildProcess: Sendable, Hashable {
     }
 
     /// Blocks until the child ends and reaps it.
-    public func wait() -> ExitStatus {
+    public func wait() -> ProcessExit {
         while true {
             if let status = reap(options: 0) { return status }
         }
@@ -128,11 +128,11 @@ public struct ChildProcess: Sendable, Hashable {
         }
     }
 
-    private func reap(options: Int32) -> ExitStatus? {
+    private func reap(options: Int32) -> ProcessExit? {
         var status: Int32 = 0
         var usage = rusage()
         let result = wait4(pid, &status, options, &usage)
-        if result == pid { return ExitStatus(status: status, usage: usage) }
+        if result == pid { return ProcessExit(status: status, usage: usage) }
         if result < 0 && errno == ECHILD {
             // Already reaped elsewhere: report an unknown ending rather than hang.
             return .unknown

@@ -8,6 +8,13 @@ public struct StepTransition: Sendable, Equatable {
     public let from: StepState
     /// The state it enters.
     public let to: StepState
+
+    /// Creates a transition.
+    public init(step: Int, from: StepState, to: StepState) {
+        self.step = step
+        self.from = from
+        self.to = to
+    }
 }
 
 /// The step lifecycle of one run as a pure value: events in, transitions out. No I/O.

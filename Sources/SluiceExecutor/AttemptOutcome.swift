@@ -5,7 +5,7 @@ import SluiceStore
 /// Turns a process ending into the attempt state and a message a data scientist can act on.
 public enum AttemptOutcome {
     /// The recorded ending for a process that ran and ended with `status` after `wall` seconds.
-    public static func ending(step: String, status: ExitStatus, viaShell: Bool, wall: Double) -> AttemptEnding {
+    public static func ending(step: String, status: ProcessExit, viaShell: Bool, wall: Double) -> AttemptEnding {
         let state: AttemptState
         let message: String?
         if let code = status.exitCode {

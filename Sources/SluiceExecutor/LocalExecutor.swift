@@ -58,7 +58,7 @@ public struct LocalExecutor: Sendable {
     }
 
     /// The attempt's exit status once it has ended (anything it left in its group is killed); nil while it runs.
-    public func poll(_ attempt: RunningAttempt) -> ExitStatus? {
+    public func poll(_ attempt: RunningAttempt) -> ProcessExit? {
         guard let status = attempt.process.pollKillingGroup() else { return nil }
         if let fd = attempt.exitFD { close(fd) }
         return status

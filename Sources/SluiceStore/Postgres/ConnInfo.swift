@@ -82,9 +82,11 @@ public enum ConnInfo {
         return found.sorted { $0.count > $1.count }
     }
 
-    /// `text` with every secret replaced by `***`.
+    /// `text` on one line, with every secret replaced by `***`.
     public static func redact(_ text: String, secrets: [String]) -> String {
-        secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
+        let oneLine = text.split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
+        return secrets.reduce(oneLine) { $0.replacingOccurrences(of: $1, with: "***") }
     }
 
     /// The connection string with its password removed, for showing to a user.

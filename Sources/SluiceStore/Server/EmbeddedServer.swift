@@ -178,7 +178,7 @@ public struct EmbeddedServer: Sendable {
     }
 
     /// Runs a server tool to completion and returns its combined output.
-    private func runTool(_ argv: [String], identity: ServerIdentity, layout: Layout) throws -> (status: ExitStatus, text: String) {
+    private func runTool(_ argv: [String], identity: ServerIdentity, layout: Layout) throws -> (status: ProcessExit, text: String) {
         let outputPath = serverDirectory + "/tool-output.log"
         let fd = try FileSystem.createForWriting(outputPath, mode: 0o600)
         if identity.dropsPrivileges { try FileSystem.changeOwner(outputPath, uid: identity.uid, gid: identity.gid) }
@@ -191,7 +191,7 @@ public struct EmbeddedServer: Sendable {
         request.stderr = fd
         if identity.dropsPrivileges { request.credentials = (identity.uid, identity.gid) }
         request.bindMount = layout.bindMount
-        let status: ExitStatus
+        let status: ProcessExit
         do {
             status = try ChildProcess.spawn(request).wait()
         } catch {

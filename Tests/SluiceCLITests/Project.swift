@@ -1,0 +1,28 @@
+import Foundation
+import SluiceTestSupport
+
+/// A throwaway project folder with a `dags/` directory, run against its own fresh database.
+struct Project {
+    let directory: TempDirectory
+    let databaseURL: String
+
+    init() throws {
+        directory = try TempDirectory("sluice-e2e")
+        databaseURL = try TestDatabase.freshConninfo()
+    }
+
+    var path: String { directory.path }
+
+    @discardableResult
+    func dag(_ name: String, _ yaml: String) throws -> String {
+        try directory.write("dags/\(name).yaml", yaml)
+        return "dags/\(name).yaml"
+    }
+
+    /// Runs sluice in the project against its database.
+    func sluice(_ arguments: String...) throws -> CommandResult {
+        try SluiceBinary.run(arguments, in: path, env: ["SLUICE_DATABASE_URL": databaseURL])
+    }
+
+    func remove() { directory.remove() }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import SluiceTestSupport
+import Testing
+
+@Suite("End to end: run, status, runs, logs (the built binary)")
+struct RunAndInspectTests {
+    @Test func aRunIsRecordedAndReadBack() throws {
+        let project = try Project()
+        defer { project.remove() }
+        try project.dag("pipe", """
+            dag: pipe
+            steps:
+              produce:
+                command: [sh, -c, "echo produced rows; echo note >&2"]
+              consume:
+                needs: [produce]
+                command: echo consumed
+            """)
+        let run = try project.sluice("run", "dags/pipe.yaml")
+        #expect(run.code == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("produce  succeeded  1         0"))
+        #expect(run.stdout.contains("2 of 2 steps succeeded"))
+
+        let show = try project.sluice("runs", "show", "latest", "--json").json()
+        let summary = try #require(show["run"] as? [String: Any])
+        #expect(summary["state"] as? String == "succeeded")
+        #expect(summary["dag"] as? String == "pipe")
+        let steps = try #require(show["steps"] as? [[String: Any]])
+        #expect(steps.map { $0["step"] as? String } == ["produce", "consume"])
+        #expect(steps.allSatisfy { $0["exit_code"] as? Int == 0 && $0["attempts"] as? Int == 1 })
+        #expect(steps.allSatisfy { $0["started_at"] is String && $0["ended_at"] is String && $0["duration_seconds"] is Double })
+
+        let runID = try #require(summary["id"] as? Int)
+        #expect(try project.sluice("logs", String(runID), "produce").stdout == "produced rows\n")
+        #expect(try project.sluice("logs", String(runID), "produce", "--stderr").stdout == "note\n")
+        #expect(try project.sluice("logs", String(runID), "produce", "--attempt", "2").code == 5)
+        let unknown = try project.sluice("logs", String(runID), "produse")
+        #expect(unknown.code == 5)
+        #expect(unknown.stderr.contains("did you mean 'produce'?"))
+
+        let status = try project.sluice("status", "--json").json()
+        let dags = try #require(status["dags"] as? [[String: Any]])
+        #expect(dags.count == 1)
+        #expect((dags[0]["latest_run"] as? [String: Any])?["state"] as? String == "succeeded")
+
+        #expect(try project.sluice("run", "dags/pipe.yaml").code == 0)
+        let runs = try #require(try project.sluice("runs", "--dag", "pipe", "--limit", "1", "--json").json()["runs"] as? [[String: Any]])
+        #expect(runs.count == 1)
+        #expect(runs[0]["id"] as? Int == runID + 1)
+        let table = try project.sluice("runs")
+        #expect(table.stdout.split(separator: "\n").count == 3)
+        #expect(try project.sluice("runs", "show", "999999").code == 5)
+    }
+
+    @Test func runJSONDescribesTheRunOnStdoutAndProgressOnStderr() throws {
+        let project = try Project()
+        defer { project.remove() }
+        try project.dag("one", "dag: one\nsteps:\n  only: {command: \"true\"}\n")
+        let result = try project.sluice("run", "dags/one.yaml", "--json")
+        #expect(result.code == 0)
+        let run = try #require(try result.json()["run"] as? [String: Any])
+        #expect(run["state"] as? String == "succeeded")
+        #expect(result.stderr.contains("only  started"))
+    }
+
+    @Test func aFailingStepFailsTheRunWithExitCode1() throws {
+        let project = try Project()
+        defer { project.remove() }
+        try project.dag("bad", """
+            dag: bad
+            steps:
+              typo: {command: "pyhton train.py"}
+              downstream: {command: "true", needs: [typo]}
+              fine: {command: "true"}
+            """)
+        let result = try project.sluice("run", "dags/bad.yaml")
+        #expect(result.code == 1)
+        #expect(result.stdout.contains("command not found"))
+        let steps = try #require(try project.sluice("runs", "show", "latest", "--json").json()["steps"] as? [[String: Any]])
+        #expect(steps.map { $0["state"] as? String } == ["failed", "upstream_failed", "succeeded"])
+        #expect((steps[0]["message"] as? String)?.contains("command not found") == true)
+        #expect(try project.sluice("logs", "latest", "typo", "--stderr").stdout.contains("pyhton: not found"))
+    }
+
+    @Test func ctrlCCancelsTheRunAndStopsItsSteps() throws {
+        let project = try Project()
+        defer { project.remove() }
+        try project.dag("long", """
+            dag: long
+            steps:
+              sleeper: {command: "sleep 1000 & wait"}
+              after: {command: "true", needs: [sleeper]}
+            """)
+        let live = try SluiceBinary.start(
+            ["run", "dags/long.yaml", "--grace-period", "5"], in: project.path,
+            env: ["SLUICE_DATABASE_URL": project.databaseURL])
+        let started = try #require(live.waitForLine { $0.contains("sleeper") && $0.contains("started") })
+        let pid = try #require(started.split(separator: "pid ").last.flatMap { pid_t($0.dropLast()) })
+        kill(live.process.pid, SIGINT)
+        #expect(live.finish() == 130, "\(live.transcript)")
+        #expect(ProcessGroupWatch.waitUntilEmpty(pid) == [])
+        let show = try project.sluice("runs", "show", "latest", "--json").json()
+        #expect((show["run"] as? [String: Any])?["state"] as? String == "cancelled")
+        let steps = try #require(show["steps"] as? [[String: Any]])
+        #expect(steps.map { $0["state"] as? String } == ["cancelled", "cancelled"])
+    }
+}

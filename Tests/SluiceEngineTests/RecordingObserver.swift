@@ -1,0 +1,23 @@
+import Foundation
+import SluiceEngine
+import SluiceStore
+
+/// Collects what the driver reports, and can act on a step start (for cancellation tests).
+final class RecordingObserver: RunObserver, @unchecked Sendable {
+    var events: [String] = []
+    var pids: [String: Int32] = [:]
+    var onStart: ((String) -> Void)?
+
+    func runStarted(runID: Int64, dag: String, steps: [String]) { events.append("run started") }
+    func stepChanged(step: String, from: StepState, to: StepState) { events.append("\(step) \(to.rawValue)") }
+    func attemptStarted(step: String, attempt: Int, pid: Int32) {
+        pids[step] = pid
+        events.append("\(step) started")
+        onStart?(step)
+    }
+    func attemptEnded(step: String, attempt: Int, ending: AttemptEnding, stepState: StepState) {
+        events.append("\(step) \(stepState.rawValue)")
+    }
+    func cancelling(signal: Int32) { events.append("cancelling") }
+    func runFinished(runID: Int64, state: RunState) { events.append("run \(state.rawValue)") }
+}

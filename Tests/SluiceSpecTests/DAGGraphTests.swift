@@ -1,0 +1,35 @@
+import SluiceSpec
+import Testing
+
+@Suite("The step graph")
+struct DAGGraphTests {
+    @Test func topologicalOrderKeepsFileOrderAmongIndependentSteps() throws {
+        let spec = try load("""
+            dag: d
+            steps:
+              report: {command: x, needs: [join]}
+              b: {command: x}
+              a: {command: x}
+              join: {command: x, needs: [a, b]}
+            """)
+        let graph = DAGGraph(steps: spec.steps)
+        let order = try #require(graph.topologicalOrder()).map { spec.steps[$0].id }
+        #expect(order == ["b", "a", "join", "report"])
+        #expect(graph.findCycle() == nil)
+        #expect(graph.dependents[1] == [3])
+    }
+
+    @Test func suggestionsNeedAPlausibleMatch() {
+        #expect(Suggestions.closest(to: "comand", in: ["command", "needs"]) == "command")
+        #expect(Suggestions.closest(to: "nedes", in: ["command", "needs"]) == "needs")
+        #expect(Suggestions.closest(to: "x", in: ["a", "b"]) == nil)
+        #expect(Suggestions.closest(to: "completely", in: ["command"]) == nil)
+    }
+
+    @Test func shellQuotingMakesOneWord() {
+        #expect(ShellQuoting.quote("plain-word_1.csv") == "plain-word_1.csv")
+        #expect(ShellQuoting.quote("two words") == "'two words'")
+        #expect(ShellQuoting.quote("it's; rm -rf /") == "'it'\\''s; rm -rf /'")
+        #expect(ShellQuoting.quote("") == "''")
+    }
+}
