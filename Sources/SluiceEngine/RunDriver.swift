@@ -56,6 +56,7 @@ public final class RunDriver {
             parallelism: options.parallelism, host: options.host, pid: getpid(), logRoot: options.logRoot)
         let runID = created.runID
         let ids = created.stepIDs
+        try FileSystem.makeDirectory(launcher.logDirectory(runID: runID))
         observer.runStarted(runID: runID, dag: spec.name, steps: spec.steps.map(\.id))
 
         var machine = RunStateMachine(needs: graph.needs)

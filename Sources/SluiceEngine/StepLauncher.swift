@@ -14,7 +14,7 @@ struct StepLauncher {
         environment["SLUICE_DAG"] = spec.name
         environment["SLUICE_STEP"] = step.id
         environment["SLUICE_ATTEMPT"] = String(attempt)
-        let base = logDirectory(runID: runID) + "/\(step.id)/\(attempt)"
+        let base = logDirectory(runID: runID) + "/\(step.id).\(attempt)"
         let viaShell: Bool
         if case .shell = step.command { viaShell = true } else { viaShell = false }
         return AttemptLaunch(

@@ -34,7 +34,6 @@ public struct LocalExecutor: Sendable {
         let stdout: Int32
         let stderr: Int32
         do {
-            try FileSystem.makeDirectory((launch.stdoutPath as NSString).deletingLastPathComponent)
             stdout = try FileSystem.createForWriting(launch.stdoutPath)
             stderr = try FileSystem.createForWriting(launch.stderrPath)
         } catch {

@@ -146,71 +146,62 @@ public struct RunRecorder: Sendable {
     /// Applies step state changes, logging each as an event; fails if any step was not in its `from` state.
     public func changeSteps(runID: Int64, _ changes: [StepChange]) throws {
         guard !changes.isEmpty else { return }
-        try connection.transaction { session in try Self.changeSteps(session, runID: runID, changes) }
+        try apply(runID: runID, changes: changes, attempt: nil)
     }
 
-    /// Moves a step to `running` and records attempt `number` as `starting`; returns the attempt id.
+    /// Moves a step to `running` and records attempt `number` as `starting`, in one statement; returns the attempt id.
     public func beginAttempt(
         runID: Int64, stepID: Int64, from: StepState, number: Int, host: String, stdoutPath: String,
         stderrPath: String
     ) throws -> Int64 {
-        try connection.transaction { session in
-            try Self.changeSteps(session, runID: runID, [StepChange(id: stepID, from: from, to: .running)])
-            let attemptID = try session.query("""
-                WITH a AS (
-                    INSERT INTO attempt (step_instance_id, number, state, host, stdout_path, stderr_path)
-                    VALUES (\(stepID), \(number), 'starting', \(host), \(stdoutPath), \(stderrPath))
+        let conflict = "step \(stepID) of run \(runID) was not \(from.rawValue) when attempt \(number) began"
+        return try Self.mapConflicts {
+            try connection.query("""
+                WITH s AS (
+                    UPDATE step_instance SET state = 'running', attempts = \(number),
+                        started_at = coalesce(started_at, clock_timestamp()), ended_at = NULL
+                    WHERE id = \(stepID) AND run_id = \(runID) AND state = \(from.rawValue)
                     RETURNING id
-                ), s AS (
-                    UPDATE step_instance SET attempts = \(number) WHERE id = \(stepID)
+                ), a AS (
+                    INSERT INTO attempt (step_instance_id, number, state, host, stdout_path, stderr_path)
+                    SELECT id, \(number), 'starting', \(host), \(stdoutPath), \(stderrPath) FROM s
+                    RETURNING id, step_instance_id
                 ), e AS (
-                    INSERT INTO event (run_id, step_instance_id, attempt_id, kind, to_state)
-                    SELECT \(runID), \(stepID), id, 'attempt', 'starting' FROM a
+                    INSERT INTO event (run_id, step_instance_id, attempt_id, kind, from_state, to_state)
+                    SELECT \(runID), x.step_id, x.attempt_id, x.kind, x.from_state, x.to_state FROM (
+                        SELECT 1 AS ord, id AS step_id, NULL::bigint AS attempt_id, 'step' AS kind,
+                               \(from.rawValue)::text AS from_state, 'running' AS to_state FROM s
+                        UNION ALL
+                        SELECT 2, step_instance_id, id, 'attempt', NULL, 'starting' FROM a
+                    ) x ORDER BY x.ord
                 )
-                SELECT id FROM a
+                SELECT coalesce((SELECT id FROM a), sluice_conflict(\(conflict))) AS id
                 """).rows[0].int("id")!
-            return attemptID
         }
     }
 
     /// Records that an attempt's process is running.
     public func attemptRunning(runID: Int64, stepID: Int64, attemptID: Int64, pid: Int32) throws {
-        let result = try connection.query("""
-            WITH a AS (
-                UPDATE attempt SET state = 'running', pid = \(pid), started_at = clock_timestamp()
-                WHERE id = \(attemptID) AND state = 'starting' RETURNING id
-            )
-            INSERT INTO event (run_id, step_instance_id, attempt_id, kind, from_state, to_state, detail)
-            SELECT \(runID), \(stepID), id, 'attempt', 'starting', 'running', \("pid \(pid)") FROM a
-            """)
-        if result.affected != 1 {
-            throw StateConflict(description: "attempt \(attemptID) was not in state 'starting'")
+        let conflict = "attempt \(attemptID) was not starting"
+        try Self.mapConflicts {
+            try connection.query("""
+                WITH a AS (
+                    UPDATE attempt SET state = 'running', pid = \(pid), started_at = clock_timestamp()
+                    WHERE id = \(attemptID) AND state = 'starting' RETURNING id
+                ), e AS (
+                    INSERT INTO event (run_id, step_instance_id, attempt_id, kind, from_state, to_state, detail)
+                    SELECT \(runID), \(stepID), id, 'attempt', 'starting', 'running', \("pid \(pid)") FROM a
+                )
+                SELECT coalesce((SELECT id FROM a), sluice_conflict(\(conflict))) AS id
+                """)
         }
     }
 
-    /// Records how an attempt ended, together with the step changes that follow from it, in one transaction.
+    /// Records how an attempt ended together with the step changes that follow from it, in one statement.
     public func endAttempt(
         runID: Int64, stepID: Int64, attemptID: Int64, ending: AttemptEnding, stepChanges: [StepChange]
     ) throws {
-        try connection.transaction { session in
-            let result = try session.query("""
-                WITH a AS (
-                    UPDATE attempt SET state = \(ending.state.rawValue), exit_code = \(ending.exitCode),
-                        signal = \(ending.signal), message = \(ending.message), ended_at = clock_timestamp(),
-                        started_at = coalesce(started_at, clock_timestamp()),
-                        wall_seconds = \(ending.wallSeconds), user_cpu_seconds = \(ending.userCPU),
-                        system_cpu_seconds = \(ending.systemCPU), max_rss_bytes = \(ending.maxRSSBytes)
-                    WHERE id = \(attemptID) AND state IN ('starting', 'running')
-                    RETURNING id, state
-                )
-                INSERT INTO event (run_id, step_instance_id, attempt_id, kind, to_state, detail)
-                SELECT \(runID), \(stepID), id, 'attempt', state, \(ending.message) FROM a
-                """)
-            if result.affected != 1 {
-                throw StateConflict(description: "attempt \(attemptID) had already ended")
-            }
-            try Self.changeSteps(session, runID: runID, stepChanges)
-        }
+        try apply(runID: runID, changes: stepChanges, attempt: (attemptID, ending))
     }
 
     /// Moves the run to a terminal state.
@@ -224,30 +215,63 @@ public struct RunRecorder: Sendable {
             """)
     }
 
-    static func changeSteps(_ session: PGSession, runID: Int64, _ changes: [StepChange]) throws {
-        guard !changes.isEmpty else { return }
-        let result = try session.query("""
-            WITH c AS (
-                SELECT * FROM jsonb_to_recordset(\(json: changes)::jsonb)
-                    AS c(id bigint, from_state text, to_state text, exit_code integer, message text)
-            ), u AS (
-                UPDATE step_instance s SET
-                    state = c.to_state,
-                    exit_code = coalesce(c.exit_code, s.exit_code),
-                    message = coalesce(c.message, s.message),
-                    started_at = CASE WHEN c.to_state = 'running' THEN coalesce(s.started_at, clock_timestamp())
-                                      ELSE s.started_at END,
-                    ended_at = CASE WHEN c.to_state IN ('pending', 'ready', 'running') THEN NULL
-                                    ELSE clock_timestamp() END
-                FROM c
-                WHERE s.id = c.id AND s.run_id = \(runID) AND s.state = c.from_state
-                RETURNING s.id, c.from_state, c.to_state, c.message
-            )
-            INSERT INTO event (run_id, step_instance_id, kind, from_state, to_state, detail)
-            SELECT \(runID), id, 'step', from_state, to_state, message FROM u
-            """)
-        if result.affected != changes.count {
-            throw StateConflict(description: "\(changes.count - result.affected) of \(changes.count) step changes in run \(runID) found the step in an unexpected state")
+    /// Step changes, and optionally an attempt's ending, as one statement: all of it happens or none does.
+    private func apply(runID: Int64, changes: [StepChange], attempt: (id: Int64, ending: AttemptEnding)?) throws {
+        let ending = attempt?.ending
+        let attemptConflict = "attempt \(attempt?.id ?? 0) had already ended"
+        let stepConflict = "a step change in run \(runID) found the step in an unexpected state"
+        try Self.mapConflicts {
+            try connection.query("""
+                WITH a AS (
+                    UPDATE attempt SET state = \(ending?.state.rawValue), exit_code = \(ending?.exitCode),
+                        signal = \(ending?.signal), message = \(ending?.message), ended_at = clock_timestamp(),
+                        started_at = coalesce(started_at, clock_timestamp()),
+                        wall_seconds = \(ending?.wallSeconds), user_cpu_seconds = \(ending?.userCPU),
+                        system_cpu_seconds = \(ending?.systemCPU), max_rss_bytes = \(ending?.maxRSSBytes)
+                    WHERE id = \(attempt?.id) AND state IN ('starting', 'running')
+                    RETURNING id, state, step_instance_id
+                ), c AS (
+                    SELECT * FROM ROWS FROM (jsonb_to_recordset(\(json: changes)::jsonb)
+                        AS (id bigint, from_state text, to_state text, exit_code integer, message text))
+                        WITH ORDINALITY AS c(id, from_state, to_state, exit_code, message, n)
+                ), u AS (
+                    UPDATE step_instance s SET
+                        state = c.to_state,
+                        exit_code = coalesce(c.exit_code, s.exit_code),
+                        message = coalesce(c.message, s.message),
+                        started_at = CASE WHEN c.to_state = 'running' THEN coalesce(s.started_at, clock_timestamp())
+                                          ELSE s.started_at END,
+                        ended_at = CASE WHEN c.to_state IN ('pending', 'ready', 'running') THEN NULL
+                                        ELSE clock_timestamp() END
+                    FROM c
+                    WHERE s.id = c.id AND s.run_id = \(runID) AND s.state = c.from_state
+                    RETURNING s.id, c.from_state, c.to_state, c.message, c.n
+                ), e AS (
+                    -- The attempt's ending first, then the step changes in the order they were decided.
+                    INSERT INTO event (run_id, step_instance_id, attempt_id, kind, from_state, to_state, detail)
+                    SELECT \(runID), x.step_id, x.attempt_id, x.kind, x.from_state, x.to_state, x.detail FROM (
+                        SELECT 0::bigint AS n, step_instance_id AS step_id, id AS attempt_id, 'attempt' AS kind,
+                               NULL::text AS from_state, state AS to_state, \(ending?.message)::text AS detail FROM a
+                        UNION ALL
+                        SELECT n, id, NULL, 'step', from_state, to_state, message FROM u
+                    ) x ORDER BY x.n
+                )
+                SELECT CASE
+                    WHEN \(attempt?.id)::bigint IS NOT NULL AND (SELECT count(*) FROM a) <> 1
+                        THEN sluice_conflict(\(attemptConflict))
+                    WHEN (SELECT count(*) FROM u) <> \(changes.count) THEN sluice_conflict(\(stepConflict))
+                    ELSE 0 END AS ok
+                """)
+        }
+    }
+
+    /// Turns the `sluice_conflict` error (SQLSTATE SL409) into a `StateConflict`.
+    @discardableResult
+    private static func mapConflicts<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError where error.sqlState == "SL409" {
+            throw StateConflict(description: error.message)
         }
     }
 }

@@ -9,8 +9,10 @@ struct LocalExecutorTests {
     /// Where this suite's log files go; each test removes its own.
     private let base = "/tmp/sluice-exec-\(getpid())-\(UUID().uuidString)"
 
+    /// A launch whose logs go to this suite's directory (created here: the driver owns log directories).
     private func launch(_ argv: [String], viaShell: Bool = false, workdir: String = "/tmp", env: [String] = ["PATH=/usr/bin:/bin"]) -> AttemptLaunch {
-        AttemptLaunch(
+        try? FileSystem.makeDirectory(base)
+        return AttemptLaunch(
             argv: argv, viaShell: viaShell, environment: env, workdir: workdir, stdoutPath: base + "/1.out",
             stderrPath: base + "/1.err")
     }

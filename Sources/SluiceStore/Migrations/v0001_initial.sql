@@ -85,3 +85,10 @@ CREATE TABLE event (
     at                timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX event_by_run ON event (run_id, id);
+
+-- Raises a state conflict from inside a statement, so a multi-part change rolls back as a whole.
+CREATE FUNCTION sluice_conflict(message text) RETURNS integer LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'SL409', MESSAGE = message;
+END
+$$;

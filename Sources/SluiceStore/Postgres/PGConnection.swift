@@ -4,7 +4,7 @@ import Synchronization
 
 /// One libpq connection; the only code that calls `PQ*`. The handle is guarded so no two threads use it at once.
 public final class PGConnection: Sendable {
-    private let handle: Mutex<OpaquePointer?>
+    private let handle: Mutex<ConnectionHandle?>
     /// Where this connects to, for messages; never includes a password.
     public let targetDescription: String
     private let secrets: [String]
@@ -23,13 +23,13 @@ public final class PGConnection: Sendable {
             throw DatabaseError(.connection, "cannot connect to PostgreSQL (\(description)): \(reason)")
         }
         PQsetNoticeProcessor(pointer, { _, _ in }, nil)
-        handle = Mutex(pointer)
+        handle = Mutex(ConnectionHandle(pointer: pointer))
     }
 
     deinit {
-        handle.withLock { pointer in
-            PQfinish(pointer)
-            pointer = nil
+        handle.withLock { connection in
+            if let connection { PQfinish(connection.pointer) }
+            connection = nil
         }
     }
 
@@ -58,35 +58,55 @@ public final class PGConnection: Sendable {
     public func withSession<T: Sendable>(_ body: (PGSession) throws -> T) throws -> T {
         let secrets = self.secrets
         let description = targetDescription
-        return try handle.withLock { (pointer) throws -> T in
-            guard let pointer else { throw DatabaseError(.connection, "the connection is closed") }
+        return try handle.withLock { (connection) throws -> T in
+            guard let connection else { throw DatabaseError(.connection, "the connection is closed") }
+            let pointer = connection.pointer
             if PQstatus(pointer) != CONNECTION_OK {
+                connection.prepared.removeAll()
                 PQreset(pointer)
                 if PQstatus(pointer) != CONNECTION_OK {
                     let detail = ConnInfo.redact(String(cString: PQerrorMessage(pointer)), secrets: secrets)
                     throw DatabaseError(.connection, "lost the connection to PostgreSQL (\(description)): \(detail.trimmingCharacters(in: .whitespacesAndNewlines))")
                 }
             }
-            return try body(PGSession(pointer: pointer, secrets: secrets))
+            return try body(PGSession(connection: connection, secrets: secrets))
         }
     }
 }
 
+/// The libpq handle and the statements prepared on it; only touched under the connection's lock.
+final class ConnectionHandle {
+    let pointer: OpaquePointer
+    /// Statement text → prepared statement name.
+    var prepared: [String: String] = [:]
+
+    init(pointer: OpaquePointer) { self.pointer = pointer }
+}
+
 /// Exclusive use of a connection, valid only inside `withSession` or `transaction`.
 public struct PGSession {
-    fileprivate let pointer: OpaquePointer
+    fileprivate let connection: ConnectionHandle
     fileprivate let secrets: [String]
+    private var pointer: OpaquePointer { connection.pointer }
 
-    fileprivate init(pointer: OpaquePointer, secrets: [String]) {
-        self.pointer = pointer
+    fileprivate init(connection: ConnectionHandle, secrets: [String]) {
+        self.connection = connection
         self.secrets = secrets
     }
 
-    /// Runs one statement with bound parameters.
+    /// Runs one statement with bound parameters, prepared once per connection and reused.
     @discardableResult
     public func query(_ sql: SQL) throws -> PGResult {
+        let name: String
+        if let known = connection.prepared[sql.text] {
+            name = known
+        } else {
+            name = "sluice_\(connection.prepared.count + 1)"
+            _ = try consume(PQprepare(pointer, name, sql.text, Int32(sql.binds.count), nil))
+            connection.prepared[sql.text] = name
+        }
         let result: OpaquePointer? = withCStringArray(sql.binds) { values in
-            PQexecParams(pointer, sql.text, Int32(sql.binds.count), nil, values, nil, nil, 0)
+            PQexecPrepared(pointer, name, Int32(sql.binds.count), values, nil, nil, 0)
         }
         return try consume(result)
     }
@@ -103,8 +123,11 @@ public struct PGSession {
         }
         let status = PQresultStatus(result)
         guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
-            let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
-            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            // The primary message (and hint) rather than the full text with its "ERROR:" prefix and context.
+            let field = { (code: UInt8) in PQresultErrorField(result, Int32(code)).map { String(cString: $0) } }
+            let primary = field(UInt8(ascii: "M")) ?? String(cString: PQresultErrorMessage(result))
+            let message = primary + (field(UInt8(ascii: "H")).map { " (hint: \($0))" } ?? "")
+            let state = field(UInt8(ascii: "C"))
             let kind: DatabaseError.Kind = PQstatus(pointer) == CONNECTION_OK ? .statement : .connection
             throw DatabaseError(kind, ConnInfo.redact(message, secrets: secrets), sqlState: state)
         }

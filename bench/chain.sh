@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Sluice's per-step overhead on an N-step chain of trivial steps (`true`), against make on the same chain.
+#
+#   bench/chain.sh [N] [REPEATS]        (defaults: 1000 steps, 3 repeats; run via `make bench`)
+#
+# Both run the same chain strictly in sequence: step k needs step k-1. Sluice runs with full recording
+# (every run, step and attempt state change committed to its embedded PostgreSQL, logs per attempt);
+# make runs the recipes directly. The embedded server is started before timing, as it stays up
+# between commands. Prints the median wall time of each and Sluice's overhead per step.
+set -euo pipefail
+
+N=${1:-1000}
+REPEATS=${2:-3}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SLUICE=${SLUICE:-$ROOT/.build/release/sluice}
+[ -x "$SLUICE" ] || { echo "bench: $SLUICE not found; run: swift build -c release --product sluice" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/sluice-bench-XXXXXX)
+chmod 755 "$WORK"
+cleanup() { "$SLUICE" db stop --state-dir "$WORK/state" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+mkdir -p "$WORK/dags"
+
+{
+  echo "dag: chain"
+  echo "steps:"
+  echo "  s1: {command: [\"true\"]}"
+  for ((i = 2; i <= N; i++)); do echo "  s$i: {command: [\"true\"], needs: [s$((i - 1))]}"; done
+} > "$WORK/dags/chain.yaml"
+{
+  echo ".PHONY: $(seq -f 's%g' -s ' ' 1 "$N")"
+  echo "s1:"
+  printf '\ttrue\n'
+  for ((i = 2; i <= N; i++)); do echo "s$i: s$((i - 1))"; printf '\ttrue\n'; done
+} > "$WORK/chain.mk"
+
+now() { date +%s%N; }
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+"$SLUICE" db migrate --state-dir "$WORK/state" >/dev/null   # start the embedded server outside the timing
+
+sluice_ns=()
+make_ns=()
+for ((r = 1; r <= REPEATS; r++)); do
+  t0=$(now)
+  "$SLUICE" run "$WORK/dags/chain.yaml" --state-dir "$WORK/state" --parallelism 1 >/dev/null
+  t1=$(now)
+  make -s -f "$WORK/chain.mk" -C "$WORK" "s$N" >/dev/null
+  t2=$(now)
+  sluice_ns+=($((t1 - t0)))
+  make_ns+=($((t2 - t1)))
+done
+
+s=$(printf '%s\n' "${sluice_ns[@]}" | median)
+m=$(printf '%s\n' "${make_ns[@]}" | median)
+steps=$("$SLUICE" runs show latest --json --state-dir "$WORK/state" |
+  python3 -c 'import json, sys; print(sum(s["state"] == "succeeded" for s in json.load(sys.stdin)["steps"]))')
+awk -v n="$N" -v s="$s" -v m="$m" -v r="$REPEATS" -v ok="$steps" 'BEGIN {
+  printf "chain of %d steps, median of %d runs (last run: %d steps recorded as succeeded)\n", n, r, ok
+  printf "  sluice run (recorded): %8.3f s  (%.3f ms/step)\n", s / 1e9, s / 1e6 / n
+  printf "  make:                  %8.3f s  (%.3f ms/step)\n", m / 1e9, m / 1e6 / n
+  printf "  sluice overhead:       %8.3f ms/step\n", (s - m) / 1e6 / n
+}'
