@@ -7,6 +7,8 @@
 # (every run, step and attempt state change committed to its embedded PostgreSQL, logs per attempt);
 # make runs the recipes directly. The embedded server is started before timing, as it stays up
 # between commands. Prints the median wall time of each and Sluice's overhead per step.
+# Run it on a quiet file system: just after many files were deleted (a test run), ext4 file creation
+# is several times slower for a while, and every attempt creates two log files.
 set -euo pipefail
 
 N=${1:-1000}

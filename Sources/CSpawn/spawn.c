@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -17,11 +18,22 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
+/* Where the child reports a failure: a pipe (fork) or memory shared with the suspended parent (vfork). */
+typedef struct child_report {
+    int fd;
+    volatile sluice_spawn_failure *shared;
+} child_report;
+
 /* Child side: report the failing stage to the parent and exit. Async-signal-safe only. */
-static void child_fail(int report_fd, int stage) {
+static void child_fail(const child_report *report, int stage) {
     sluice_spawn_failure failure = { stage, errno };
-    ssize_t ignored = write(report_fd, &failure, sizeof failure);
-    (void)ignored;
+    if (report->shared != NULL) {
+        report->shared->error = failure.error;
+        report->shared->stage = failure.stage;
+    } else {
+        ssize_t ignored = write(report->fd, &failure, sizeof failure);
+        (void)ignored;
+    }
     _exit(127);
 }
 
@@ -84,7 +96,7 @@ static void child_reset_reserved_signal(int sig) {
 }
 
 /* Child side, between fork and exec. */
-static void child_run(const sluice_spawn_request *request, int report_fd) {
+static void child_run(const sluice_spawn_request *request, const child_report *report) {
     /* Dispositions first (a parent that ignores SIGTERM must not pass that on), then the mask. */
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
@@ -103,36 +115,35 @@ static void child_run(const sluice_spawn_request *request, int report_fd) {
     sigprocmask(SIG_SETMASK, &empty, NULL);
 
     if (request->new_session ? setsid() < 0 : setpgid(0, 0) < 0) {
-        child_fail(report_fd, SLUICE_STAGE_SESSION);
+        child_fail(report, SLUICE_STAGE_SESSION);
     }
     if (request->bind_source != NULL && request->bind_target != NULL) {
         if (unshare(CLONE_NEWNS) != 0
             || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0
             || mount(request->bind_source, request->bind_target, NULL, MS_BIND, NULL) != 0) {
-            child_fail(report_fd, SLUICE_STAGE_MOUNT);
+            child_fail(report, SLUICE_STAGE_MOUNT);
         }
     }
     if (child_setup_stdio(request) != 0) {
-        child_fail(report_fd, SLUICE_STAGE_STDIO);
+        child_fail(report, SLUICE_STAGE_STDIO);
     }
     if (request->cwd != NULL && chdir(request->cwd) != 0) {
-        child_fail(report_fd, SLUICE_STAGE_CHDIR);
+        child_fail(report, SLUICE_STAGE_CHDIR);
     }
     if (request->set_ids) {
         if (setgroups(0, NULL) != 0 || setgid(request->gid) != 0 || setuid(request->uid) != 0) {
-            child_fail(report_fd, SLUICE_STAGE_IDS);
+            child_fail(report, SLUICE_STAGE_IDS);
         }
     }
     child_mark_cloexec_from_3();
     execve(request->path, request->argv, request->envp);
-    child_fail(report_fd, SLUICE_STAGE_EXEC);
+    child_fail(report, SLUICE_STAGE_EXEC);
 }
 
-pid_t sluice_spawn(const sluice_spawn_request *request, sluice_spawn_failure *failure) {
-    failure->stage = SLUICE_STAGE_NONE;
-    failure->error = 0;
-    int report[2];
-    if (pipe2(report, O_CLOEXEC) != 0) {
+/* The fork path: needed to drop privileges or enter a mount namespace, which are unsafe in a vfork child. */
+static pid_t spawn_with_fork(const sluice_spawn_request *request, sluice_spawn_failure *failure) {
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
         failure->stage = SLUICE_STAGE_PIPE;
         failure->error = errno;
         return -1;
@@ -143,14 +154,15 @@ pid_t sluice_spawn(const sluice_spawn_request *request, sluice_spawn_failure *fa
     pthread_sigmask(SIG_SETMASK, &all, &saved);
     pid_t pid = fork();
     if (pid == 0) {
-        close(report[0]);
-        child_run(request, report[1]);
+        close(pipe_fds[0]);
+        child_report report = { pipe_fds[1], NULL };
+        child_run(request, &report);
     }
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
-    close(report[1]);
+    close(pipe_fds[1]);
     if (pid < 0) {
-        close(report[0]);
+        close(pipe_fds[0]);
         failure->stage = SLUICE_STAGE_FORK;
         failure->error = fork_errno;
         return -1;
@@ -158,9 +170,9 @@ pid_t sluice_spawn(const sluice_spawn_request *request, sluice_spawn_failure *fa
     sluice_spawn_failure reported;
     ssize_t got;
     do {
-        got = read(report[0], &reported, sizeof reported);
+        got = read(pipe_fds[0], &reported, sizeof reported);
     } while (got < 0 && errno == EINTR);
-    close(report[0]);
+    close(pipe_fds[0]);
     if (got == (ssize_t)sizeof reported) {
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -169,6 +181,64 @@ pid_t sluice_spawn(const sluice_spawn_request *request, sluice_spawn_failure *fa
         return -1;
     }
     return pid;
+}
+
+typedef struct vfork_args {
+    const sluice_spawn_request *request;
+    volatile sluice_spawn_failure *shared;
+} vfork_args;
+
+static int vfork_child(void *argument) {
+    vfork_args *args = argument;
+    child_report report = { -1, args->shared };
+    child_run(args->request, &report);
+    return 127;
+}
+
+/* The fast path: the child shares our memory and we stay suspended until it has exec'd or failed,
+   so no page tables are copied and nothing is copied on write. */
+static pid_t spawn_with_vfork(const sluice_spawn_request *request, sluice_spawn_failure *failure) {
+    const size_t stack_size = 256 * 1024;
+    void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        failure->stage = SLUICE_STAGE_FORK;
+        failure->error = errno;
+        return -1;
+    }
+    volatile sluice_spawn_failure shared = { SLUICE_STAGE_NONE, 0 };
+    vfork_args args = { request, &shared };
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    int saved_errno = errno;
+    pid_t pid = clone(vfork_child, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+    int clone_errno = errno;
+    errno = saved_errno;
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    munmap(stack, stack_size);
+    if (pid < 0) {
+        failure->stage = SLUICE_STAGE_FORK;
+        failure->error = clone_errno;
+        return -1;
+    }
+    if (shared.stage != SLUICE_STAGE_NONE) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        failure->stage = shared.stage;
+        failure->error = shared.error;
+        return -1;
+    }
+    return pid;
+}
+
+pid_t sluice_spawn(const sluice_spawn_request *request, sluice_spawn_failure *failure) {
+    failure->stage = SLUICE_STAGE_NONE;
+    failure->error = 0;
+    if (request->set_ids || request->bind_source != NULL) {
+        return spawn_with_fork(request, failure);
+    }
+    return spawn_with_vfork(request, failure);
 }
 
 int sluice_has_exited(pid_t pid) {
