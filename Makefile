@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SLUICE := .build/debug/sluice
 
-.PHONY: setup build demo test bench clean
+.PHONY: setup build demo test lint bench clean
 
 setup:
 	@./scripts/setup.sh
@@ -14,10 +14,12 @@ demo: build
 	$(SLUICE) run dags/hello.yaml
 	$(SLUICE) status
 
-test: setup
-	$(SWIFT) build --build-tests
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+
+test: setup lint
+	./scripts/build-checked.sh
 	$(SWIFT) test --skip-build
-	$(SWIFT) build -c release --product sluice >/dev/null
 
 bench: setup
 	$(SWIFT) build -c release --product sluice

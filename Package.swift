@@ -4,10 +4,10 @@ import PackageDescription
 let package = Package(
     name: "Sluice",
     products: [
-        .executable(name: "sluice", targets: ["sluice"]),
+        .executable(name: "sluice", targets: ["sluice"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         .systemLibrary(

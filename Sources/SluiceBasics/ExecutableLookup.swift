@@ -5,7 +5,8 @@ public enum ExecutableLookup {
     /// The path to run for `name`: names with a slash are returned as they are; others are searched in `path`.
     public static func resolve(_ name: String, path: String?) -> String? {
         if name.contains("/") { return name }
-        let directories = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false)
+        let directories = (path ?? "/usr/local/bin:/usr/bin:/bin").split(
+            separator: ":", omittingEmptySubsequences: false)
         for directory in directories {
             let dir = directory.isEmpty ? "." : String(directory)
             let candidate = dir + "/" + name

@@ -5,7 +5,8 @@ import Foundation
 public struct SpawnError: Error, Sendable, CustomStringConvertible {
     /// The step of the start sequence that failed.
     public enum Stage: Int32, Sendable {
-        case pipe = 1, fork, session, mount, stdio, chdir, credentials, exec
+        case pipe = 1
+        case fork, session, mount, stdio, chdir, credentials, exec
     }
 
     /// Which stage failed.

@@ -66,7 +66,8 @@ public final class RunDriver {
         var killed = false
 
         func record(_ transitions: [StepTransition]) throws {
-            try recorder.changeSteps(runID: runID, transitions.map { StepChange(id: ids[$0.step], from: $0.from, to: $0.to) })
+            try recorder.changeSteps(
+                runID: runID, transitions.map { StepChange(id: ids[$0.step], from: $0.from, to: $0.to) })
             for t in transitions { observer.stepChanged(step: spec.steps[t.step].id, from: t.from, to: t.to) }
         }
 
@@ -80,7 +81,8 @@ public final class RunDriver {
             _ = machine.markRunning(index)
             do {
                 let running = try executor.start(launch)
-                try recorder.attemptRunning(runID: runID, stepID: ids[index], attemptID: attemptID, pid: running.process.pid)
+                try recorder.attemptRunning(
+                    runID: runID, stepID: ids[index], attemptID: attemptID, pid: running.process.pid)
                 active[index] = Active(attemptID: attemptID, number: number, launch: launch, running: running)
                 observer.attemptStarted(step: step.id, attempt: number, pid: running.process.pid)
             } catch let failure as LaunchFailure {
@@ -93,10 +95,12 @@ public final class RunDriver {
             let transitions = machine.finish(index, as: final)
             let changes = transitions.map { t in
                 t.step == index
-                    ? StepChange(id: ids[t.step], from: t.from, to: t.to, exitCode: ending.exitCode, message: ending.message)
+                    ? StepChange(
+                        id: ids[t.step], from: t.from, to: t.to, exitCode: ending.exitCode, message: ending.message)
                     : StepChange(id: ids[t.step], from: t.from, to: t.to)
             }
-            try recorder.endAttempt(runID: runID, stepID: ids[index], attemptID: attemptID, ending: ending, stepChanges: changes)
+            try recorder.endAttempt(
+                runID: runID, stepID: ids[index], attemptID: attemptID, ending: ending, stepChanges: changes)
             observer.attemptEnded(step: spec.steps[index].id, attempt: number, ending: ending, stepState: final)
             for t in transitions where t.step != index {
                 observer.stepChanged(step: spec.steps[t.step].id, from: t.from, to: t.to)
@@ -115,7 +119,8 @@ public final class RunDriver {
                     final = .cancelled
                     ending = AttemptEnding(
                         state: ending.state, exitCode: ending.exitCode, signal: ending.signal,
-                        message: "step \(spec.steps[index].id) was stopped: the run was cancelled (\(AttemptOutcome.signalName(signal)))",
+                        message:
+                            "step \(spec.steps[index].id) was stopped: the run was cancelled (\(AttemptOutcome.signalName(signal)))",
                         wallSeconds: ending.wallSeconds, userCPU: ending.userCPU, systemCPU: ending.systemCPU,
                         maxRSSBytes: ending.maxRSSBytes)
                 }
@@ -177,7 +182,9 @@ public final class RunDriver {
             stopAll(SIGTERM)
             let deadline = MonotonicClock.now() + options.gracePeriod
             while !active.isEmpty {
-                for (index, attempt) in active where executor.poll(attempt.running) != nil { active.removeValue(forKey: index) }
+                for (index, attempt) in active where executor.poll(attempt.running) != nil {
+                    active.removeValue(forKey: index)
+                }
                 if active.isEmpty { break }
                 if MonotonicClock.now() >= deadline { stopAll(SIGKILL) }
                 _ = Poller.wait(active.values.compactMap(\.running.exitFD), timeout: 0.1)

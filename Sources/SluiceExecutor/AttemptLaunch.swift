@@ -14,7 +14,9 @@ public struct AttemptLaunch: Sendable {
     public let stderrPath: String
 
     /// Creates a launch description.
-    public init(argv: [String], viaShell: Bool, environment: [String], workdir: String, stdoutPath: String, stderrPath: String) {
+    public init(
+        argv: [String], viaShell: Bool, environment: [String], workdir: String, stdoutPath: String, stderrPath: String
+    ) {
         self.argv = argv
         self.viaShell = viaShell
         self.environment = environment

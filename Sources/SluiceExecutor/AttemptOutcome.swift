@@ -13,9 +13,11 @@ public enum AttemptOutcome {
             switch code {
             case 0: message = nil
             case 127 where viaShell:
-                message = "step \(step) failed: command not found (the shell exited 127); check the command's spelling and PATH"
+                message =
+                    "step \(step) failed: command not found (the shell exited 127); check the command's spelling and PATH"
             case 126 where viaShell:
-                message = "step \(step) failed: command found but not executable (the shell exited 126); check its permissions"
+                message =
+                    "step \(step) failed: command found but not executable (the shell exited 126); check its permissions"
             default: message = "step \(step) failed: exited with code \(code)"
             }
         } else if let signal = status.signal {

@@ -66,12 +66,15 @@ public struct DAGGraph: Sendable {
             for (i, need) in step.needs.enumerated() {
                 let path = "steps.\(step.id).needs[\(i)]"
                 if !known.contains(need) {
-                    diagnostics.append(Diagnostic(
-                        file: file, mark: step.needMarks[i], path: path,
-                        message: "\(path): unknown step '\(need)'\(Suggestions.hint(for: need, in: ids))"))
+                    diagnostics.append(
+                        Diagnostic(
+                            file: file, mark: step.needMarks[i], path: path,
+                            message: "\(path): unknown step '\(need)'\(Suggestions.hint(for: need, in: ids))"))
                 } else if !seen.insert(need).inserted {
-                    diagnostics.append(Diagnostic(
-                        file: file, mark: step.needMarks[i], path: path, message: "\(path): '\(need)' is listed twice"))
+                    diagnostics.append(
+                        Diagnostic(
+                            file: file, mark: step.needMarks[i], path: path,
+                            message: "\(path): '\(need)' is listed twice"))
                 }
             }
         }
@@ -80,9 +83,10 @@ public struct DAGGraph: Sendable {
         if let cycle = DAGGraph(steps: steps).findCycle() {
             let flow = cycle.reversed().map { steps[$0].id }
             let first = steps[cycle[0]]
-            diagnostics.append(Diagnostic(
-                file: file, mark: first.mark, path: "steps.\(first.id).needs",
-                message: "dependency cycle: \(flow.joined(separator: " -> "))"))
+            diagnostics.append(
+                Diagnostic(
+                    file: file, mark: first.mark, path: "steps.\(first.id).needs",
+                    message: "dependency cycle: \(flow.joined(separator: " -> "))"))
         }
         return diagnostics
     }

@@ -3,7 +3,9 @@ public enum Identifiers {
     /// `[a-z][a-z0-9_-]*`.
     public static func isDAGName(_ s: String) -> Bool {
         guard let first = s.unicodeScalars.first, ("a"..."z").contains(first) else { return false }
-        return s.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" }
+        return s.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-"
+        }
     }
 
     /// `[A-Za-z_][A-Za-z0-9_-]*`.

@@ -25,13 +25,17 @@ struct NodeReader {
                 continue
             }
             if let first = seen[key] {
-                error(pair.key.mark, path, "duplicate key '\(key)' in \(label(path)) (first defined at line \(first.line))")
+                error(
+                    pair.key.mark, path,
+                    "duplicate key '\(key)' in \(label(path)) (first defined at line \(first.line))")
                 continue
             }
             seen[key] = pair.key.mark
             if let allowed, !allowed.contains(key) {
                 let place = path.isEmpty ? "at the top level" : "in \(path)"
-                error(pair.key.mark, join(path, key), "unknown key '\(key)' \(place)\(Suggestions.hint(for: key, in: allowed))")
+                error(
+                    pair.key.mark, join(path, key),
+                    "unknown key '\(key)' \(place)\(Suggestions.hint(for: key, in: allowed))")
                 continue
             }
             result.append((key, pair.key.mark, pair.value))

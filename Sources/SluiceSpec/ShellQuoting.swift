@@ -4,7 +4,9 @@ import Foundation
 public enum ShellQuoting {
     /// The string as one shell word: unchanged when it is safe, otherwise single-quoted.
     public static func quote(_ value: String) -> String {
-        if !value.isEmpty && value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0)) }) {
+        if !value.isEmpty
+            && value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0)) })
+        {
             return value
         }
         return "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"

@@ -11,7 +11,9 @@ struct SpecDecoder {
     mutating func decode(
         _ root: YAMLNode, baseDirectory: String, source: String
     ) -> (DAGSpec?, [Diagnostic]) {
-        guard let top = reader.mapping(root, path: "", allowed: Self.topLevelKeys, what: "a mapping with 'dag' and 'steps'")
+        guard
+            let top = reader.mapping(
+                root, path: "", allowed: Self.topLevelKeys, what: "a mapping with 'dag' and 'steps'")
         else { return (nil, reader.diagnostics) }
         var name: String?
         var description: String?
@@ -45,7 +47,10 @@ struct SpecDecoder {
     private mutating func dagName(_ node: YAMLNode) -> String? {
         guard let text = reader.string(node, path: "dag") else { return nil }
         guard Identifiers.isDAGName(text) else {
-            reader.error(node.mark, "dag", "dag: '\(text)' is not a valid DAG id: use lowercase letters, digits, '_' and '-', starting with a letter")
+            reader.error(
+                node.mark, "dag",
+                "dag: '\(text)' is not a valid DAG id: use lowercase letters, digits, '_' and '-', starting with a letter"
+            )
             return nil
         }
         return text
@@ -61,7 +66,10 @@ struct SpecDecoder {
         for (id, keyMark, value) in entries {
             let path = "steps.\(id)"
             if !Identifiers.isStepID(id) {
-                reader.error(keyMark, path, "\(path): '\(id)' is not a valid step id: use letters, digits, '_' and '-', starting with a letter or '_'")
+                reader.error(
+                    keyMark, path,
+                    "\(path): '\(id)' is not a valid step id: use letters, digits, '_' and '-', starting with a letter or '_'"
+                )
             }
             if let step = decodeStep(id: id, mark: keyMark, node: value, path: path) { steps.append(step) }
         }
@@ -69,7 +77,9 @@ struct SpecDecoder {
     }
 
     private mutating func decodeStep(id: String, mark: SourceMark, node: YAMLNode, path: String) -> StepSpec? {
-        guard let fields = reader.mapping(node, path: path, allowed: Self.stepKeys, what: "a mapping with at least 'command'")
+        guard
+            let fields = reader.mapping(
+                node, path: path, allowed: Self.stepKeys, what: "a mapping with at least 'command'")
         else { return nil }
         var command: Command?
         var needs: [String] = []
@@ -120,7 +130,10 @@ struct SpecDecoder {
             }
             return .argv(argv)
         default:
-            reader.error(node.mark, path, "\(path): expected a string (run by /bin/sh -c) or a list of strings (exec'd directly), found \(node.kindName)")
+            reader.error(
+                node.mark, path,
+                "\(path): expected a string (run by /bin/sh -c) or a list of strings (exec'd directly), found \(node.kindName)"
+            )
             return nil
         }
     }
@@ -138,7 +151,8 @@ struct SpecDecoder {
             if case .scalar(let text, _) = value.content, !value.isNull {
                 vars.append(EnvVar(name: name, value: text))
             } else {
-                reader.error(value.mark, "\(path).\(name)", "\(path).\(name): expected a string value, found \(value.kindName)")
+                reader.error(
+                    value.mark, "\(path).\(name)", "\(path).\(name): expected a string value, found \(value.kindName)")
                 ok = false
             }
         }

@@ -27,9 +27,11 @@ public enum SpecLoader {
             throw SpecError([Diagnostic(file: file, mark: error.mark, path: "", message: error.message)])
         }
         guard let root else {
-            throw SpecError([Diagnostic(
-                file: file, mark: SourceMark(line: 1, column: 1), path: "",
-                message: "the file is empty: expected a mapping with 'dag' and 'steps'")])
+            throw SpecError([
+                Diagnostic(
+                    file: file, mark: SourceMark(line: 1, column: 1), path: "",
+                    message: "the file is empty: expected a mapping with 'dag' and 'steps'")
+            ])
         }
         var decoder = SpecDecoder(file: file)
         let (spec, diagnostics) = decoder.decode(root, baseDirectory: baseDirectory, source: source)

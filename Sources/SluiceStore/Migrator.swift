@@ -14,7 +14,7 @@ public struct Migration: Sendable {
 
     /// Every migration this build knows, in order.
     public static let all: [Migration] = [
-        Migration(version: 1, name: "initial", sql: String(decoding: PackageResources.v0001_initial_sql, as: UTF8.self)),
+        Migration(version: 1, name: "initial", sql: String(decoding: PackageResources.v0001_initial_sql, as: UTF8.self))
     ]
 
     /// The schema version this build expects.
@@ -43,8 +43,10 @@ public enum Migrator {
     public static func migrate(_ connection: PGConnection, migrations: [Migration] = Migration.all) throws -> [Int] {
         let known = migrations.last?.version ?? 0
         // Fast path for every command: an up-to-date schema costs two reads and no lock.
-        let tableExists = try connection.query(
-            "SELECT to_regclass('sluice_migration') IS NOT NULL AS present").rows.first?.bool("present") ?? false
+        let tableExists =
+            try connection.query(
+                "SELECT to_regclass('sluice_migration') IS NOT NULL AS present"
+            ).rows.first?.bool("present") ?? false
         if tableExists {
             let current = try connection.withSession { try currentVersion($0) }
             try refuseNewer(current, known: known)
@@ -59,7 +61,8 @@ public enum Migrator {
                 try refuseNewer(current, known: known)
                 if current >= migration.version { return false }
                 try session.script(migration.sql)
-                try session.query("""
+                try session.query(
+                    """
                     INSERT INTO sluice_migration (version, name, checksum)
                     VALUES (\(migration.version), \(migration.name), \(migration.checksum))
                     """)
@@ -71,7 +74,9 @@ public enum Migrator {
     }
 
     /// Reports the applied and pending versions without changing anything.
-    public static func status(_ connection: PGConnection, migrations: [Migration] = Migration.all) throws -> SchemaStatus {
+    public static func status(_ connection: PGConnection, migrations: [Migration] = Migration.all) throws
+        -> SchemaStatus
+    {
         try ensureTable(connection)
         let rows = try connection.query("SELECT version, checksum FROM sluice_migration ORDER BY version").rows
         var applied: [Int: String] = [:]
@@ -88,7 +93,8 @@ public enum Migrator {
     private static func ensureTable(_ connection: PGConnection) throws {
         try connection.transaction { session in
             try session.query("SELECT pg_advisory_xact_lock(\(lockKey))")
-            try session.script("""
+            try session.script(
+                """
                 CREATE TABLE IF NOT EXISTS sluice_migration (
                     version     integer PRIMARY KEY,
                     name        text NOT NULL,
@@ -107,7 +113,8 @@ public enum Migrator {
         if current > known {
             throw DatabaseError(
                 .schema,
-                "the database schema is at version \(current), but this sluice only knows up to version \(known): it was migrated by a newer Sluice. Upgrade sluice, or point it at another database")
+                "the database schema is at version \(current), but this sluice only knows up to version \(known): it was migrated by a newer Sluice. Upgrade sluice, or point it at another database"
+            )
         }
     }
 }

@@ -121,11 +121,13 @@ public struct RunQueries: Sendable {
 
     /// Every DAG seen, with its latest run.
     public func dagStatuses() throws -> [DAGStatus] {
-        let rows = try connection.query("""
+        let rows = try connection.query(
+            """
             SELECT d.name AS dag_name, (SELECT count(*) FROM run WHERE dag_id = d.id) AS runs,
                    (SELECT max(id) FROM run WHERE dag_id = d.id) AS latest
             FROM dag d ORDER BY d.name
-            """).rows
+            """
+        ).rows
         let latestIDs = rows.compactMap { $0.int("latest") }
         let summaries = try summaries(ids: latestIDs)
         return rows.map { row in
@@ -137,35 +139,43 @@ public struct RunQueries: Sendable {
 
     /// The newest runs first, optionally of one DAG.
     public func runs(dag: String?, limit: Int) throws -> [RunSummary] {
-        let rows = try connection.query("""
+        let rows = try connection.query(
+            """
             SELECT \(unsafeRaw: Self.summaryColumns)
             FROM run r JOIN dag d ON d.id = r.dag_id
             WHERE \(dag)::text IS NULL OR d.name = \(dag)
             ORDER BY r.id DESC LIMIT \(limit)
-            """).rows
+            """
+        ).rows
         return rows.map(Self.summary)
     }
 
     /// The id of the newest run, optionally of one DAG.
     public func latestRunID(dag: String?) throws -> Int64? {
-        try connection.query("""
+        try connection.query(
+            """
             SELECT max(r.id) AS id FROM run r JOIN dag d ON d.id = r.dag_id WHERE \(dag)::text IS NULL OR d.name = \(dag)
-            """).rows.first?.int("id")
+            """
+        ).rows.first?.int("id")
     }
 
     /// A run with its steps and attempts, or nil when there is no such run.
     public func runDetail(id: Int64) throws -> RunDetail? {
         guard let summary = try summaries(ids: [id]).first else { return nil }
-        let meta = try connection.query("""
+        let meta = try connection.query(
+            """
             SELECT v.source_path, r.log_root FROM run r JOIN dag_version v ON v.id = r.dag_version_id WHERE r.id = \(id)
-            """).rows[0]
-        let steps = try connection.query("""
+            """
+        ).rows[0]
+        let steps = try connection.query(
+            """
             SELECT step_key, state, attempts, exit_code, message, command::text AS command,
                    extract(epoch FROM started_at)::float8 AS started,
                    extract(epoch FROM ended_at)::float8 AS ended,
                    extract(epoch FROM ended_at - started_at)::float8 AS duration
             FROM step_instance WHERE run_id = \(id) ORDER BY position
-            """).rows.map { row in
+            """
+        ).rows.map { row in
             StepDetail(
                 step: row["step_key"] ?? "", state: StepState(rawValue: row["state"] ?? "") ?? .pending,
                 attempts: Int(row.int("attempts") ?? 0), exitCode: row.int("exit_code").map { Int32($0) },
@@ -173,22 +183,27 @@ public struct RunQueries: Sendable {
                 endedAt: Self.date(row.double("ended")), durationSeconds: row.double("duration"),
                 command: (try? JSONDecoder().decode([String].self, from: Data((row["command"] ?? "[]").utf8))) ?? [])
         }
-        let attempts = try connection.query("""
+        let attempts = try connection.query(
+            """
             SELECT s.step_key, a.* FROM attempt a JOIN step_instance s ON s.id = a.step_instance_id
             WHERE s.run_id = \(id) ORDER BY s.position, a.number
-            """).rows.map(Self.attempt)
+            """
+        ).rows.map(Self.attempt)
         return RunDetail(
-            run: summary, sourcePath: meta["source_path"] ?? "", logDirectory: (meta["log_root"] ?? "") + "/\(id)", steps: steps,
+            run: summary, sourcePath: meta["source_path"] ?? "", logDirectory: (meta["log_root"] ?? "") + "/\(id)",
+            steps: steps,
             attempts: attempts)
     }
 
     private func summaries(ids: [Int64]) throws -> [RunSummary] {
         guard !ids.isEmpty else { return [] }
-        return try connection.query("""
+        return try connection.query(
+            """
             SELECT \(unsafeRaw: Self.summaryColumns)
             FROM run r JOIN dag d ON d.id = r.dag_id
             WHERE r.id IN (SELECT jsonb_array_elements_text(\(json: ids)::jsonb)::bigint)
-            """).rows.map(Self.summary)
+            """
+        ).rows.map(Self.summary)
     }
 
     private static func summary(_ row: PGRow) -> RunSummary {

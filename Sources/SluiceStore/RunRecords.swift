@@ -52,7 +52,11 @@ public struct StepChange: Sendable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, from = "from_state", to = "to_state", exitCode = "exit_code", message
+        case id
+        case from = "from_state"
+        case to = "to_state"
+        case exitCode = "exit_code"
+        case message
     }
 }
 
@@ -111,24 +115,32 @@ public struct RunRecorder: Sendable {
     ) throws -> CreatedRun {
         let hash = ContentHash.fnv1a64(source)
         return try connection.transaction { session in
-            let dagID = try session.query("""
+            let dagID = try session.query(
+                """
                 INSERT INTO dag (name) VALUES (\(dag))
                 ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id
-                """).rows[0].int("id")!
-            let versionID = try session.query("""
+                """
+            ).rows[0].int("id")!
+            let versionID = try session.query(
+                """
                 INSERT INTO dag_version (dag_id, spec_hash, source, source_path)
                 VALUES (\(dagID), \(hash), \(source), \(sourcePath))
                 ON CONFLICT (dag_id, spec_hash) DO UPDATE SET source_path = EXCLUDED.source_path RETURNING id
-                """).rows[0].int("id")!
-            let runID = try session.query("""
+                """
+            ).rows[0].int("id")!
+            let runID = try session.query(
+                """
                 INSERT INTO run (dag_id, dag_version_id, state, parallelism, owner_host, owner_pid, log_root, started_at)
                 VALUES (\(dagID), \(versionID), 'running', \(parallelism), \(host), \(pid), \(logRoot), clock_timestamp())
                 RETURNING id
-                """).rows[0].int("id")!
-            try session.query("""
+                """
+            ).rows[0].int("id")!
+            try session.query(
+                """
                 INSERT INTO event (run_id, kind, from_state, to_state) VALUES (\(runID), 'run', 'queued', 'running')
                 """)
-            let ids = try session.query("""
+            let ids = try session.query(
+                """
                 WITH s AS (
                     INSERT INTO step_instance (run_id, step_key, position, state, command, needs)
                     SELECT \(runID), x.key, x.position, 'pending', x.command, x.needs
@@ -138,7 +150,8 @@ public struct RunRecorder: Sendable {
                     RETURNING id, position
                 )
                 SELECT id FROM s ORDER BY position
-                """).rows.map { $0.int("id")! }
+                """
+            ).rows.map { $0.int("id")! }
             return CreatedRun(runID: runID, stepIDs: ids)
         }
     }
@@ -156,7 +169,8 @@ public struct RunRecorder: Sendable {
     ) throws -> Int64 {
         let conflict = "step \(stepID) of run \(runID) was not \(from.rawValue) when attempt \(number) began"
         return try Self.mapConflicts {
-            try connection.query("""
+            try connection.query(
+                """
                 WITH s AS (
                     UPDATE step_instance SET state = 'running', attempts = \(number),
                         started_at = coalesce(started_at, clock_timestamp()), ended_at = NULL
@@ -176,7 +190,8 @@ public struct RunRecorder: Sendable {
                     ) x ORDER BY x.ord
                 )
                 SELECT coalesce((SELECT id FROM a), sluice_conflict(\(conflict))) AS id
-                """).rows[0].int("id")!
+                """
+            ).rows[0].int("id")!
         }
     }
 
@@ -184,7 +199,8 @@ public struct RunRecorder: Sendable {
     public func attemptRunning(runID: Int64, stepID: Int64, attemptID: Int64, pid: Int32) throws {
         let conflict = "attempt \(attemptID) was not starting"
         try Self.mapConflicts {
-            try connection.query("""
+            try connection.query(
+                """
                 WITH a AS (
                     UPDATE attempt SET state = 'running', pid = \(pid), started_at = clock_timestamp()
                     WHERE id = \(attemptID) AND state = 'starting' RETURNING id
@@ -206,7 +222,8 @@ public struct RunRecorder: Sendable {
 
     /// Moves the run to a terminal state.
     public func finishRun(runID: Int64, state: RunState) throws {
-        try connection.query("""
+        try connection.query(
+            """
             WITH r AS (
                 UPDATE run SET state = \(state.rawValue), ended_at = clock_timestamp()
                 WHERE id = \(runID) AND state = 'running' RETURNING id
@@ -221,7 +238,8 @@ public struct RunRecorder: Sendable {
         let attemptConflict = "attempt \(attempt?.id ?? 0) had already ended"
         let stepConflict = "a step change in run \(runID) found the step in an unexpected state"
         try Self.mapConflicts {
-            try connection.query("""
+            try connection.query(
+                """
                 WITH a AS (
                     UPDATE attempt SET state = \(ending?.state.rawValue), exit_code = \(ending?.exitCode),
                         signal = \(ending?.signal), message = \(ending?.message), ended_at = clock_timestamp(),

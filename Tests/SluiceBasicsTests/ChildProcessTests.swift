@@ -3,8 +3,10 @@ import SluiceBasics
 import Testing
 
 /// Runs argv to completion with stdout captured to a temporary file.
-private func capture(_ argv: [String], environment: [String] = ["PATH=/usr/bin:/bin"], workdir: String? = nil,
-                     configure: (inout SpawnRequest) -> Void = { _ in }) throws -> (ProcessExit, String) {
+private func capture(
+    _ argv: [String], environment: [String] = ["PATH=/usr/bin:/bin"], workdir: String? = nil,
+    configure: (inout SpawnRequest) -> Void = { _ in }
+) throws -> (ProcessExit, String) {
     let path = "/tmp/sluice-capture-\(getpid())-\(UUID().uuidString)"
     let fd = try FileSystem.createForWriting(path)
     defer {
@@ -33,7 +35,8 @@ struct ChildProcessTests {
         #expect(missing?.description == "command not found: /nonexistent/tool")
 
         let dir = "/tmp/sluice-noexec-\(getpid())"
-        _ = FileManager.default.createFile(atPath: dir, contents: Data("echo hi\n".utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(
+            atPath: dir, contents: Data("echo hi\n".utf8), attributes: [.posixPermissions: 0o644])
         defer { unlink(dir) }
         let denied = #expect(throws: SpawnError.self) { try capture([dir]) }
         #expect(denied?.stage == .exec && denied?.code == EACCES)
@@ -86,12 +89,14 @@ struct ChildProcessTests {
         defer { unlink(pidFile) }
         // The background sleep writes its pid, then the main process waits for it to be written and exits.
         let script = "sleep 1000 & echo $! > \(pidFile).tmp && mv \(pidFile).tmp \(pidFile); exit 0"
-        let child = try ChildProcess.spawn(SpawnRequest(
-            executable: "/bin/sh", arguments: ["/bin/sh", "-c", script], environment: ["PATH=/usr/bin:/bin"]))
+        let child = try ChildProcess.spawn(
+            SpawnRequest(
+                executable: "/bin/sh", arguments: ["/bin/sh", "-c", script], environment: ["PATH=/usr/bin:/bin"]))
         let exitFD = try #require(child.exitDescriptor())
         defer { close(exitFD) }
         _ = Poller.wait([exitFD], timeout: 30)
-        let leftover = try #require(pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let leftover = try #require(
+            pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         let leftoverFD = try #require(ChildProcess(pid: leftover).exitDescriptor())
         defer { close(leftoverFD) }
         let status = try #require(child.pollKillingGroup())
@@ -101,8 +106,9 @@ struct ChildProcessTests {
     }
 
     @Test func runningChildIsNotReapedByPolling() throws {
-        let child = try ChildProcess.spawn(SpawnRequest(
-            executable: "/bin/sleep", arguments: ["sleep", "1000"], environment: []))
+        let child = try ChildProcess.spawn(
+            SpawnRequest(
+                executable: "/bin/sleep", arguments: ["sleep", "1000"], environment: []))
         #expect(child.pollKillingGroup() == nil)
         child.signalGroup(SIGKILL)
         #expect(child.wait().signal == SIGKILL)

@@ -10,8 +10,14 @@ struct BadInputTests {
         defer { project.remove() }
         let cases: [(String, String, String)] = [
             ("malformed", "dag: m\nsteps:\n  a: {command: [true,\n", "dags/malformed.yaml:4:1: YAML syntax error"),
-            ("unknown_need", "dag: u\nsteps:\n  a: {command: x, needs: [b]}\n", "dags/unknown_need.yaml:3:27: steps.a.needs[0]: unknown step 'b'"),
-            ("cycle", "dag: c\nsteps:\n  a: {command: x, needs: [b]}\n  b: {command: x, needs: [a]}\n", "dags/cycle.yaml:3:3: dependency cycle: a -> b -> a"),
+            (
+                "unknown_need", "dag: u\nsteps:\n  a: {command: x, needs: [b]}\n",
+                "dags/unknown_need.yaml:3:27: steps.a.needs[0]: unknown step 'b'"
+            ),
+            (
+                "cycle", "dag: c\nsteps:\n  a: {command: x, needs: [b]}\n  b: {command: x, needs: [a]}\n",
+                "dags/cycle.yaml:3:3: dependency cycle: a -> b -> a"
+            ),
         ]
         for (name, yaml, expected) in cases {
             let file = try project.dag(name, yaml)

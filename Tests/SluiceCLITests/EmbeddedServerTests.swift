@@ -23,7 +23,8 @@ struct EmbeddedServerTests {
         chmod(outer.path, 0o700)  // root only: the postgres user cannot enter
         let project = outer.path + "/project"
         try FileManager.default.createDirectory(atPath: project + "/dags", withIntermediateDirectories: true)
-        try "dag: local\nsteps:\n  a: {command: \"echo hi\"}\n".write(toFile: project + "/dags/local.yaml", atomically: true, encoding: .utf8)
+        try "dag: local\nsteps:\n  a: {command: \"echo hi\"}\n".write(
+            toFile: project + "/dags/local.yaml", atomically: true, encoding: .utf8)
 
         let first = try SluiceBinary.run(["run", "dags/local.yaml"], in: project)
         #expect(first.code == 0, "\(first.stderr)")

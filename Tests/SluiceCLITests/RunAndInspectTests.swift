@@ -7,7 +7,9 @@ struct RunAndInspectTests {
     @Test func aRunIsRecordedAndReadBack() throws {
         let project = try Project()
         defer { project.remove() }
-        try project.dag("pipe", """
+        try project.dag(
+            "pipe",
+            """
             dag: pipe
             steps:
               produce:
@@ -28,7 +30,10 @@ struct RunAndInspectTests {
         let steps = try #require(show["steps"] as? [[String: Any]])
         #expect(steps.map { $0["step"] as? String } == ["produce", "consume"])
         #expect(steps.allSatisfy { $0["exit_code"] as? Int == 0 && $0["attempts"] as? Int == 1 })
-        #expect(steps.allSatisfy { $0["started_at"] is String && $0["ended_at"] is String && $0["duration_seconds"] is Double })
+        #expect(
+            steps.allSatisfy {
+                $0["started_at"] is String && $0["ended_at"] is String && $0["duration_seconds"] is Double
+            })
 
         let runID = try #require(summary["id"] as? Int)
         #expect(try project.sluice("logs", String(runID), "produce").stdout == "produced rows\n")
@@ -44,7 +49,8 @@ struct RunAndInspectTests {
         #expect((dags[0]["latest_run"] as? [String: Any])?["state"] as? String == "succeeded")
 
         #expect(try project.sluice("run", "dags/pipe.yaml").code == 0)
-        let runs = try #require(try project.sluice("runs", "--dag", "pipe", "--limit", "1", "--json").json()["runs"] as? [[String: Any]])
+        let runs = try #require(
+            try project.sluice("runs", "--dag", "pipe", "--limit", "1", "--json").json()["runs"] as? [[String: Any]])
         #expect(runs.count == 1)
         #expect(runs[0]["id"] as? Int == runID + 1)
         let table = try project.sluice("runs")
@@ -66,7 +72,9 @@ struct RunAndInspectTests {
     @Test func aFailingStepFailsTheRunWithExitCode1() throws {
         let project = try Project()
         defer { project.remove() }
-        try project.dag("bad", """
+        try project.dag(
+            "bad",
+            """
             dag: bad
             steps:
               typo: {command: "pyhton train.py"}
@@ -76,7 +84,8 @@ struct RunAndInspectTests {
         let result = try project.sluice("run", "dags/bad.yaml")
         #expect(result.code == 1)
         #expect(result.stdout.contains("command not found"))
-        let steps = try #require(try project.sluice("runs", "show", "latest", "--json").json()["steps"] as? [[String: Any]])
+        let steps = try #require(
+            try project.sluice("runs", "show", "latest", "--json").json()["steps"] as? [[String: Any]])
         #expect(steps.map { $0["state"] as? String } == ["failed", "upstream_failed", "succeeded"])
         #expect((steps[0]["message"] as? String)?.contains("command not found") == true)
         #expect(try project.sluice("logs", "latest", "typo", "--stderr").stdout.contains("pyhton: not found"))
@@ -85,7 +94,9 @@ struct RunAndInspectTests {
     @Test func ctrlCCancelsTheRunAndStopsItsSteps() throws {
         let project = try Project()
         defer { project.remove() }
-        try project.dag("long", """
+        try project.dag(
+            "long",
+            """
             dag: long
             steps:
               sleeper: {command: "sleep 1000 & wait"}

@@ -8,7 +8,8 @@ import Testing
 @Suite("Driving runs: PostgreSQL and real processes")
 struct RunDriverTests {
     private func run(
-        _ yaml: String, parallelism: Int = 2, in directory: TempDirectory, observer: RecordingObserver = RecordingObserver(),
+        _ yaml: String, parallelism: Int = 2, in directory: TempDirectory,
+        observer: RecordingObserver = RecordingObserver(),
         configure: (RunDriver) -> Void = { _ in }
     ) throws -> (RunResult, RunDetail, Store) {
         let file = try directory.write("dags/test.yaml", yaml)
@@ -27,7 +28,8 @@ struct RunDriverTests {
     @Test func stepsRunAfterTheirNeedsInEveryRecordedTimestamp() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let (result, detail, _) = try run("""
+        let (result, detail, _) = try run(
+            """
             dag: diamond
             steps:
               a: {command: "echo a >> ../order.txt"}
@@ -50,7 +52,8 @@ struct RunDriverTests {
     @Test func failureMarksDownstreamAndIndependentBranchesStillRun() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let (result, detail, _) = try run("""
+        let (result, detail, _) = try run(
+            """
             dag: failing
             steps:
               broken: {command: "echo oops >&2; exit 3"}
@@ -61,10 +64,11 @@ struct RunDriverTests {
             """, in: dir)
         #expect(result.state == .failed)
         let states = Dictionary(uniqueKeysWithValues: detail.steps.map { ($0.step, $0.state) })
-        #expect(states == [
-            "broken": .failed, "after": .upstreamFailed, "after_after": .upstreamFailed, "independent": .succeeded,
-            "missing": .failed,
-        ])
+        #expect(
+            states == [
+                "broken": .failed, "after": .upstreamFailed, "after_after": .upstreamFailed, "independent": .succeeded,
+                "missing": .failed,
+            ])
         let broken = try #require(detail.attempts.first { $0.step == "broken" })
         #expect(broken.state == .exited && broken.exitCode == 3)
         #expect(try String(contentsOfFile: broken.stderrPath, encoding: .utf8) == "oops\n")
@@ -90,7 +94,8 @@ struct RunDriverTests {
         try dir.write("work/marker", "here\n")
         setenv("SLUICE_DATABASE_URL", "postgresql://user:secret@/db", 1)
         defer { unsetenv("SLUICE_DATABASE_URL") }
-        let (_, detail, _) = try run("""
+        let (_, detail, _) = try run(
+            """
             dag: envcheck
             steps:
               show:
@@ -107,14 +112,17 @@ struct RunDriverTests {
         let dir = try TempDirectory()
         defer { dir.remove() }
         let (result, _, store) = try run("dag: one\nsteps:\n  only: {command: \"true\"}\n", in: dir)
-        let events = try store.connection.query("""
+        let events = try store.connection.query(
+            """
             SELECT kind, coalesce(from_state, '') || '>' || to_state AS change FROM event
             WHERE run_id = \(result.runID) ORDER BY id
-            """).rows.map { "\($0["kind"]!) \($0["change"]!)" }
-        #expect(events == [
-            "run queued>running", "step pending>ready", "step ready>running", "attempt >starting",
-            "attempt starting>running", "attempt >exited", "step running>succeeded", "run running>succeeded",
-        ])
+            """
+        ).rows.map { "\($0["kind"]!) \($0["change"]!)" }
+        #expect(
+            events == [
+                "run queued>running", "step pending>ready", "step ready>running", "attempt >starting",
+                "attempt starting>running", "attempt >exited", "step running>succeeded", "run running>succeeded",
+            ])
     }
 
     @Test func cancellingStopsRunningStepsAndTheirChildren() throws {
@@ -123,12 +131,14 @@ struct RunDriverTests {
         let observer = RecordingObserver()
         var driverRef: RunDriver?
         observer.onStart = { step in if step == "sleeper" { driverRef?.cancel() } }
-        let (result, detail, _) = try run("""
+        let (result, detail, _) = try run(
+            """
             dag: cancel
             steps:
               sleeper: {command: "sleep 1000 & wait"}
               later: {command: "true", needs: [sleeper]}
-            """, parallelism: 1, in: dir, observer: observer) { driverRef = $0 }
+            """, parallelism: 1, in: dir, observer: observer
+        ) { driverRef = $0 }
         #expect(result.state == .cancelled)
         #expect(detail.steps.map(\.state) == [.cancelled, .cancelled])
         #expect(detail.attempts.first?.state == .killed)
@@ -141,8 +151,10 @@ struct RunDriverTests {
         let dir = try TempDirectory()
         defer { dir.remove() }
         let (result, detail, store) = try run("dag: once\nsteps:\n  only: {command: \"true\"}\n", in: dir)
-        let stepID = try #require(try store.connection.query(
-            "SELECT id FROM step_instance WHERE run_id = \(result.runID)").rows.first?.int("id"))
+        let stepID = try #require(
+            try store.connection.query(
+                "SELECT id FROM step_instance WHERE run_id = \(result.runID)"
+            ).rows.first?.int("id"))
         #expect(detail.steps.first?.state == .succeeded)
         #expect(throws: StateConflict.self) {
             try RunRecorder(store: store).changeSteps(

@@ -10,9 +10,11 @@ struct RunStateMachineTests {
     @Test func rootsBecomeReadyInFileOrder() {
         var machine = RunStateMachine(needs: diamond)
         let started = machine.start()
-        #expect(started == [
-            StepTransition(step: 0, from: .pending, to: .ready), StepTransition(step: 1, from: .pending, to: .ready),
-        ])
+        #expect(
+            started == [
+                StepTransition(step: 0, from: .pending, to: .ready),
+                StepTransition(step: 1, from: .pending, to: .ready),
+            ])
         #expect(machine.peekReady() == 0)
     }
 
@@ -25,9 +27,11 @@ struct RunStateMachineTests {
         #expect(afterA.map(\.step) == [0, 4])
         #expect(machine.states[2] == .pending)
         let afterB = machine.finish(1, as: .succeeded)
-        #expect(afterB == [
-            StepTransition(step: 1, from: .running, to: .succeeded), StepTransition(step: 2, from: .pending, to: .ready),
-        ])
+        #expect(
+            afterB == [
+                StepTransition(step: 1, from: .running, to: .succeeded),
+                StepTransition(step: 2, from: .pending, to: .ready),
+            ])
     }
 
     @Test func failureMarksEveryDownstreamStepButNotIndependentOnes() {
@@ -37,11 +41,12 @@ struct RunStateMachineTests {
         _ = machine.markRunning(1)
         _ = machine.finish(0, as: .succeeded)
         let failed = machine.finish(1, as: .failed)
-        #expect(failed == [
-            StepTransition(step: 1, from: .running, to: .failed),
-            StepTransition(step: 2, from: .pending, to: .upstreamFailed),
-            StepTransition(step: 3, from: .pending, to: .upstreamFailed),
-        ])
+        #expect(
+            failed == [
+                StepTransition(step: 1, from: .running, to: .failed),
+                StepTransition(step: 2, from: .pending, to: .upstreamFailed),
+                StepTransition(step: 3, from: .pending, to: .upstreamFailed),
+            ])
         #expect(machine.states[4] == .ready)
         #expect(!machine.isComplete)
         _ = machine.markRunning(4)

@@ -10,7 +10,9 @@ struct LocalExecutorTests {
     private let base = "/tmp/sluice-exec-\(getpid())-\(UUID().uuidString)"
 
     /// A launch whose logs go to this suite's directory (created here: the driver owns log directories).
-    private func launch(_ argv: [String], viaShell: Bool = false, workdir: String = "/tmp", env: [String] = ["PATH=/usr/bin:/bin"]) -> AttemptLaunch {
+    private func launch(
+        _ argv: [String], viaShell: Bool = false, workdir: String = "/tmp", env: [String] = ["PATH=/usr/bin:/bin"]
+    ) -> AttemptLaunch {
         try? FileSystem.makeDirectory(base)
         return AttemptLaunch(
             argv: argv, viaShell: viaShell, environment: env, workdir: workdir, stdoutPath: base + "/1.out",
@@ -45,7 +47,9 @@ struct LocalExecutorTests {
 
     @Test func badWorkdirIsAStartFailure() {
         defer { try? FileManager.default.removeItem(atPath: base) }
-        let failure = #expect(throws: LaunchFailure.self) { try LocalExecutor().start(launch(["true"], workdir: "/nonexistent/wd")) }
+        let failure = #expect(throws: LaunchFailure.self) {
+            try LocalExecutor().start(launch(["true"], workdir: "/nonexistent/wd"))
+        }
         #expect(failure?.reason.contains("cannot enter working directory /nonexistent/wd") == true)
     }
 

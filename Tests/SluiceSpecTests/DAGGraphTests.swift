@@ -4,7 +4,8 @@ import Testing
 @Suite("The step graph")
 struct DAGGraphTests {
     @Test func topologicalOrderKeepsFileOrderAmongIndependentSteps() throws {
-        let spec = try load("""
+        let spec = try load(
+            """
             dag: d
             steps:
               report: {command: x, needs: [join]}

@@ -5,7 +5,8 @@ import Testing
 @Suite("DAG files: the model and its diagnostics")
 struct SpecLoaderTests {
     @Test func minimalDAGDecodesEveryField() throws {
-        let spec = try load("""
+        let spec = try load(
+            """
             dag: churn_training
             description: features then train
             steps:
@@ -23,32 +24,37 @@ struct SpecLoaderTests {
         #expect(spec.steps[0].command == .shell("python features.py --out data/features.csv"))
         #expect(spec.steps[1].command == .argv(["python", "train.py", "--features", "data/features.csv"]))
         #expect(spec.steps[0].workdir == "../examples/churn")
-        #expect(spec.steps[0].env == [
-            EnvVar(name: "PYTHONUNBUFFERED", value: "1"), EnvVar(name: "BRAND", value: "no"),
-            EnvVar(name: "SEED", value: "42"),
-        ])
+        #expect(
+            spec.steps[0].env == [
+                EnvVar(name: "PYTHONUNBUFFERED", value: "1"), EnvVar(name: "BRAND", value: "no"),
+                EnvVar(name: "SEED", value: "42"),
+            ])
         #expect(spec.steps[1].needs == ["features"])
         #expect(spec.baseDirectory == "/project/dags")
     }
 
     @Test func misspeltStepKeyGetsASuggestion() {
-        #expect(diagnostics("dag: d\nsteps:\n  train:\n    comand: echo\n") == [
-            "3:3: missing required key 'command' in steps.train",
-            "4:5: unknown key 'comand' in steps.train — did you mean 'command'?",
-        ])
+        #expect(
+            diagnostics("dag: d\nsteps:\n  train:\n    comand: echo\n") == [
+                "3:3: missing required key 'command' in steps.train",
+                "4:5: unknown key 'comand' in steps.train — did you mean 'command'?",
+            ])
     }
 
     @Test func misspeltTopLevelKeyGetsASuggestion() {
-        #expect(diagnostics("dag: d\nstep:\n  a: {command: x}\n") == [
-            "1:1: missing required key 'steps' (a mapping of step id to step)",
-            "2:1: unknown key 'step' at the top level — did you mean 'steps'?",
-        ])
+        #expect(
+            diagnostics("dag: d\nstep:\n  a: {command: x}\n") == [
+                "1:1: missing required key 'steps' (a mapping of step id to step)",
+                "2:1: unknown key 'step' at the top level — did you mean 'steps'?",
+            ])
     }
 
     @Test func unknownNeedPointsAtTheListItem() {
-        #expect(diagnostics("dag: d\nsteps:\n  features: {command: x}\n  train:\n    needs: [featurs]\n    command: y\n") == [
-            "5:13: steps.train.needs[0]: unknown step 'featurs' — did you mean 'features'?"
-        ])
+        #expect(
+            diagnostics("dag: d\nsteps:\n  features: {command: x}\n  train:\n    needs: [featurs]\n    command: y\n")
+                == [
+                    "5:13: steps.train.needs[0]: unknown step 'featurs' — did you mean 'features'?"
+                ])
     }
 
     @Test func cycleIsPrintedAsTheCycle() {
@@ -67,9 +73,10 @@ struct SpecLoaderTests {
     }
 
     @Test func duplicateStepIdsAreErrors() {
-        #expect(diagnostics("dag: d\nsteps:\n  a: {command: x}\n  a: {command: y}\n") == [
-            "4:3: duplicate key 'a' in steps (first defined at line 3)"
-        ])
+        #expect(
+            diagnostics("dag: d\nsteps:\n  a: {command: x}\n  a: {command: y}\n") == [
+                "4:3: duplicate key 'a' in steps (first defined at line 3)"
+            ])
     }
 
     @Test func everyErrorIsReportedInSourceOrder() {
@@ -83,34 +90,40 @@ struct SpecLoaderTests {
                 command: echo
                 needs: nope
             """
-        #expect(diagnostics(text) == [
-            "1:6: dag: 'Not Valid' is not a valid DAG id: use lowercase letters, digits, '_' and '-', starting with a letter",
-            "2:1: unknown key 'colour' at the top level",
-            "5:14: steps.a.command: expected a string (run by /bin/sh -c) or a list of strings (exec'd directly), found a mapping",
-            "8:12: steps.b.needs: expected a list of strings, found a scalar",
-        ])
+        #expect(
+            diagnostics(text) == [
+                "1:6: dag: 'Not Valid' is not a valid DAG id: use lowercase letters, digits, '_' and '-', starting with a letter",
+                "2:1: unknown key 'colour' at the top level",
+                "5:14: steps.a.command: expected a string (run by /bin/sh -c) or a list of strings (exec'd directly), found a mapping",
+                "8:12: steps.b.needs: expected a list of strings, found a scalar",
+            ])
     }
 
     @Test func commandMustNotBeEmptyOrNull() {
-        #expect(diagnostics("dag: d\nsteps:\n  a: {command: '  '}\n  b:\n    command:\n") == [
-            "3:16: steps.a.command: the command is empty",
-            "5:13: steps.b.command: expected a string (run by /bin/sh -c) or a list of strings (exec'd directly), found null",
-        ])
-        #expect(diagnostics("dag: d\nsteps:\n  a: {command: []}\n") == [
-            "3:16: steps.a.command: an argv command needs at least the program name"
-        ])
+        #expect(
+            diagnostics("dag: d\nsteps:\n  a: {command: '  '}\n  b:\n    command:\n") == [
+                "3:16: steps.a.command: the command is empty",
+                "5:13: steps.b.command: expected a string (run by /bin/sh -c) or a list of strings (exec'd directly), found null",
+            ])
+        #expect(
+            diagnostics("dag: d\nsteps:\n  a: {command: []}\n") == [
+                "3:16: steps.a.command: an argv command needs at least the program name"
+            ])
     }
 
     @Test func topLevelMustBeAMapping() {
-        #expect(diagnostics("- a\n- b\n") == ["1:1: the top level: expected a mapping with 'dag' and 'steps', found a list"])
+        #expect(
+            diagnostics("- a\n- b\n") == ["1:1: the top level: expected a mapping with 'dag' and 'steps', found a list"]
+        )
         #expect(diagnostics("") == ["1:1: the file is empty: expected a mapping with 'dag' and 'steps'"])
     }
 
     @Test func badIdentifiersAreRejected() {
-        #expect(diagnostics("dag: d\nsteps:\n  9lives: {command: x, env: {'BAD-NAME': v}}\n") == [
-            "3:3: steps.9lives: '9lives' is not a valid step id: use letters, digits, '_' and '-', starting with a letter or '_'",
-            "3:30: steps.9lives.env: 'BAD-NAME' is not a valid environment variable name",
-        ])
+        #expect(
+            diagnostics("dag: d\nsteps:\n  9lives: {command: x, env: {'BAD-NAME': v}}\n") == [
+                "3:3: steps.9lives: '9lives' is not a valid step id: use letters, digits, '_' and '-', starting with a letter or '_'",
+                "3:30: steps.9lives.env: 'BAD-NAME' is not a valid environment variable name",
+            ])
     }
 
     @Test func emptyStepsAreRejected() {
@@ -125,7 +138,8 @@ struct SpecLoaderTests {
 
     @Test func nonUTF8InputIsAReadError() {
         let error = #expect(throws: SpecReadError.self) {
-            try SpecLoader.parse(bytes: [0x64, 0x61, 0x67, 0x3a, 0x20, 0xff, 0xfe, 0x0a], file: "bad.yaml", baseDirectory: "/")
+            try SpecLoader.parse(
+                bytes: [0x64, 0x61, 0x67, 0x3a, 0x20, 0xff, 0xfe, 0x0a], file: "bad.yaml", baseDirectory: "/")
         }
         #expect(error?.reason.contains("UTF-8") == true)
     }

@@ -9,7 +9,10 @@ struct YAMLParserTests {
         let root = try #require(try parse("a: 1\nsteps:\n  b: [x, y]\n"))
         guard case .mapping(let top) = root.content, case .mapping(let steps) = top[1].value.content,
             case .sequence(let items) = steps[0].value.content
-        else { Issue.record("unexpected shape"); return }
+        else {
+            Issue.record("unexpected shape")
+            return
+        }
         #expect(top[1].key.mark == SourceMark(line: 2, column: 1))
         #expect(steps[0].key.mark == SourceMark(line: 3, column: 3))
         #expect(items[1].mark == SourceMark(line: 3, column: 10))
@@ -19,7 +22,10 @@ struct YAMLParserTests {
         let root = try #require(try parse("x: &shared {k: v}\ny: *shared\n"))
         guard case .mapping(let pairs) = root.content, case .mapping(let aliased) = pairs[1].value.content,
             case .scalar(let value, _) = aliased[0].value.content
-        else { Issue.record("alias did not resolve to a mapping"); return }
+        else {
+            Issue.record("alias did not resolve to a mapping")
+            return
+        }
         #expect(value == "v")
     }
 
@@ -56,7 +62,10 @@ struct YAMLParserTests {
 
     @Test func plainNullsAreNullButQuotedOnesAreStrings() throws {
         let root = try #require(try parse("a: ~\nb: 'null'\nc:\nd: no\n"))
-        guard case .mapping(let pairs) = root.content else { Issue.record("not a mapping"); return }
+        guard case .mapping(let pairs) = root.content else {
+            Issue.record("not a mapping")
+            return
+        }
         #expect(pairs.map(\.value.isNull) == [true, false, true, false])
     }
 }

@@ -8,7 +8,9 @@ struct ConnectionTests {
     @Test func boundParametersAreDataNeverSQL() throws {
         let connection = try PGConnection(conninfo: try TestDatabase.freshConninfo())
         let hostile = "x'); DROP TABLE sluice_migration; --"
-        let row = try connection.query("SELECT \(hostile)::text AS v, \(Int64(42)) + 1 AS n, \(nil as String?)::text AS nothing").rows[0]
+        let row = try connection.query(
+            "SELECT \(hostile)::text AS v, \(Int64(42)) + 1 AS n, \(nil as String?)::text AS nothing"
+        ).rows[0]
         #expect(row["v"] == hostile)
         #expect(row.int("n") == 43)
         #expect(row["nothing"] == nil)

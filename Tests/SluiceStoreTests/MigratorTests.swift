@@ -13,10 +13,12 @@ struct MigratorTests {
         #expect(status.currentVersion == Migration.latestVersion)
         #expect(status.pending.isEmpty)
         #expect(status.modified.isEmpty)
-        let tables = try connection.query("""
+        let tables = try connection.query(
+            """
             SELECT count(*) AS n FROM information_schema.tables
             WHERE table_name IN ('dag', 'dag_version', 'run', 'step_instance', 'attempt', 'event')
-            """).rows[0].int("n")
+            """
+        ).rows[0].int("n")
         #expect(tables == 6)
     }
 
@@ -40,7 +42,9 @@ struct MigratorTests {
         }
         #expect(results.flatMap { $0 }.sorted() == Migration.all.map(\.version))
         let connection = try PGConnection(conninfo: conninfo)
-        #expect(try connection.query("SELECT count(*) AS n FROM sluice_migration").rows[0].int("n") == Int64(Migration.all.count))
+        #expect(
+            try connection.query("SELECT count(*) AS n FROM sluice_migration").rows[0].int("n")
+                == Int64(Migration.all.count))
     }
 
     @Test func anEditedMigrationIsReportedAsModified() throws {

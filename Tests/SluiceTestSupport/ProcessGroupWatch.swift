@@ -24,7 +24,7 @@ public enum ProcessGroupWatch {
             let remaining = deadline - MonotonicClock.now()
             if members.isEmpty || remaining <= 0 { return members }
             let fds = members.compactMap { ChildProcess(pid: $0).exitDescriptor() }
-            defer { fds.forEach { close($0) } }
+            defer { for fd in fds { close(fd) } }
             if fds.isEmpty { return liveMembers(of: pgid) }
             _ = Poller.wait(fds, timeout: min(remaining, 1))
         }

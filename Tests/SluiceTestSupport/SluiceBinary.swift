@@ -38,7 +38,9 @@ public enum SluiceBinary {
     }
 
     /// Runs `sluice ARGS...` to completion in `directory`.
-    public static func run(_ arguments: [String], in directory: String, env: [String: String] = [:]) throws -> CommandResult {
+    public static func run(_ arguments: [String], in directory: String, env: [String: String] = [:]) throws
+        -> CommandResult
+    {
         let base = "/tmp/sluice-cli-\(getpid())-\(UUID().uuidString)"
         let out = try FileSystem.createForWriting(base + ".out")
         let err = try FileSystem.createForWriting(base + ".err")
@@ -60,7 +62,9 @@ public enum SluiceBinary {
     }
 
     /// Starts `sluice ARGS...` with stdout on a pipe, for tests that react to its output.
-    public static func start(_ arguments: [String], in directory: String, env: [String: String] = [:]) throws -> LiveCommand {
+    public static func start(_ arguments: [String], in directory: String, env: [String: String] = [:]) throws
+        -> LiveCommand
+    {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SystemError("pipe", errno: errno) }
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)

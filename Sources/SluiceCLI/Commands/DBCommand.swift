@@ -12,7 +12,8 @@ struct DBCommand: ParsableCommand {
 /// `sluice db migrate`.
 struct DBMigrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "migrate", abstract: "Apply pending schema migrations (each in a transaction, under an advisory lock).")
+        commandName: "migrate",
+        abstract: "Apply pending schema migrations (each in a transaction, under an advisory lock).")
 
     @Flag(help: "Print as JSON.") var json = false
     @OptionGroup var global: GlobalOptions
@@ -26,7 +27,9 @@ struct DBMigrateCommand: ParsableCommand {
         } else if applied.isEmpty {
             print("schema is up to date (version \(status.currentVersion))")
         } else {
-            print("applied migration\(applied.count == 1 ? "" : "s") \(applied.map(String.init).joined(separator: ", ")); schema is at version \(status.currentVersion)")
+            print(
+                "applied migration\(applied.count == 1 ? "" : "s") \(applied.map(String.init).joined(separator: ", ")); schema is at version \(status.currentVersion)"
+            )
         }
     }
 
@@ -74,21 +77,26 @@ struct DBStatusCommand: ParsableCommand {
             print("pending:   \(schema.pending.map(String.init).joined(separator: ", ")) — run: sluice db migrate")
         }
         if !schema.modified.isEmpty {
-            print("warning:   applied migrations \(schema.modified.map(String.init).joined(separator: ", ")) differ from this build's copy")
+            print(
+                "warning:   applied migrations \(schema.modified.map(String.init).joined(separator: ", ")) differ from this build's copy"
+            )
         }
     }
 }
 
 /// `sluice db stop`.
 struct DBStopCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop the embedded PostgreSQL server.")
+    static let configuration = CommandConfiguration(
+        commandName: "stop", abstract: "Stop the embedded PostgreSQL server.")
 
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         let state = global.resolveStateDirectory()
         guard case .embedded(let server) = global.databaseTarget(stateDirectory: state) else {
-            throw CLIFailure("db stop only stops the embedded server; this command was given a shared database URL", exitCode: ExitCodes.usage)
+            throw CLIFailure(
+                "db stop only stops the embedded server; this command was given a shared database URL",
+                exitCode: ExitCodes.usage)
         }
         if try server.stop() {
             print("stopped the embedded server in \(server.serverDirectory)")

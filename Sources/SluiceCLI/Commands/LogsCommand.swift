@@ -15,11 +15,8 @@ struct LogsCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        let queries = RunQueries(store: try global.openStore())
-        let id = try RunReference.resolve(runReference, queries: queries)
-        guard let detail = try queries.runDetail(id: id) else {
-            throw CLIFailure("no run \(id)", exitCode: ExitCodes.notFound)
-        }
+        let detail = try RunReference.detail(runReference, global: global)
+        let id = detail.run.id
         guard detail.steps.contains(where: { $0.step == step }) else {
             let names = detail.steps.map(\.step)
             throw CLIFailure(
@@ -30,13 +27,17 @@ struct LogsCommand: ParsableCommand {
         let chosen = attempt.map { n in attempts.first { $0.number == n } } ?? attempts.last
         guard let chosen else {
             if let attempt {
-                throw CLIFailure("step \(step) of run \(id) has no attempt \(attempt) (it has \(attempts.count))", exitCode: ExitCodes.notFound)
+                throw CLIFailure(
+                    "step \(step) of run \(id) has no attempt \(attempt) (it has \(attempts.count))",
+                    exitCode: ExitCodes.notFound)
             }
             throw CLIFailure("step \(step) of run \(id) never started, so it has no logs", exitCode: ExitCodes.notFound)
         }
         let path = stderr ? chosen.stderrPath : chosen.stdoutPath
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw CLIFailure("the log file \(path) is gone (it is kept on the host that ran the step, \(chosen.host))", exitCode: ExitCodes.notFound)
+            throw CLIFailure(
+                "the log file \(path) is gone (it is kept on the host that ran the step, \(chosen.host))",
+                exitCode: ExitCodes.notFound)
         }
         defer { try? handle.close() }
         while let chunk = try handle.read(upToCount: 65536), !chunk.isEmpty {

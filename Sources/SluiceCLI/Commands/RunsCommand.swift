@@ -54,11 +54,7 @@ struct RunsShowCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        let queries = RunQueries(store: try global.openStore())
-        let id = try RunReference.resolve(runReference, queries: queries)
-        guard let detail = try queries.runDetail(id: id) else {
-            throw CLIFailure("no run \(id)", exitCode: ExitCodes.notFound)
-        }
+        let detail = try RunReference.detail(runReference, global: global)
         if json {
             try JSONOutput.print(detail)
             return
@@ -82,13 +78,23 @@ struct RunsShowCommand: ParsableCommand {
         let problems = detail.steps.compactMap { step in step.message.map { "  \(step.step): \($0)" } }
         if !problems.isEmpty {
             print("\nproblems:")
-            problems.forEach { print($0) }
+            for problem in problems { print(problem) }
         }
     }
 }
 
 /// Turns `42` or `latest` into a run id.
 enum RunReference {
+    /// The recorded run named by `text`, or a not-found failure.
+    static func detail(_ text: String, global: GlobalOptions) throws -> RunDetail {
+        let queries = RunQueries(store: try global.openStore())
+        let id = try resolve(text, queries: queries)
+        guard let detail = try queries.runDetail(id: id) else {
+            throw CLIFailure("no run \(id)", exitCode: ExitCodes.notFound)
+        }
+        return detail
+    }
+
     static func resolve(_ text: String, queries: RunQueries) throws -> Int64 {
         if text == "latest" {
             guard let id = try queries.latestRunID(dag: nil) else {

@@ -28,11 +28,16 @@ struct ValidateCommand: ParsableCommand {
         for file in files {
             do {
                 let spec = try SpecLoader.load(path: file)
-                results.append(FileResult(file: file, valid: true, dag: spec.name, steps: spec.steps.count, error: nil, diagnostics: []))
+                results.append(
+                    FileResult(
+                        file: file, valid: true, dag: spec.name, steps: spec.steps.count, error: nil, diagnostics: []))
             } catch let error as SpecError {
-                results.append(FileResult(file: file, valid: false, dag: nil, steps: nil, error: nil, diagnostics: error.diagnostics))
+                results.append(
+                    FileResult(
+                        file: file, valid: false, dag: nil, steps: nil, error: nil, diagnostics: error.diagnostics))
             } catch let error as SpecReadError {
-                results.append(FileResult(file: file, valid: false, dag: nil, steps: nil, error: error.reason, diagnostics: []))
+                results.append(
+                    FileResult(file: file, valid: false, dag: nil, steps: nil, error: error.reason, diagnostics: []))
             }
         }
         if json {
@@ -44,7 +49,9 @@ struct ValidateCommand: ParsableCommand {
                 } else if result.valid {
                     print("\(result.file): ok (dag \(result.dag ?? ""), \(result.steps ?? 0) steps)")
                 } else {
-                    for diagnostic in result.diagnostics { FileHandle.standardError.write(Data("\(diagnostic)\n".utf8)) }
+                    for diagnostic in result.diagnostics {
+                        FileHandle.standardError.write(Data("\(diagnostic)\n".utf8))
+                    }
                 }
             }
         }

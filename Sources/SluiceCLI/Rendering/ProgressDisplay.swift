@@ -28,7 +28,9 @@ final class ProgressDisplay: RunObserver {
         total = steps.count
         width = min(24, steps.map(\.count).max() ?? 8)
         started = Date()
-        emit("run \(runID) of \(dag) started: \(steps.count) step\(steps.count == 1 ? "" : "s"), parallelism \(parallelism)")
+        emit(
+            "run \(runID) of \(dag) started: \(steps.count) step\(steps.count == 1 ? "" : "s"), parallelism \(parallelism)"
+        )
     }
 
     func stepChanged(step: String, from: StepState, to: StepState) {
@@ -57,7 +59,9 @@ final class ProgressDisplay: RunObserver {
     }
 
     func cancelling(signal: Int32) {
-        emit("cancelling run \(runID) (\(AttemptOutcome.signalName(signal))): stopping running steps; press Ctrl-C again to kill them now")
+        emit(
+            "cancelling run \(runID) (\(AttemptOutcome.signalName(signal))): stopping running steps; press Ctrl-C again to kill them now"
+        )
     }
 
     func runFinished(runID: Int64, state: RunState) {
@@ -74,7 +78,10 @@ final class ProgressDisplay: RunObserver {
             ])
         }
         let run = detail.run
-        write("\n" + table.render() + "\n\nrun \(run.id) \(paint(run.state.rawValue, forRun: run.state)) in \(Formatting.duration(run.durationSeconds)): \(run.succeeded) of \(run.steps) steps succeeded\n")
+        write(
+            "\n" + table.render()
+                + "\n\nrun \(run.id) \(paint(run.state.rawValue, forRun: run.state)) in \(Formatting.duration(run.durationSeconds)): \(run.succeeded) of \(run.steps) steps succeeded\n"
+        )
     }
 
     private func line(_ step: String, _ text: String) -> String {
@@ -91,7 +98,9 @@ final class ProgressDisplay: RunObserver {
         guard interactive else { return }
         let elapsed = Formatting.duration(Date().timeIntervalSince(started))
         let names = running.prefix(4).joined(separator: ", ") + (running.count > 4 ? ", …" : "")
-        write("\u{1B}[2m\(finished)/\(total) done · \(running.count) running\(names.isEmpty ? "" : ": \(names)") · \(elapsed)\u{1B}[0m")
+        write(
+            "\u{1B}[2m\(finished)/\(total) done · \(running.count) running\(names.isEmpty ? "" : ": \(names)") · \(elapsed)\u{1B}[0m"
+        )
     }
 
     private func clearStatus() {

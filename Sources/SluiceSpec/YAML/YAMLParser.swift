@@ -67,7 +67,8 @@ private struct TreeBuilder {
             documents += 1
             if documents > 1 {
                 throw YAMLSyntaxError(
-                    message: "more than one YAML document in this file; a DAG file holds exactly one document (put each DAG in its own file)",
+                    message:
+                        "more than one YAML document in this file; a DAG file holds exactly one document (put each DAG in its own file)",
                     mark: mark)
             }
         case YAML_SCALAR_EVENT:
@@ -122,7 +123,8 @@ private struct TreeBuilder {
         weights[weights.count - 1] += weight
         if weights[weights.count - 1] > YAMLParser.maxExpandedNodes {
             throw YAMLSyntaxError(
-                message: "document expands to more than \(YAMLParser.maxExpandedNodes) nodes through aliases; refusing it",
+                message:
+                    "document expands to more than \(YAMLParser.maxExpandedNodes) nodes through aliases; refusing it",
                 mark: node.mark)
         }
         guard let top = stack.popLast() else {

@@ -66,7 +66,10 @@ public final class PGConnection: Sendable {
                 PQreset(pointer)
                 if PQstatus(pointer) != CONNECTION_OK {
                     let detail = ConnInfo.redact(String(cString: PQerrorMessage(pointer)), secrets: secrets)
-                    throw DatabaseError(.connection, "lost the connection to PostgreSQL (\(description)): \(detail.trimmingCharacters(in: .whitespacesAndNewlines))")
+                    throw DatabaseError(
+                        .connection,
+                        "lost the connection to PostgreSQL (\(description)): \(detail.trimmingCharacters(in: .whitespacesAndNewlines))"
+                    )
                 }
             }
             return try body(PGSession(connection: connection, secrets: secrets))
@@ -119,7 +122,8 @@ public struct PGSession {
     private func consume(_ result: OpaquePointer?) throws -> PGResult {
         defer { PQclear(result) }
         guard let result else {
-            throw DatabaseError(.connection, ConnInfo.redact(String(cString: PQerrorMessage(pointer)), secrets: secrets))
+            throw DatabaseError(
+                .connection, ConnInfo.redact(String(cString: PQerrorMessage(pointer)), secrets: secrets))
         }
         let status = PQresultStatus(result)
         guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {

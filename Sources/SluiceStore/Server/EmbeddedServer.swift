@@ -48,7 +48,10 @@ public struct EmbeddedServer: Sendable {
     public func ensureRunning() throws -> Bool {
         let socketPath = socketDirectory + "/.s.PGSQL.5432"
         if socketPath.utf8.count > 107 {
-            throw DatabaseError(.connection, "the state directory path is too long for a Unix socket (\(socketPath.utf8.count) bytes, at most 107): use a shorter --state-dir")
+            throw DatabaseError(
+                .connection,
+                "the state directory path is too long for a Unix socket (\(socketPath.utf8.count) bytes, at most 107): use a shorter --state-dir"
+            )
         }
         if isRunning { return false }
         try FileSystem.makeDirectory(stateDirectory)
@@ -83,7 +86,10 @@ public struct EmbeddedServer: Sendable {
         while kill(pid, 0) == 0 {
             if MonotonicClock.now() > deadline {
                 kill(pid, SIGQUIT)
-                throw DatabaseError(.connection, "the embedded PostgreSQL server (pid \(pid)) did not stop within \(Int(timeout)) s; sent it SIGQUIT")
+                throw DatabaseError(
+                    .connection,
+                    "the embedded PostgreSQL server (pid \(pid)) did not stop within \(Int(timeout)) s; sent it SIGQUIT"
+                )
             }
             reapIfChild(pid)
             usleep(20_000)
@@ -119,8 +125,10 @@ public struct EmbeddedServer: Sendable {
             try? FileManager.default.removeItem(atPath: dataDirectory)
         }
         let output = try runTool(
-            [binaries.initdb, "-D", layout.dataDirectory, "-U", "sluice", "-A", "trust", "-E", "UTF8",
-             "--locale=C.UTF-8"],
+            [
+                binaries.initdb, "-D", layout.dataDirectory, "-U", "sluice", "-A", "trust", "-E", "UTF8",
+                "--locale=C.UTF-8",
+            ],
             identity: identity, layout: layout)
         guard output.status.succeeded else {
             throw DatabaseError(.connection, "initdb failed for \(dataDirectory):\n\(output.text)")
@@ -148,14 +156,9 @@ public struct EmbeddedServer: Sendable {
         guard log >= 0 else { throw SystemError("cannot open \(logFile)", errno: errno) }
         defer { close(log) }
         if identity.dropsPrivileges { try FileSystem.changeOwner(logFile, uid: identity.uid, gid: identity.gid) }
-        var request = SpawnRequest(
-            executable: binaries.postgres, arguments: [binaries.postgres, "-D", layout.dataDirectory],
-            environment: Self.serverEnvironment, workdir: "/")
-        request.stdout = log
-        request.stderr = log
+        var request = serverRequest(
+            [binaries.postgres, "-D", layout.dataDirectory], output: log, identity: identity, layout: layout)
         request.newSession = true
-        if identity.dropsPrivileges { request.credentials = (identity.uid, identity.gid) }
-        request.bindMount = layout.bindMount
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn(request)
@@ -168,17 +171,21 @@ public struct EmbeddedServer: Sendable {
                 let tail = logTail()
                 throw DatabaseError(
                     .connection,
-                    "the embedded PostgreSQL server exited while starting (\(status.exitCode.map { "exit \($0)" } ?? "signal \(status.signal ?? 0)")); see \(logFile):\n\(tail)")
+                    "the embedded PostgreSQL server exited while starting (\(status.exitCode.map { "exit \($0)" } ?? "signal \(status.signal ?? 0)")); see \(logFile):\n\(tail)"
+                )
             }
             if MonotonicClock.now() > deadline {
-                throw DatabaseError(.connection, "the embedded PostgreSQL server did not become ready within 60 s; see \(logFile)")
+                throw DatabaseError(
+                    .connection, "the embedded PostgreSQL server did not become ready within 60 s; see \(logFile)")
             }
             usleep(10_000)
         }
     }
 
     /// Runs a server tool to completion and returns its combined output.
-    private func runTool(_ argv: [String], identity: ServerIdentity, layout: Layout) throws -> (status: ProcessExit, text: String) {
+    private func runTool(_ argv: [String], identity: ServerIdentity, layout: Layout) throws -> (
+        status: ProcessExit, text: String
+    ) {
         let outputPath = serverDirectory + "/tool-output.log"
         let fd = try FileSystem.createForWriting(outputPath, mode: 0o600)
         if identity.dropsPrivileges { try FileSystem.changeOwner(outputPath, uid: identity.uid, gid: identity.gid) }
@@ -186,19 +193,27 @@ public struct EmbeddedServer: Sendable {
             close(fd)
             unlink(outputPath)
         }
-        var request = SpawnRequest(executable: argv[0], arguments: argv, environment: Self.serverEnvironment, workdir: "/")
-        request.stdout = fd
-        request.stderr = fd
-        if identity.dropsPrivileges { request.credentials = (identity.uid, identity.gid) }
-        request.bindMount = layout.bindMount
         let status: ProcessExit
         do {
-            status = try ChildProcess.spawn(request).wait()
+            status = try ChildProcess.spawn(serverRequest(argv, output: fd, identity: identity, layout: layout)).wait()
         } catch {
             throw DatabaseError(.connection, "cannot run \(argv[0]): \(error)")
         }
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         return (status, text)
+    }
+
+    /// A server program run as the server user, through the bind mount when one is needed, output to `output`.
+    private func serverRequest(_ argv: [String], output: Int32, identity: ServerIdentity, layout: Layout)
+        -> SpawnRequest
+    {
+        var request = SpawnRequest(
+            executable: argv[0], arguments: argv, environment: Self.serverEnvironment, workdir: "/")
+        request.stdout = output
+        request.stderr = output
+        if identity.dropsPrivileges { request.credentials = (identity.uid, identity.gid) }
+        request.bindMount = layout.bindMount
+        return request
     }
 
     private func logTail() -> String {

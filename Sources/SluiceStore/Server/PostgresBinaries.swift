@@ -12,7 +12,9 @@ public struct PostgresBinaries: Sendable {
     public var postgres: String { directory + "/postgres" }
 
     /// Finds them: `SLUICE_PG_BINDIR`, then Debian's `/usr/lib/postgresql/<newest>/bin`, then PATH.
-    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> PostgresBinaries {
+    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> PostgresBinaries
+    {
         var candidates: [String] = []
         if let dir = environment["SLUICE_PG_BINDIR"], !dir.isEmpty { candidates.append(dir) }
         let debian = "/usr/lib/postgresql"
@@ -28,6 +30,7 @@ public struct PostgresBinaries: Sendable {
         }
         throw DatabaseError(
             .connection,
-            "PostgreSQL server programs (initdb, postgres) were not found: install them (apt-get install postgresql), set SLUICE_PG_BINDIR, or use --database-url to point at an existing server")
+            "PostgreSQL server programs (initdb, postgres) were not found: install them (apt-get install postgresql), set SLUICE_PG_BINDIR, or use --database-url to point at an existing server"
+        )
     }
 }

@@ -12,7 +12,9 @@ public struct ServerIdentity: Sendable, Equatable {
     public let dropsPrivileges: Bool
 
     /// The caller when not root; as root `SLUICE_PG_USER`, else `postgres`, else `nobody` (PostgreSQL refuses to run as root).
-    public static func choose(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerIdentity {
+    public static func choose(environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> ServerIdentity
+    {
         let euid = geteuid()
         if euid != 0 {
             let name = lookup(uid: euid) ?? "uid \(euid)"
@@ -22,12 +24,14 @@ public struct ServerIdentity: Sendable, Equatable {
         if let wanted = environment["SLUICE_PG_USER"], !wanted.isEmpty { names = [wanted] }
         for name in names {
             if let entry = getpwnam(name), entry.pointee.pw_uid != 0 {
-                return ServerIdentity(name: name, uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid, dropsPrivileges: true)
+                return ServerIdentity(
+                    name: name, uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid, dropsPrivileges: true)
             }
         }
         throw DatabaseError(
             .connection,
-            "running as root, but no unprivileged user to run the embedded PostgreSQL server as (tried \(names.joined(separator: ", "))); set SLUICE_PG_USER")
+            "running as root, but no unprivileged user to run the embedded PostgreSQL server as (tried \(names.joined(separator: ", "))); set SLUICE_PG_USER"
+        )
     }
 
     /// True when this user may traverse every directory on the way to `path` (mode bits only).
@@ -41,7 +45,9 @@ public struct ServerIdentity: Sendable, Equatable {
             var st = stat()
             guard stat(current, &st) == 0 else { return false }
             let mode = st.st_mode
-            let ok = st.st_uid == uid ? mode & S_IXUSR != 0
+            let ok =
+                st.st_uid == uid
+                ? mode & S_IXUSR != 0
                 : groups.contains(st.st_gid) ? mode & S_IXGRP != 0 : mode & S_IXOTH != 0
             if !ok { return false }
             current = current == "/" ? "/\(component)" : "\(current)/\(component)"
