@@ -64,6 +64,7 @@ public final class RunDriver {
         var cancelSignal: Int32?
         var killDeadline: Double?
         var killed = false
+        var nextTick = options.tickInterval.map { MonotonicClock.now() + $0 }
 
         func record(_ transitions: [StepTransition]) throws {
             try recorder.changeSteps(
@@ -144,7 +145,7 @@ public final class RunDriver {
                     if machine.isComplete { break }
                     throw SystemError("internal error: run \(runID) has no step running or ready but is not complete")
                 }
-                var timeout = killDeadline.map { max(0, $0 - MonotonicClock.now()) }
+                var timeout = [killDeadline, nextTick].compactMap { $0 }.min().map { max(0, $0 - MonotonicClock.now()) }
                 let exitFDs = active.values.compactMap(\.running.exitFD)
                 if exitFDs.count < active.count { timeout = min(timeout ?? 0.05, 0.05) }  // no pidfd: poll
                 let wakers = [wake.readFD] + (signalFD.map { [$0] } ?? [])
@@ -169,6 +170,10 @@ public final class RunDriver {
                     killDeadline = nil
                 }
                 try reap()
+                if let tick = nextTick, let interval = options.tickInterval, MonotonicClock.now() >= tick {
+                    observer.tick()
+                    nextTick = MonotonicClock.now() + interval
+                }
             }
             if cancelSignal != nil { try record(machine.cancelPending()) }
             let state = machine.outcome

@@ -12,6 +12,8 @@ public protocol RunObserver: AnyObject {
     func attemptEnded(step: String, attempt: Int, ending: AttemptEnding, stepState: StepState)
     /// Cancellation began, because of the given signal.
     func cancelling(signal: Int32)
+    /// Called every `RunOptions.tickInterval` seconds while the run goes on, to refresh a live display.
+    func tick()
     /// The run reached its final state.
     func runFinished(runID: Int64, state: RunState)
 }

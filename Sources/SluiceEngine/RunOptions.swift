@@ -12,6 +12,8 @@ public struct RunOptions: Sendable {
     public var baseEnvironment: [String: String]
     /// This machine's name, recorded on attempts.
     public var host: String
+    /// Seconds between `RunObserver.tick()` calls; nil for none.
+    public var tickInterval: Double?
     /// True to cancel the run on SIGINT/SIGTERM to this process (the CLI); false when the caller cancels it.
     public var handleSignals: Bool
 
@@ -26,5 +28,6 @@ public struct RunOptions: Sendable {
         baseEnvironment = environment
         host = ProcessInfo.processInfo.hostName
         handleSignals = false
+        tickInterval = nil
     }
 }

@@ -8,6 +8,16 @@ struct EmbeddedServerTests {
         try #require(try result.json()["server_pid"] as? Int)
     }
 
+    /// Pids of every `postgres -D DIR` process for this data directory.
+    private func postmasters(dataDirectory: String) -> [Int] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int($0) }.filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let argv = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return argv.first?.hasSuffix("/postgres") == true && argv.dropFirst().starts(with: ["-D", dataDirectory])
+        }.sorted()
+    }
+
     private func owner(of pid: Int) throws -> uid_t {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("Uid:") })
@@ -51,6 +61,22 @@ struct EmbeddedServerTests {
         let restarted = try SluiceBinary.run(["runs", "--json"], in: project)
         #expect((try restarted.json()["runs"] as? [Any])?.count == 1)
         #expect(try SluiceBinary.run(["db", "stop"], in: project).code == 0)
+    }
+
+    @Test("commands racing to create the server share one cluster")
+    func concurrentFirstUse() throws {
+        let directory = try TempDirectory("sluice-race")
+        defer { directory.remove() }
+        let state = directory.path + "/state"
+        let commands = try (0..<3).map { _ in
+            try SluiceBinary.start(["status", "--json", "--state-dir", state], in: directory.path)
+        }
+        let codes = commands.map { $0.finish() }
+        #expect(codes == [0, 0, 0], "\(commands.map(\.transcript))")
+        let pid = try serverPID(
+            try SluiceBinary.run(["db", "status", "--json", "--state-dir", state], in: directory.path))
+        #expect(postmasters(dataDirectory: state + "/pg/data") == [pid])
+        #expect(try SluiceBinary.run(["db", "stop", "--state-dir", state], in: directory.path).code == 0)
     }
 
     @Test("an explicit --state-dir is honoured and the server is private to it")

@@ -7,6 +7,7 @@ final class RecordingObserver: RunObserver, @unchecked Sendable {
     var events: [String] = []
     var pids: [String: Int32] = [:]
     var onStart: ((String) -> Void)?
+    var ticks = 0
 
     func runStarted(runID: Int64, dag: String, steps: [String]) { events.append("run started") }
     func stepChanged(step: String, from: StepState, to: StepState) { events.append("\(step) \(to.rawValue)") }
@@ -19,5 +20,6 @@ final class RecordingObserver: RunObserver, @unchecked Sendable {
         events.append("\(step) \(stepState.rawValue)")
     }
     func cancelling(signal: Int32) { events.append("cancelling") }
+    func tick() { ticks += 1 }
     func runFinished(runID: Int64, state: RunState) { events.append("run \(state.rawValue)") }
 }

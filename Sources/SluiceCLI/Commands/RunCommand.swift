@@ -26,11 +26,12 @@ struct RunCommand: ParsableCommand {
         let spec = try SpecLoader.load(path: file)
         let stateDirectory = global.resolveStateDirectory(dagFile: file)
         let store = try Store.open(global.databaseTarget(stateDirectory: stateDirectory))
+        let interactive = !json && Terminal.stdoutIsInteractive
         var options = RunOptions(logRoot: stateDirectory + "/logs/\(spec.name)")
         if let parallelism { options.parallelism = parallelism }
         options.gracePeriod = gracePeriod
         options.handleSignals = true
-        let interactive = !json && Terminal.stdoutIsInteractive
+        if interactive { options.tickInterval = 1 }
         let display = ProgressDisplay(
             interactive: interactive, output: json ? FileHandle.standardError : FileHandle.standardOutput,
             parallelism: options.parallelism)

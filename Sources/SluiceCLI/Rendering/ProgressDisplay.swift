@@ -64,6 +64,11 @@ final class ProgressDisplay: RunObserver {
         )
     }
 
+    func tick() {
+        clearStatus()
+        drawStatus()
+    }
+
     func runFinished(runID: Int64, state: RunState) {
         clearStatus()
     }

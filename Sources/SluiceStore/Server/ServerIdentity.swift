@@ -11,6 +11,14 @@ public struct ServerIdentity: Sendable, Equatable {
     /// True when this differs from the calling user, so the server must be started with dropped privileges.
     public let dropsPrivileges: Bool
 
+    /// Describes a user.
+    public init(name: String, uid: uid_t, gid: gid_t, dropsPrivileges: Bool) {
+        self.name = name
+        self.uid = uid
+        self.gid = gid
+        self.dropsPrivileges = dropsPrivileges
+    }
+
     /// The caller when not root; as root `SLUICE_PG_USER`, else `postgres`, else `nobody` (PostgreSQL refuses to run as root).
     public static func choose(environment: [String: String] = ProcessInfo.processInfo.environment) throws
         -> ServerIdentity
