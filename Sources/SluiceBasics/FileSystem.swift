@@ -48,22 +48,6 @@ public enum FileSystem {
         return result
     }
 
-    /// Writes a file atomically (temporary file, fsync, rename).
-    public static func writeAtomically(_ path: String, contents: String, mode: mode_t = 0o644) throws {
-        let temp = path + ".tmp.\(getpid())"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw SystemError("cannot write \(temp)", errno: errno) }
-        let bytes = Array(contents.utf8)
-        let ok = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) == $0.count }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard ok && synced, rename(temp, path) == 0 else {
-            let code = errno
-            unlink(temp)
-            throw SystemError("cannot write \(path)", errno: code)
-        }
-    }
-
     /// Opens (creating or truncating) a file for writing, close-on-exec.
     public static func createForWriting(_ path: String, mode: mode_t = 0o644) throws -> Int32 {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)

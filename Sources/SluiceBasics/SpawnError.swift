@@ -18,9 +18,6 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
     /// The working directory that was requested.
     public let workdir: String?
 
-    /// True when the executable does not exist.
-    public var isNotFound: Bool { stage == .exec && code == ENOENT }
-
     /// A one-line, actionable reason.
     public var description: String {
         let reason = String(cString: strerror(code))

@@ -47,8 +47,8 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Opens the store, migrating it when it is behind.
-    func openStore(dagFile: String? = nil, migrate: Bool = true) throws -> Store {
-        let state = resolveStateDirectory(dagFile: dagFile)
+    func openStore(migrate: Bool = true) throws -> Store {
+        let state = resolveStateDirectory()
         return try Store.open(databaseTarget(stateDirectory: state), migrate: migrate)
     }
 }

@@ -10,7 +10,6 @@ import SluiceStore
 /// `starting` attempt before its process is spawned, and an attempt's ending is committed with the
 /// downstream changes it causes before the next steps start.
 public final class RunDriver {
-    private let store: Store
     private let recorder: RunRecorder
     private let executor: LocalExecutor
     private let observer: RunObserver
@@ -28,7 +27,6 @@ public final class RunDriver {
     public init(
         store: Store, executor: LocalExecutor = LocalExecutor(), observer: RunObserver, options: RunOptions
     ) throws {
-        self.store = store
         recorder = RunRecorder(store: store)
         self.executor = executor
         self.observer = observer
@@ -44,6 +42,7 @@ public final class RunDriver {
     /// Runs the DAG until every step has ended or the run is cancelled by SIGINT/SIGTERM.
     public func run(_ spec: DAGSpec) throws -> RunResult {
         let signalFD: Int32? = options.handleSignals ? try SignalPipe.install() : nil
+        defer { if signalFD != nil { SignalPipe.restoreDefaults() } }
         if let signalFD { _ = Poller.drain(signalFD) }
         _ = Poller.drain(wake.readFD)
         let launcher = StepLauncher(spec: spec, options: options)
@@ -175,13 +174,10 @@ public final class RunDriver {
                     nextTick = MonotonicClock.now() + interval
                 }
             }
-            if cancelSignal != nil { try record(machine.cancelPending()) }
             let state = machine.outcome
             try recorder.finishRun(runID: runID, state: state)
             observer.runFinished(runID: runID, state: state)
-            return RunResult(
-                runID: runID, state: state, steps: spec.steps.enumerated().map { ($1.id, machine.states[$0]) },
-                cancelSignal: cancelSignal)
+            return RunResult(runID: runID, state: state)
         } catch {
             // The database can no longer record this run: stop its processes rather than run unrecorded.
             stopAll(SIGTERM)

@@ -17,6 +17,14 @@ public struct RunOptions: Sendable {
     /// True to cancel the run on SIGINT/SIGTERM to this process (the CLI); false when the caller cancels it.
     public var handleSignals: Bool
 
+    /// This machine's name from `gethostname` (no DNS lookup).
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Options with the default parallelism (the number of cores) and grace period (10 s).
     public init(logRoot: String) {
         parallelism = ProcessInfo.processInfo.activeProcessorCount
@@ -26,7 +34,7 @@ public struct RunOptions: Sendable {
         // The database URL may hold a password; steps have no business with it.
         environment.removeValue(forKey: "SLUICE_DATABASE_URL")
         baseEnvironment = environment
-        host = ProcessInfo.processInfo.hostName
+        host = Self.hostName()
         handleSignals = false
         tickInterval = nil
     }

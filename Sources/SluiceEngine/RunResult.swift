@@ -6,8 +6,4 @@ public struct RunResult: Sendable {
     public let runID: Int64
     /// Its final state.
     public let state: RunState
-    /// Each step's final state, in file order.
-    public let steps: [(id: String, state: StepState)]
-    /// The signal that cancelled it, if one did.
-    public let cancelSignal: Int32?
 }

@@ -83,9 +83,6 @@ public struct RunStateMachine: Sendable {
     /// True when no step can change any more.
     public var isComplete: Bool { states.allSatisfy(\.isTerminal) }
 
-    /// Number of steps running.
-    public var runningCount: Int { states.count { $0 == .running } }
-
     /// The run's final state: cancelled if anything was cancelled, failed if anything failed, else succeeded.
     public var outcome: RunState {
         if !isComplete { return .running }

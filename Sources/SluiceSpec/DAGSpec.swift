@@ -26,8 +26,6 @@ public struct DAGSpec: Sendable {
         self.source = source
     }
 
-    /// The step with this id, if any.
-    public func step(_ id: String) -> StepSpec? { steps.first { $0.id == id } }
 }
 
 /// One step of a DAG.
@@ -91,11 +89,4 @@ public enum Command: Sendable, Hashable {
         }
     }
 
-    /// A one-line rendering for tables and plans.
-    public var display: String {
-        switch self {
-        case .shell(let script): return script
-        case .argv(let argv): return argv.map(ShellQuoting.quote).joined(separator: " ")
-        }
-    }
 }

@@ -5,11 +5,4 @@ public enum DatabaseTarget: Sendable {
     /// The private cluster under a state directory.
     case embedded(EmbeddedServer)
 
-    /// A description safe to print (no password).
-    public var displayName: String {
-        switch self {
-        case .url(let url): return ConnInfo.redacted(url)
-        case .embedded(let server): return "embedded server at \(server.socketDirectory)"
-        }
-    }
 }

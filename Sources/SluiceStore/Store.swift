@@ -12,8 +12,13 @@ public final class Store: Sendable {
         case .url(let url):
             connection = try PGConnection(conninfo: url)
         case .embedded(let server):
-            try server.ensureRunning()
-            connection = try PGConnection(conninfo: server.conninfo)
+            // Usually the server is up: connect first, and only when that fails create or start it.
+            if let running = try? PGConnection(conninfo: server.conninfo) {
+                connection = running
+            } else {
+                try server.ensureRunning()
+                connection = try PGConnection(conninfo: server.conninfo)
+            }
         }
         if migrate { try Migrator.migrate(connection) }
         return Store(connection: connection, target: target)

@@ -31,7 +31,7 @@ struct ChildProcessTests {
 
     @Test func startFailuresNameTheirCause() throws {
         let missing = #expect(throws: SpawnError.self) { try capture(["/nonexistent/tool"]) }
-        #expect(missing?.isNotFound == true)
+        #expect(missing?.stage == .exec && missing?.code == ENOENT)
         #expect(missing?.description == "command not found: /nonexistent/tool")
 
         let dir = "/tmp/sluice-noexec-\(getpid())"

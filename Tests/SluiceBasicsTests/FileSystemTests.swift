@@ -10,14 +10,6 @@ struct FileSystemTests {
         #expect(ExecutableLookup.resolve("./local.sh", path: "/bin") == "./local.sh")
     }
 
-    @Test func atomicWriteReplacesTheWholeFile() throws {
-        let path = "/tmp/sluice-atomic-\(getpid())"
-        defer { unlink(path) }
-        try FileSystem.writeAtomically(path, contents: "first version, longer")
-        try FileSystem.writeAtomically(path, contents: "second")
-        #expect(try String(contentsOfFile: path, encoding: .utf8) == "second")
-    }
-
     @Test func contentHashIsStableAndSensitive() {
         #expect(ContentHash.fnv1a64("") == "cbf29ce484222325")
         #expect(ContentHash.fnv1a64("a") != ContentHash.fnv1a64("b"))

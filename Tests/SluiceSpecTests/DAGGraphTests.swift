@@ -27,10 +27,4 @@ struct DAGGraphTests {
         #expect(Suggestions.closest(to: "completely", in: ["command"]) == nil)
     }
 
-    @Test func shellQuotingMakesOneWord() {
-        #expect(ShellQuoting.quote("plain-word_1.csv") == "plain-word_1.csv")
-        #expect(ShellQuoting.quote("two words") == "'two words'")
-        #expect(ShellQuoting.quote("it's; rm -rf /") == "'it'\\''s; rm -rf /'")
-        #expect(ShellQuoting.quote("") == "''")
-    }
 }

@@ -89,11 +89,6 @@ public enum ConnInfo {
         return secrets.reduce(oneLine) { $0.replacingOccurrences(of: $1, with: "***") }
     }
 
-    /// The connection string with its password removed, for showing to a user.
-    public static func redacted(_ conninfo: String) -> String {
-        redact(conninfo, secrets: secrets(in: conninfo))
-    }
-
     /// Quotes a value for a key=value conninfo string.
     public static func quote(_ value: String) -> String {
         "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
