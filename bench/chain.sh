@@ -40,6 +40,10 @@ now() { date +%s%N; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 "$SLUICE" db migrate --state-dir "$WORK/state" >/dev/null   # start the embedded server outside the timing
+wal_syncs() {
+  psql -qtA "host=$WORK/state/pg/run dbname=sluice user=sluice" -c "SELECT wal_sync FROM pg_stat_wal" 2>/dev/null || echo 0
+}
+syncs_before=$(wal_syncs)
 
 sluice_ns=()
 make_ns=()
@@ -53,13 +57,15 @@ for ((r = 1; r <= REPEATS; r++)); do
   make_ns+=($((t2 - t1)))
 done
 
+syncs=$(($(wal_syncs) - syncs_before))
 s=$(printf '%s\n' "${sluice_ns[@]}" | median)
 m=$(printf '%s\n' "${make_ns[@]}" | median)
 steps=$("$SLUICE" runs show latest --json --state-dir "$WORK/state" |
   python3 -c 'import json, sys; print(sum(s["state"] == "succeeded" for s in json.load(sys.stdin)["steps"]))')
-awk -v n="$N" -v s="$s" -v m="$m" -v r="$REPEATS" -v ok="$steps" 'BEGIN {
+awk -v n="$N" -v s="$s" -v m="$m" -v r="$REPEATS" -v ok="$steps" -v w="$syncs" 'BEGIN {
   printf "chain of %d steps, median of %d runs (last run: %d steps recorded as succeeded)\n", n, r, ok
   printf "  sluice run (recorded): %8.3f s  (%.3f ms/step)\n", s / 1e9, s / 1e6 / n
   printf "  make:                  %8.3f s  (%.3f ms/step)\n", m / 1e9, m / 1e6 / n
   printf "  sluice overhead:       %8.3f ms/step\n", (s - m) / 1e6 / n
+  printf "  WAL flushes (fsync):   %8.2f per step\n", w / n / r
 }'

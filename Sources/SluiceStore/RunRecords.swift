@@ -195,20 +195,28 @@ public struct RunRecorder: Sendable {
         }
     }
 
-    /// Records that an attempt's process is running.
+    /// Records that an attempt's process is running, with its pid.
+    ///
+    /// This one write commits without waiting for its WAL flush (`synchronous_commit = off` for this
+    /// transaction only): it is visible to every reader at once and durable within the WAL writer's
+    /// delay. A crash in between leaves the attempt `starting`, the same state as a crash between the
+    /// spawn and this write, which recovery has to handle anyway. The records that anchor
+    /// correctness — `starting` before the spawn, and the ending — wait for the flush.
     public func attemptRunning(runID: Int64, stepID: Int64, attemptID: Int64, pid: Int32) throws {
         let conflict = "attempt \(attemptID) was not starting"
         try Self.mapConflicts {
             try connection.query(
                 """
-                WITH a AS (
+                WITH relaxed AS (
+                    SELECT set_config('synchronous_commit', 'off', true) AS setting
+                ), a AS (
                     UPDATE attempt SET state = 'running', pid = \(pid), started_at = clock_timestamp()
                     WHERE id = \(attemptID) AND state = 'starting' RETURNING id
                 ), e AS (
                     INSERT INTO event (run_id, step_instance_id, attempt_id, kind, from_state, to_state, detail)
                     SELECT \(runID), \(stepID), id, 'attempt', 'starting', 'running', \("pid \(pid)") FROM a
                 )
-                SELECT coalesce((SELECT id FROM a), sluice_conflict(\(conflict))) AS id
+                SELECT coalesce((SELECT id FROM a), sluice_conflict(\(conflict))) AS id FROM relaxed
                 """)
         }
     }
