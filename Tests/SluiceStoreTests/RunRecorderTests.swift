@@ -15,14 +15,21 @@ struct RunRecorderTests {
             parallelism: 1, host: "testhost", pid: 1, logRoot: "/tmp/logs")
     }
 
-    @Test func theRunningRecordRelaxesDurabilityForItsOwnTransactionOnly() throws {
-        let store = try TestDatabase.freshStore()
+    /// A run whose first step is running its first attempt (recorded `starting`).
+    private func startFirstStep(_ store: Store) throws -> (CreatedRun, Int64) {
         let recorder = RunRecorder(store: store)
         let run = try createRun(store)
         try recorder.changeSteps(runID: run.runID, [StepChange(id: run.stepIDs[0], from: .pending, to: .ready)])
         let attempt = try recorder.beginAttempt(
             runID: run.runID, stepID: run.stepIDs[0], from: .ready, number: 1, host: "testhost",
             stdoutPath: "/tmp/a.out", stderrPath: "/tmp/a.err")
+        return (run, attempt)
+    }
+
+    @Test func theRunningRecordRelaxesDurabilityForItsOwnTransactionOnly() throws {
+        let store = try TestDatabase.freshStore()
+        let recorder = RunRecorder(store: store)
+        let (run, attempt) = try startFirstStep(store)
         try recorder.attemptRunning(runID: run.runID, stepID: run.stepIDs[0], attemptID: attempt, pid: 4242)
         #expect(try store.connection.query("SHOW synchronous_commit").rows[0]["synchronous_commit"] == "on")
         let row = try store.connection.query("SELECT state, pid FROM attempt WHERE id = \(attempt)").rows[0]
@@ -35,11 +42,7 @@ struct RunRecorderTests {
     @Test func anEndingAndItsStepChangesCommitTogetherOrNotAtAll() throws {
         let store = try TestDatabase.freshStore()
         let recorder = RunRecorder(store: store)
-        let run = try createRun(store)
-        try recorder.changeSteps(runID: run.runID, [StepChange(id: run.stepIDs[0], from: .pending, to: .ready)])
-        let attempt = try recorder.beginAttempt(
-            runID: run.runID, stepID: run.stepIDs[0], from: .ready, number: 1, host: "testhost",
-            stdoutPath: "/tmp/a.out", stderrPath: "/tmp/a.err")
+        let (run, attempt) = try startFirstStep(store)
         let ending = AttemptEnding(state: .exited, exitCode: 0, wallSeconds: 0.1)
         // The second change names the wrong from-state: nothing of the statement may commit.
         #expect(throws: StateConflict.self) {
