@@ -81,9 +81,10 @@ public final class RunDriver {
             _ = machine.markRunning(index)
             do {
                 let running = try executor.start(launch)
+                // Tracked before the next write: if that write fails, the error path must stop this process.
+                active[index] = Active(attemptID: attemptID, number: number, launch: launch, running: running)
                 try recorder.attemptRunning(
                     runID: runID, stepID: ids[index], attemptID: attemptID, pid: running.process.pid)
-                active[index] = Active(attemptID: attemptID, number: number, launch: launch, running: running)
                 observer.attemptStarted(step: step.id, attempt: number, pid: running.process.pid)
             } catch let failure as LaunchFailure {
                 let ending = AttemptOutcome.failedToStart(step: step.id, reason: failure.reason)
@@ -117,12 +118,8 @@ public final class RunDriver {
                 var final: StepState = status.succeeded ? .succeeded : .failed
                 if let signal = cancelSignal, !status.succeeded {
                     final = .cancelled
-                    ending = AttemptEnding(
-                        state: ending.state, exitCode: ending.exitCode, signal: ending.signal,
-                        message:
-                            "step \(spec.steps[index].id) was stopped: the run was cancelled (\(AttemptOutcome.signalName(signal)))",
-                        wallSeconds: ending.wallSeconds, userCPU: ending.userCPU, systemCPU: ending.systemCPU,
-                        maxRSSBytes: ending.maxRSSBytes)
+                    ending.message =
+                        "step \(spec.steps[index].id) was stopped: the run was cancelled (\(AttemptOutcome.signalName(signal)))"
                 }
                 try end(index, attemptID: attempt.attemptID, number: attempt.number, ending: ending, final: final)
             }
@@ -130,6 +127,12 @@ public final class RunDriver {
 
         func stopAll(_ signal: Int32) {
             for attempt in active.values { executor.signal(attempt.running, signal) }
+        }
+
+        func killAllNow() {
+            stopAll(SIGKILL)
+            killed = true
+            killDeadline = nil
         }
 
         do {
@@ -159,15 +162,10 @@ public final class RunDriver {
                         stopAll(SIGTERM)
                         killDeadline = MonotonicClock.now() + options.gracePeriod
                     } else if !killed {
-                        stopAll(SIGKILL)
-                        killed = true
+                        killAllNow()
                     }
                 }
-                if let deadline = killDeadline, !killed, MonotonicClock.now() >= deadline {
-                    stopAll(SIGKILL)
-                    killed = true
-                    killDeadline = nil
-                }
+                if let deadline = killDeadline, MonotonicClock.now() >= deadline { killAllNow() }
                 try reap()
                 if let tick = nextTick, let interval = options.tickInterval, MonotonicClock.now() >= tick {
                     observer.tick()

@@ -69,7 +69,7 @@ public struct AttemptEnding: Sendable {
     /// The signal, for `killed`.
     public let signal: Int32?
     /// A message a data scientist can act on.
-    public let message: String?
+    public var message: String?
     /// Wall-clock seconds from start to end.
     public let wallSeconds: Double?
     /// User CPU seconds.

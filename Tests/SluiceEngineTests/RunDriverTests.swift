@@ -161,4 +161,42 @@ struct RunDriverTests {
                 runID: result.runID, [StepChange(id: stepID, from: .ready, to: .running)])
         }
     }
+
+    @Test func aProcessIsStoppedWhenItsRunningRecordCannotBeWritten() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let file = try dir.write("dags/test.yaml", "dag: orphan\nsteps:\n  sleeper: {command: [sleep, \"987654\"]}\n")
+        let store = try TestDatabase.freshStore()
+        // A real database failure at exactly that write.
+        try store.connection.withSession { session in
+            try session.script(
+                """
+                CREATE FUNCTION refuse_running() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF NEW.state = 'running' THEN RAISE EXCEPTION 'injected failure'; END IF;
+                    RETURN NEW;
+                END $$;
+                CREATE TRIGGER refuse_running BEFORE UPDATE ON attempt FOR EACH ROW EXECUTE FUNCTION refuse_running();
+                """)
+        }
+        var options = RunOptions(logRoot: dir.path + "/logs")
+        options.gracePeriod = 5
+        let driver = try RunDriver(store: store, observer: RecordingObserver(), options: options)
+        let error = #expect(throws: DatabaseError.self) { try driver.run(try SpecLoader.load(path: file)) }
+        #expect(error?.message.contains("injected failure") == true)
+        let survivors = sleepers(withArgument: "987654")
+        for pid in survivors { kill(pid, SIGKILL) }
+        #expect(survivors == [])
+    }
+
+    /// Live `sleep ARG` processes.
+    private func sleepers(withArgument argument: String) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { pid_t($0) }.filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                ProcessGroupWatch.liveMembers(of: pid).contains(pid)
+            else { return false }
+            return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } == ["sleep", argument]
+        }
+    }
 }

@@ -19,7 +19,7 @@ public final class PGConnection: Sendable {
         guard let pointer, PQstatus(pointer) == CONNECTION_OK else {
             let detail = pointer.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
             PQfinish(pointer)
-            let reason = ConnInfo.redact(detail.trimmingCharacters(in: .whitespacesAndNewlines), secrets: secrets)
+            let reason = ConnInfo.redact(detail, secrets: secrets)
             throw DatabaseError(.connection, "cannot connect to PostgreSQL (\(description)): \(reason)")
         }
         PQsetNoticeProcessor(pointer, { _, _ in }, nil)
@@ -68,7 +68,7 @@ public final class PGConnection: Sendable {
                     let detail = ConnInfo.redact(String(cString: PQerrorMessage(pointer)), secrets: secrets)
                     throw DatabaseError(
                         .connection,
-                        "lost the connection to PostgreSQL (\(description)): \(detail.trimmingCharacters(in: .whitespacesAndNewlines))"
+                        "lost the connection to PostgreSQL (\(description)): \(detail)"
                     )
                 }
             }

@@ -110,7 +110,6 @@ public struct EmbeddedServer: Sendable {
         if identity.dropsPrivileges {
             try FileSystem.changeOwner(serverDirectory, uid: identity.uid, gid: identity.gid)
             try FileSystem.changeOwner(socketDirectory, uid: identity.uid, gid: identity.gid)
-            if FileSystem.exists(logFile) { try FileSystem.changeOwner(logFile, uid: identity.uid, gid: identity.gid) }
         }
         if !identity.dropsPrivileges || identity.canReach(serverDirectory) {
             return Layout(serverDirectory: serverDirectory, bindMount: nil)
