@@ -76,3 +76,17 @@ public enum FileSystem {
         if chown(path, uid, gid) != 0 { throw SystemError("cannot chown \(path)", errno: errno) }
     }
 }
+
+extension FileSystem {
+    /// The size in bytes of the file at `path`, or nil when it cannot be stat'ed.
+    public static func size(_ path: String) -> Int? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Int(st.st_size)
+    }
+
+    /// The names in a directory, sorted; empty when it cannot be read.
+    public static func entries(_ path: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+    }
+}

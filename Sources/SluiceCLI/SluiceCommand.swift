@@ -7,8 +7,8 @@ struct SluiceCommand: ParsableCommand {
         abstract: "Run batch pipelines (DAGs of steps) and record every run in PostgreSQL.",
         version: SluiceVersion.current,
         subcommands: [
-            RunCommand.self, ValidateCommand.self, StatusCommand.self, RunsCommand.self, LogsCommand.self,
-            DBCommand.self,
+            RunCommand.self, ValidateCommand.self, PlanCommand.self, GraphCommand.self, SchemaCommand.self,
+            StatusCommand.self, RunsCommand.self, LogsCommand.self, DBCommand.self,
         ])
 }
 

@@ -33,6 +33,8 @@ public enum SluiceMain {
         switch error {
         case let failure as CLIFailure: return ("sluice: \(failure.description)", failure.exitCode)
         case let spec as SpecError: return (spec.description, ExitCodes.invalidDAG)
+        case let plan as PlanError:
+            return (plan.messages.map { "sluice: \($0)" }.joined(separator: "\n"), ExitCodes.invalidDAG)
         case let read as SpecReadError: return ("sluice: \(read.description)", ExitCodes.unreadable)
         case let database as DatabaseError: return ("sluice: \(database.message)", ExitCodes.database)
         case let system as SystemError: return ("sluice: \(system.description)", ExitCodes.failed)

@@ -39,26 +39,37 @@ public final class RunDriver {
         wake.wake(UInt8(truncatingIfNeeded: signal))
     }
 
-    /// Runs the DAG until every step has ended or the run is cancelled by SIGINT/SIGTERM.
+    /// Plans `spec` with its parameters' defaults and today's logical date, then runs it.
     public func run(_ spec: DAGSpec) throws -> RunResult {
+        try run(Planner.plan(spec, logicalDate: Planner.today(timezone: spec.timezone)))
+    }
+
+    /// Runs the plan until every step has ended or the run is cancelled by SIGINT/SIGTERM.
+    public func run(_ plan: RunPlan) throws -> RunResult {
         let signalFD: Int32? = options.handleSignals ? try SignalPipe.install() : nil
         defer { if signalFD != nil { SignalPipe.restoreDefaults() } }
         if let signalFD { _ = Poller.drain(signalFD) }
         _ = Poller.drain(wake.readFD)
-        let launcher = StepLauncher(spec: spec, options: options)
-        let graph = DAGGraph(steps: spec.steps)
+        let spec = plan.spec
+        let launcher = StepLauncher(plan: plan, options: options)
+        let keys = plan.steps.map(\.key)
         let created = try recorder.createRun(
             dag: spec.name, source: spec.source, sourcePath: FileSystem.absolute(spec.file),
-            steps: spec.steps.enumerated().map { i, step in
-                NewStep(key: step.id, position: i, command: step.command.arguments, needs: step.needs)
+            steps: plan.steps.enumerated().map { i, step in
+                NewStep(
+                    key: step.key, stepID: step.step.id, item: step.item, position: i,
+                    command: StepLauncher.recordedCommand(step), needs: step.needs.map { keys[$0] })
             },
-            parallelism: options.parallelism, host: options.host, pid: getpid(), logRoot: options.logRoot)
+            parallelism: options.parallelism, host: options.host, pid: getpid(), logRoot: options.logRoot,
+            params: Dictionary(plan.params.map { ($0.name, $0.value.description) }, uniquingKeysWith: { a, _ in a }),
+            logicalDate: plan.logicalDate)
         let runID = created.runID
         let ids = created.stepIDs
         try FileSystem.makeDirectory(launcher.logDirectory(runID: runID))
-        observer.runStarted(runID: runID, dag: spec.name, steps: spec.steps.map(\.id))
+        observer.runStarted(runID: runID, dag: spec.name, steps: keys)
+        var runtime = RuntimeValues(runID: runID)
 
-        var machine = RunStateMachine(needs: graph.needs)
+        var machine = RunStateMachine(needs: plan.steps.map(\.needs))
         var active: [Int: Active] = [:]
         var cancelSignal: Int32?
         var killDeadline: Double?
@@ -68,16 +79,49 @@ public final class RunDriver {
         func record(_ transitions: [StepTransition]) throws {
             try recorder.changeSteps(
                 runID: runID, transitions.map { StepChange(id: ids[$0.step], from: $0.from, to: $0.to) })
-            for t in transitions { observer.stepChanged(step: spec.steps[t.step].id, from: t.from, to: t.to) }
+            for t in transitions { observer.stepChanged(step: keys[t.step], from: t.from, to: t.to) }
+        }
+
+        func remember(_ index: Int, _ state: StepState) {
+            let step = plan.steps[index]
+            if step.item == nil { runtime.states[step.step.id] = state.rawValue }
+        }
+
+        /// Ends a ready step without running it, with the reason recorded on the step.
+        func settle(_ index: Int, as final: StepState, message: String) throws {
+            let transitions = machine.settle(index, as: final)
+            try recorder.changeSteps(
+                runID: runID,
+                transitions.map {
+                    StepChange(id: ids[$0.step], from: $0.from, to: $0.to, message: $0.step == index ? message : nil)
+                })
+            remember(index, final)
+            for t in transitions { observer.stepChanged(step: keys[t.step], from: t.from, to: t.to) }
         }
 
         func startStep(_ index: Int) throws {
-            let step = spec.steps[index]
+            let step = plan.steps[index]
+            if let when = step.when {
+                switch when.evaluate({ runtime.conditionValue($0) }) {
+                case false?:
+                    return try settle(index, as: .skipped, message: "skipped: when \(when) is false")
+                case nil:
+                    let missing = when.references.map(\.0).filter { runtime.value($0) == nil && $0.isRuntime }
+                    let reasons = missing.map { runtime.missingReason($0) }.joined(separator: "; ")
+                    return try settle(index, as: .failed, message: "step \(step.key) could not decide its when: \(reasons)")
+                case true?: break
+                }
+            }
             let number = 1
-            let launch = launcher.launch(step: step, runID: runID, attempt: number)
+            let launch: AttemptLaunch
+            do {
+                launch = try launcher.launch(index, runID: runID, attempt: number, runtime: runtime)
+            } catch {
+                return try settle(index, as: .failed, message: "step \(step.key) could not start: \(error.messages.joined(separator: "; "))")
+            }
             let attemptID = try recorder.beginAttempt(
                 runID: runID, stepID: ids[index], from: .ready, number: number, host: options.host,
-                stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath)
+                stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath, command: launch.argv)
             _ = machine.markRunning(index)
             do {
                 let running = try executor.start(launch)
@@ -85,9 +129,9 @@ public final class RunDriver {
                 active[index] = Active(attemptID: attemptID, number: number, launch: launch, running: running)
                 try recorder.attemptRunning(
                     runID: runID, stepID: ids[index], attemptID: attemptID, pid: running.process.pid)
-                observer.attemptStarted(step: step.id, attempt: number, pid: running.process.pid)
+                observer.attemptStarted(step: step.key, attempt: number, pid: running.process.pid)
             } catch let failure as LaunchFailure {
-                let ending = AttemptOutcome.failedToStart(step: step.id, reason: failure.reason)
+                let ending = AttemptOutcome.failedToStart(step: step.key, reason: failure.reason)
                 try end(index, attemptID: attemptID, number: number, ending: ending, final: .failed)
             }
         }
@@ -102,9 +146,13 @@ public final class RunDriver {
             }
             try recorder.endAttempt(
                 runID: runID, stepID: ids[index], attemptID: attemptID, ending: ending, stepChanges: changes)
-            observer.attemptEnded(step: spec.steps[index].id, attempt: number, ending: ending, stepState: final)
+            remember(index, final)
+            if final == .succeeded, plan.steps[index].item == nil, let outputs = ending.outputs {
+                runtime.outputs[plan.steps[index].step.id] = outputs
+            }
+            observer.attemptEnded(step: keys[index], attempt: number, ending: ending, stepState: final)
             for t in transitions where t.step != index {
-                observer.stepChanged(step: spec.steps[t.step].id, from: t.from, to: t.to)
+                observer.stepChanged(step: keys[t.step], from: t.from, to: t.to)
             }
         }
 
@@ -114,12 +162,16 @@ public final class RunDriver {
                 active.removeValue(forKey: index)
                 let wall = MonotonicClock.now() - attempt.running.startedAt
                 var ending = AttemptOutcome.ending(
-                    step: spec.steps[index].id, status: status, viaShell: attempt.launch.viaShell, wall: wall)
+                    step: keys[index], status: status, viaShell: attempt.launch.viaShell, wall: wall)
+                if status.succeeded {
+                    ending.outputs = StepLauncher.readOutputs(
+                        String(attempt.launch.stdoutPath.dropLast(".out".count)) + ".output")
+                }
                 var final: StepState = status.succeeded ? .succeeded : .failed
                 if let signal = cancelSignal, !status.succeeded {
                     final = .cancelled
                     ending.message =
-                        "step \(spec.steps[index].id) was stopped: the run was cancelled (\(AttemptOutcome.signalName(signal)))"
+                        "step \(keys[index]) was stopped: the run was cancelled (\(AttemptOutcome.signalName(signal)))"
                 }
                 try end(index, attemptID: attempt.attemptID, number: attempt.number, ending: ending, final: final)
             }
@@ -174,6 +226,13 @@ public final class RunDriver {
             }
             let state = machine.outcome
             try recorder.finishRun(runID: runID, state: state)
+            if cancelSignal == nil {
+                let failed = plan.steps.indices.filter { machine.states[$0] == .failed }.map { keys[$0] }
+                try runHandlers(
+                    state == .succeeded ? plan.onSuccess : (state == .failed ? plan.onFailure : []),
+                    kind: state == .succeeded ? "on_success" : "on_failure", plan: plan, runID: runID, state: state,
+                    failedSteps: failed, logDirectory: launcher.logDirectory(runID: runID))
+            }
             observer.runFinished(runID: runID, state: state)
             return RunResult(runID: runID, state: state)
         } catch {
@@ -189,6 +248,55 @@ public final class RunDriver {
                 _ = Poller.wait(active.values.compactMap(\.running.exitFD), timeout: 0.1)
             }
             throw error
+        }
+    }
+
+    /// Runs `on_failure`/`on_success` handlers one after another, recording how each ended as a run event.
+    private func runHandlers(
+        _ handlers: [HandlerSpec], kind: String, plan: RunPlan, runID: Int64, state: RunState, failedSteps: [String],
+        logDirectory: String
+    ) throws {
+        for (index, handler) in handlers.enumerated() {
+            let name = "\(kind)[\(index)]"
+            var environment = options.baseEnvironment
+            let runtime = RuntimeValues(runID: runID)
+            let render: (Template) -> String = { $0.render(quote: false) { runtime.value($0) } }
+            for variable in handler.env { environment[variable.name] = render(variable.value) }
+            environment["SLUICE_RUN_ID"] = String(runID)
+            environment["SLUICE_DAG"] = plan.spec.name
+            environment["SLUICE_LOGICAL_DATE"] = plan.logicalDate
+            environment["SLUICE_RUN_STATE"] = state.rawValue
+            environment["SLUICE_FAILED_STEPS"] = failedSteps.joined(separator: ",")
+            let argv: [String]
+            let viaShell: Bool
+            switch handler.command {
+            case .shell(let t):
+                argv = ["/bin/sh", "-c", t.render(quote: true) { runtime.value($0) }]
+                viaShell = true
+            case .argv(let items):
+                argv = items.map(render)
+                viaShell = false
+            }
+            let base = logDirectory + "/\(kind).\(index)"
+            let launch = AttemptLaunch(
+                argv: argv, viaShell: viaShell,
+                environment: environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
+                workdir: handler.workdir.map(render) ?? plan.spec.baseDirectory, stdoutPath: base + ".out",
+                stderrPath: base + ".err")
+            let detail: String
+            do {
+                let running = try executor.start(launch)
+                var status = executor.poll(running)
+                while status == nil {
+                    _ = Poller.wait(running.exitFD.map { [$0] } ?? [], timeout: running.exitFD == nil ? 0.05 : nil)
+                    status = executor.poll(running)
+                }
+                let ending = AttemptOutcome.ending(step: name, status: status!, viaShell: viaShell, wall: 0)
+                detail = "\(name): \(ending.message ?? ending.state.rawValue)"
+            } catch {
+                detail = "\(name): could not start: \(error.reason)"
+            }
+            try recorder.recordHandler(runID: runID, state: state, detail: detail)
         }
     }
 }

@@ -60,6 +60,17 @@ public struct RunStateMachine: Sendable {
         return move(step, to: .running)
     }
 
+    /// Ends a ready step without running it: `skipped` (its `when` is false) or `failed` (it cannot be resolved).
+    public mutating func settle(_ step: Int, as final: StepState) -> [StepTransition] {
+        precondition(states[step] == .ready && (final == .skipped || final == .failed), "cannot settle step \(step) as \(final)")
+        while readyCursor < readyQueue.count && states[readyQueue[readyCursor]] != .ready { readyCursor += 1 }
+        if readyCursor < readyQueue.count && readyQueue[readyCursor] == step { readyCursor += 1 }
+        states[step] = .running
+        var transitions = finish(step, as: final)
+        transitions[0] = StepTransition(step: step, from: .ready, to: final)
+        return transitions
+    }
+
     /// Records a running step's final state and returns it with every downstream change that follows.
     public mutating func finish(_ step: Int, as final: StepState) -> [StepTransition] {
         precondition(states[step] == .running && final.isTerminal, "cannot finish step \(step) as \(final)")

@@ -2,33 +2,68 @@ import Foundation
 import SluiceExecutor
 import SluiceSpec
 
-/// Resolves a step of a DAG into the exact launch of one attempt: argv, environment, workdir, log paths.
+/// Resolves a planned step into the exact launch of one attempt: argv, environment, workdir, log paths.
 struct StepLauncher {
-    let spec: DAGSpec
+    let plan: RunPlan
     let options: RunOptions
 
-    func launch(step: StepSpec, runID: Int64, attempt: Int) -> AttemptLaunch {
+    /// The launch of `attempt` of instance `index`; throws `PlanError` when a run-time reference has no value.
+    func launch(_ index: Int, runID: Int64, attempt: Int, runtime: RuntimeValues) throws(PlanError) -> AttemptLaunch {
+        let step = plan.steps[index]
+        let resolved = try step.resolve(runtime)
         var environment = options.baseEnvironment
-        for variable in step.env { environment[variable.name] = variable.value }
+        for variable in resolved.env { environment[variable.name] = variable.value }
+        let base = logDirectory(runID: runID) + "/\(Self.fileName(step.key)).\(attempt)"
         environment["SLUICE_RUN_ID"] = String(runID)
-        environment["SLUICE_DAG"] = spec.name
-        environment["SLUICE_STEP"] = step.id
+        environment["SLUICE_DAG"] = plan.spec.name
+        environment["SLUICE_STEP"] = step.key
         environment["SLUICE_ATTEMPT"] = String(attempt)
-        let base = logDirectory(runID: runID) + "/\(step.id).\(attempt)"
+        environment["SLUICE_LOGICAL_DATE"] = plan.logicalDate
+        environment["SLUICE_OUTPUT"] = base + ".output"
+        if let item = step.item { environment["SLUICE_ITEM"] = item } else { environment["SLUICE_ITEM"] = nil }
         let viaShell: Bool
-        if case .shell = step.command { viaShell = true } else { viaShell = false }
+        if case .shell = resolved.command { viaShell = true } else { viaShell = false }
         return AttemptLaunch(
-            argv: step.command.arguments, viaShell: viaShell,
+            argv: resolved.command.arguments, viaShell: viaShell,
             environment: environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
-            workdir: workdir(step), stdoutPath: base + ".out", stderrPath: base + ".err")
+            workdir: resolved.workdir, stdoutPath: base + ".out", stderrPath: base + ".err")
     }
 
     func logDirectory(runID: Int64) -> String { options.logRoot + "/\(runID)" }
 
-    /// The step's `workdir` resolved against the DAG file's directory; the file's directory by default.
-    func workdir(_ step: StepSpec) -> String {
-        guard let dir = step.workdir, !dir.isEmpty else { return spec.baseDirectory }
-        if dir.hasPrefix("/") { return dir }
-        return ((spec.baseDirectory as NSString).appendingPathComponent(dir) as NSString).standardizingPath
+    /// The command as recorded before the run: static values substituted, run-time references as written.
+    static func recordedCommand(_ step: PlannedStep) -> [String] {
+        switch step.command {
+        case .shell(let t): return ["/bin/sh", "-c", t.render(quote: true) { _ in nil }]
+        case .argv(let items): return items.map(\.description)
+        }
+    }
+
+    /// An instance key as a file name: `score[ah]` stays, other unsafe characters become %XX.
+    static func fileName(_ key: String) -> String {
+        var name = ""
+        for byte in key.utf8 {
+            let c = Character(Unicode.Scalar(byte))
+            if c.isASCII && (c.isLetter || c.isNumber || "._-[]".contains(c)) {
+                name.append(c)
+            } else {
+                name += String(format: "%%%02X", byte)
+            }
+        }
+        return name
+    }
+
+    /// Parses a `$SLUICE_OUTPUT` file: `key=value` lines; blank lines and `#` comments are ignored.
+    static func readOutputs(_ path: String) -> [String: String]? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        var outputs: [String: String] = [:]
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let text = line.hasSuffix("\r") ? line.dropLast() : line
+            guard !text.hasPrefix("#"), let eq = text.firstIndex(of: "=") else { continue }
+            let key = text[..<eq].trimmingCharacters(in: .whitespaces)
+            guard !key.isEmpty else { continue }
+            outputs[key] = String(text[text.index(after: eq)...])
+        }
+        return outputs
     }
 }

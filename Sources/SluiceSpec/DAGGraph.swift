@@ -1,20 +1,25 @@
-/// The dependency graph of a DAG's steps: unknown needs, cycles and a stable topological order.
+/// The dependency graph of a DAG's steps (or of a plan's step instances): cycles and a stable order.
 public struct DAGGraph: Sendable {
-    /// For each step (by file order), the indices of the steps it needs.
+    /// For each node (by file order), the indices of the nodes it needs.
     public let needs: [[Int]]
-    /// For each step, the indices of the steps that need it.
+    /// For each node, the indices of the nodes that need it.
     public let dependents: [[Int]]
 
-    /// Builds the graph from steps whose `needs` all name existing steps.
+    /// Builds the graph from steps; needs that name no step are left out.
     public init(steps: [StepSpec]) {
         let index = Dictionary(steps.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
-        needs = steps.map { step in step.needs.compactMap { index[$0] } }
-        var dependents = [[Int]](repeating: [], count: steps.count)
+        self.init(needs: steps.map { step in step.needs.compactMap { index[$0] } })
+    }
+
+    /// Builds the graph from needs given as indices.
+    public init(needs: [[Int]]) {
+        self.needs = needs
+        var dependents = [[Int]](repeating: [], count: needs.count)
         for (i, deps) in needs.enumerated() { for d in deps { dependents[d].append(i) } }
         self.dependents = dependents
     }
 
-    /// A topological order that keeps file order among independent steps; nil when there is a cycle.
+    /// A topological order that keeps file order among independent nodes; nil when there is a cycle.
     public func topologicalOrder() -> [Int]? {
         var remaining = needs.map { Set($0).count }
         var ready = remaining.indices.filter { remaining[$0] == 0 }
@@ -32,62 +37,40 @@ public struct DAGGraph: Sendable {
         return order.count == needs.count ? order : nil
     }
 
-    /// One cycle, as step indices with the first repeated at the end; nil when acyclic.
+    /// One cycle, as node indices with the first repeated at the end; nil when acyclic. Iterative, so deep chains are fine.
     public func findCycle() -> [Int]? {
         var color = [UInt8](repeating: 0, count: needs.count)  // 0 new, 1 on stack, 2 done
-        var stack: [Int] = []
-        func visit(_ node: Int) -> [Int]? {
-            color[node] = 1
-            stack.append(node)
-            for next in needs[node] {
-                if color[next] == 1 {
-                    let start = stack.firstIndex(of: next)!
-                    return Array(stack[start...]) + [next]
+        for root in needs.indices where color[root] == 0 {
+            var stack: [(node: Int, next: Int)] = [(root, 0)]
+            color[root] = 1
+            while let top = stack.last {
+                if top.next < needs[top.node].count {
+                    stack[stack.count - 1].next += 1
+                    let child = needs[top.node][top.next]
+                    if color[child] == 1 {
+                        let start = stack.firstIndex { $0.node == child }!
+                        return stack[start...].map(\.node) + [child]
+                    }
+                    if color[child] == 0 {
+                        color[child] = 1
+                        stack.append((child, 0))
+                    }
+                } else {
+                    color[top.node] = 2
+                    stack.removeLast()
                 }
-                if color[next] == 0, let cycle = visit(next) { return cycle }
             }
-            stack.removeLast()
-            color[node] = 2
-            return nil
-        }
-        for node in needs.indices where color[node] == 0 {
-            if let cycle = visit(node) { return cycle }
         }
         return nil
     }
 
-    /// Diagnostics for needs that name no step, steps needing themselves twice over, and cycles.
-    static func check(steps: [StepSpec], file: String) -> [Diagnostic] {
-        let ids = steps.map(\.id)
-        let known = Set(ids)
-        var diagnostics: [Diagnostic] = []
-        for step in steps {
-            var seen = Set<String>()
-            for (i, need) in step.needs.enumerated() {
-                let path = "steps.\(step.id).needs[\(i)]"
-                if !known.contains(need) {
-                    diagnostics.append(
-                        Diagnostic(
-                            file: file, mark: step.needMarks[i], path: path,
-                            message: "\(path): unknown step '\(need)'\(Suggestions.hint(for: need, in: ids))"))
-                } else if !seen.insert(need).inserted {
-                    diagnostics.append(
-                        Diagnostic(
-                            file: file, mark: step.needMarks[i], path: path,
-                            message: "\(path): '\(need)' is listed twice"))
-                }
-            }
+    /// Every node `node` depends on, directly or not.
+    public func ancestors(of node: Int) -> Set<Int> {
+        var seen = Set<Int>()
+        var stack = needs[node]
+        while let next = stack.popLast() {
+            if seen.insert(next).inserted { stack.append(contentsOf: needs[next]) }
         }
-        guard diagnostics.isEmpty else { return diagnostics }
-        // Cycles are shown in the direction work flows: a -> b means b needs a.
-        if let cycle = DAGGraph(steps: steps).findCycle() {
-            let flow = cycle.reversed().map { steps[$0].id }
-            let first = steps[cycle[0]]
-            diagnostics.append(
-                Diagnostic(
-                    file: file, mark: first.mark, path: "steps.\(first.id).needs",
-                    message: "dependency cycle: \(flow.joined(separator: " -> "))"))
-        }
-        return diagnostics
+        return seen
     }
 }

@@ -1,92 +1,87 @@
-/// A validated DAG file: the typed model the engine runs.
+/// The parameters a group of steps sees: the DAG's own, or an included template's with their bound values.
+public struct ParamScope: Sendable {
+    /// The declared parameters.
+    public let params: [ParamSpec]
+    /// Values bound by an `include` (templates over the DAG's parameters); empty for the DAG's own scope.
+    public let bindings: [String: Template]
+    /// The file that declares the parameters.
+    public let file: String
+    /// The include's `as` prefix, if any.
+    public let prefix: String?
+
+    /// Creates a scope.
+    public init(params: [ParamSpec], bindings: [String: Template], file: String, prefix: String?) {
+        self.params = params
+        self.bindings = bindings
+        self.file = file
+        self.prefix = prefix
+    }
+}
+
+/// A validated DAG file: the typed model that `plan` resolves and the engine runs.
 public struct DAGSpec: Sendable {
     /// The DAG's identifier (`dag:`).
     public let name: String
     /// Free text (`description:`).
     public let description: String?
-    /// Steps in file order.
+    /// Who is told about failures.
+    public let owner: String?
+    /// The DAG's own tags (already merged into every step's).
+    public let tags: [Tag]
+    /// When the service starts runs; nil for on demand only.
+    public let schedule: Schedule?
+    /// The time zone `schedule` is read in.
+    public let timezone: String?
+    /// Whether the service runs missed intervals after a pause.
+    public let catchup: Bool
+    /// Most runs of this DAG at once.
+    public let maxActiveRuns: Int
+    /// Parameter scopes: index 0 is the DAG's `params`, then one per include.
+    public let scopes: [ParamScope]
+    /// Steps in file order, included steps first.
     public let steps: [StepSpec]
+    /// Commands run when a run fails.
+    public let onFailure: [HandlerSpec]
+    /// Commands run when a run succeeds.
+    public let onSuccess: [HandlerSpec]
     /// The file it came from, as the user named it.
     public let file: String
-    /// The directory that relative `workdir`s resolve against (the file's directory, absolute).
+    /// The directory that relative paths resolve against (the file's directory, absolute).
     public let baseDirectory: String
     /// The file's exact bytes, kept so a run records what it ran.
     public let source: String
+    /// Included template files, as named in the DAG, with their exact bytes.
+    public let includedSources: [(file: String, source: String)]
+    /// Where the `dag:` value is written.
+    public let nameMark: SourceMark
 
     /// Creates a DAG model.
     public init(
-        name: String, description: String?, steps: [StepSpec], file: String, baseDirectory: String,
-        source: String
+        name: String, description: String? = nil, owner: String? = nil, tags: [Tag] = [], schedule: Schedule? = nil,
+        timezone: String? = nil, catchup: Bool = false, maxActiveRuns: Int = 1, scopes: [ParamScope] = [],
+        steps: [StepSpec], onFailure: [HandlerSpec] = [], onSuccess: [HandlerSpec] = [], file: String,
+        baseDirectory: String, source: String, includedSources: [(file: String, source: String)] = [],
+        nameMark: SourceMark = SourceMark(line: 1, column: 1)
     ) {
+        self.nameMark = nameMark
         self.name = name
         self.description = description
+        self.owner = owner
+        self.tags = tags
+        self.schedule = schedule
+        self.timezone = timezone
+        self.catchup = catchup
+        self.maxActiveRuns = maxActiveRuns
+        self.scopes = scopes.isEmpty ? [ParamScope(params: [], bindings: [:], file: file, prefix: nil)] : scopes
         self.steps = steps
+        self.onFailure = onFailure
+        self.onSuccess = onSuccess
         self.file = file
         self.baseDirectory = baseDirectory
         self.source = source
+        self.includedSources = includedSources
     }
 
-}
-
-/// One step of a DAG.
-public struct StepSpec: Sendable {
-    /// The step id (its key under `steps:`).
-    public let id: String
-    /// What to run.
-    public let command: Command
-    /// Ids of the steps this one waits for.
-    public let needs: [String]
-    /// Where each entry of `needs` is written, for diagnostics.
-    public let needMarks: [SourceMark]
-    /// Extra environment variables, in file order.
-    public let env: [EnvVar]
-    /// Working directory as written (relative to the DAG file), if any.
-    public let workdir: String?
-    /// Where the step's key is in the file.
-    public let mark: SourceMark
-
-    /// Creates a step.
-    public init(
-        id: String, command: Command, needs: [String], needMarks: [SourceMark]? = nil, env: [EnvVar], workdir: String?,
-        mark: SourceMark
-    ) {
-        self.id = id
-        self.command = command
-        self.needs = needs
-        self.needMarks = needMarks ?? Array(repeating: mark, count: needs.count)
-        self.env = env
-        self.workdir = workdir
-        self.mark = mark
-    }
-}
-
-/// One environment variable of a step.
-public struct EnvVar: Sendable, Hashable, Codable {
-    /// The variable's name.
-    public let name: String
-    /// Its value.
-    public let value: String
-
-    /// Creates a variable.
-    public init(name: String, value: String) {
-        self.name = name
-        self.value = value
-    }
-}
-
-/// A step's command: a shell string or an argv list.
-public enum Command: Sendable, Hashable {
-    /// Run by `/bin/sh -c`.
-    case shell(String)
-    /// Exec'd directly, with no shell.
-    case argv([String])
-
-    /// The argv that starts it.
-    public var arguments: [String] {
-        switch self {
-        case .shell(let script): return ["/bin/sh", "-c", script]
-        case .argv(let argv): return argv
-        }
-    }
-
+    /// The DAG's own parameters.
+    public var params: [ParamSpec] { scopes[0].params }
 }

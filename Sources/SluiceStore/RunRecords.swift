@@ -3,8 +3,12 @@ import SluiceBasics
 
 /// A step to record when a run is created.
 public struct NewStep: Sendable, Encodable {
-    /// The step id.
+    /// The instance key: the step id, or `id[item]` for a foreach instance.
     public let key: String
+    /// The step id it is an instance of.
+    public let stepID: String
+    /// The foreach item, if any.
+    public let item: String?
     /// Its position in the DAG file.
     public let position: Int
     /// The argv it runs.
@@ -13,11 +17,20 @@ public struct NewStep: Sendable, Encodable {
     public let needs: [String]
 
     /// Creates a step record.
-    public init(key: String, position: Int, command: [String], needs: [String]) {
+    public init(
+        key: String, stepID: String? = nil, item: String? = nil, position: Int, command: [String], needs: [String]
+    ) {
         self.key = key
+        self.stepID = stepID ?? key
+        self.item = item
         self.position = position
         self.command = command
         self.needs = needs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case key, item, position, command, needs
+        case stepID = "step_id"
     }
 }
 
@@ -78,6 +91,8 @@ public struct AttemptEnding: Sendable {
     public let systemCPU: Double?
     /// Peak resident memory in bytes.
     public let maxRSSBytes: Int64?
+    /// What the attempt reported in `$SLUICE_OUTPUT`, if anything.
+    public var outputs: [String: String]?
 
     /// Creates an ending.
     public init(
@@ -111,7 +126,7 @@ public struct RunRecorder: Sendable {
     /// Records the DAG (and this version of its file), the run in state `running`, and its steps as `pending`.
     public func createRun(
         dag: String, source: String, sourcePath: String, steps: [NewStep], parallelism: Int, host: String,
-        pid: Int32, logRoot: String
+        pid: Int32, logRoot: String, params: [String: String] = [:], logicalDate: String? = nil
     ) throws -> CreatedRun {
         let hash = ContentHash.fnv1a64(source)
         return try connection.transaction { session in
@@ -130,8 +145,10 @@ public struct RunRecorder: Sendable {
             ).rows[0].int("id")!
             let runID = try session.query(
                 """
-                INSERT INTO run (dag_id, dag_version_id, state, parallelism, owner_host, owner_pid, log_root, started_at)
-                VALUES (\(dagID), \(versionID), 'running', \(parallelism), \(host), \(pid), \(logRoot), clock_timestamp())
+                INSERT INTO run (dag_id, dag_version_id, state, parallelism, owner_host, owner_pid, log_root, started_at,
+                                 params, logical_date)
+                VALUES (\(dagID), \(versionID), 'running', \(parallelism), \(host), \(pid), \(logRoot), clock_timestamp(),
+                        \(json: params)::jsonb, \(logicalDate)::date)
                 RETURNING id
                 """
             ).rows[0].int("id")!
@@ -142,10 +159,10 @@ public struct RunRecorder: Sendable {
             let ids = try session.query(
                 """
                 WITH s AS (
-                    INSERT INTO step_instance (run_id, step_key, position, state, command, needs)
-                    SELECT \(runID), x.key, x.position, 'pending', x.command, x.needs
+                    INSERT INTO step_instance (run_id, step_key, step_id, item, position, state, command, needs)
+                    SELECT \(runID), x.key, x.step_id, x.item, x.position, 'pending', x.command, x.needs
                     FROM jsonb_to_recordset(\(json: steps)::jsonb)
-                         AS x(key text, position integer, command jsonb, needs jsonb)
+                         AS x(key text, step_id text, item text, position integer, command jsonb, needs jsonb)
                     ORDER BY x.position
                     RETURNING id, position
                 )
@@ -165,7 +182,7 @@ public struct RunRecorder: Sendable {
     /// Moves a step to `running` and records attempt `number` as `starting`, in one statement; returns the attempt id.
     public func beginAttempt(
         runID: Int64, stepID: Int64, from: StepState, number: Int, host: String, stdoutPath: String,
-        stderrPath: String
+        stderrPath: String, command: [String] = []
     ) throws -> Int64 {
         let conflict = "step \(stepID) of run \(runID) was not \(from.rawValue) when attempt \(number) began"
         return try Self.mapConflicts {
@@ -177,8 +194,8 @@ public struct RunRecorder: Sendable {
                     WHERE id = \(stepID) AND run_id = \(runID) AND state = \(from.rawValue)
                     RETURNING id
                 ), a AS (
-                    INSERT INTO attempt (step_instance_id, number, state, host, stdout_path, stderr_path)
-                    SELECT id, \(number), 'starting', \(host), \(stdoutPath), \(stderrPath) FROM s
+                    INSERT INTO attempt (step_instance_id, number, state, host, stdout_path, stderr_path, command)
+                    SELECT id, \(number), 'starting', \(host), \(stdoutPath), \(stderrPath), nullif(\(json: command)::jsonb, '[]') FROM s
                     RETURNING id, step_instance_id
                 ), e AS (
                     INSERT INTO event (run_id, step_instance_id, attempt_id, kind, from_state, to_state)
@@ -228,6 +245,15 @@ public struct RunRecorder: Sendable {
         try apply(runID: runID, changes: stepChanges, attempt: (attemptID, ending))
     }
 
+    /// Records that an `on_failure`/`on_success` handler ran, and how it ended.
+    public func recordHandler(runID: Int64, state: RunState, detail: String) throws {
+        try connection.query(
+            """
+            INSERT INTO event (run_id, kind, from_state, to_state, detail)
+            VALUES (\(runID), 'handler', \(state.rawValue), \(state.rawValue), \(detail))
+            """)
+    }
+
     /// Moves the run to a terminal state.
     public func finishRun(runID: Int64, state: RunState) throws {
         try connection.query(
@@ -253,7 +279,8 @@ public struct RunRecorder: Sendable {
                         signal = \(ending?.signal), message = \(ending?.message), ended_at = clock_timestamp(),
                         started_at = coalesce(started_at, clock_timestamp()),
                         wall_seconds = \(ending?.wallSeconds), user_cpu_seconds = \(ending?.userCPU),
-                        system_cpu_seconds = \(ending?.systemCPU), max_rss_bytes = \(ending?.maxRSSBytes)
+                        system_cpu_seconds = \(ending?.systemCPU), max_rss_bytes = \(ending?.maxRSSBytes),
+                        outputs = nullif(\(json: ending?.outputs ?? [:])::jsonb, '{}')
                     WHERE id = \(attempt?.id) AND state IN ('starting', 'running')
                     RETURNING id, state, step_instance_id
                 ), c AS (

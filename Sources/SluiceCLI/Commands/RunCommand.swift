@@ -15,6 +15,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("grace-period"), help: "Seconds between SIGTERM and SIGKILL when stopping steps.")
     var gracePeriod: Double = 10
     @Flag(help: "Print the result as JSON on stdout (progress goes to stderr).") var json = false
+    @OptionGroup var planning: PlanOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -23,7 +24,8 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let spec = try SpecLoader.load(path: file)
+        let plan = try planning.plan(file: file, forRun: true)
+        let spec = plan.spec
         let stateDirectory = global.resolveStateDirectory(dagFile: file)
         let store = try Store.open(global.databaseTarget(stateDirectory: stateDirectory))
         let interactive = !json && Terminal.stdoutIsInteractive
@@ -35,7 +37,7 @@ struct RunCommand: ParsableCommand {
         let display = ProgressDisplay(
             interactive: interactive, output: json ? FileHandle.standardError : FileHandle.standardOutput,
             parallelism: options.parallelism)
-        let result = try RunDriver(store: store, observer: display, options: options).run(spec)
+        let result = try RunDriver(store: store, observer: display, options: options).run(plan)
         let detail = try RunQueries(store: store).runDetail(id: result.runID)
         if json {
             if let detail { try JSONOutput.print(detail) }

@@ -1,61 +1,126 @@
 import ArgumentParser
 import Foundation
+import SluiceBasics
 import SluiceSpec
 
-/// `sluice validate FILE...`: check DAG files without running anything.
+/// `sluice validate [PATH...]`: check DAG and template files, or whole folders, without running anything.
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "validate", abstract: "Check DAG files and report every problem with file:line:column.")
+        commandName: "validate",
+        abstract: "Check DAG files (or folders of them) and report every problem with file:line:column.",
+        discussion: """
+            Folders are searched recursively for *.yaml and *.yml files; files with a 'template:' key are
+            checked as templates. DAG ids must be unique across everything checked.
+            Exit codes: 0 all valid, 1 something is invalid, 3 a path could not be read.
+            """)
 
-    @Argument(help: "DAG files to check.") var files: [String]
+    @Argument(help: "DAG files or folders (default: dags).") var paths: [String] = []
     @Flag(help: "Print diagnostics as JSON.") var json = false
-
-    func validate() throws {
-        if files.isEmpty { throw ValidationError("name at least one DAG file") }
-    }
 
     struct FileResult: Encodable {
         let file: String
         let valid: Bool
+        let kind: String?
         let dag: String?
         let steps: Int?
         let error: String?
-        let diagnostics: [Diagnostic]
+        var diagnostics: [Diagnostic]
+    }
+
+    struct Report: Encodable {
+        let valid: Bool
+        let files: [FileResult]
     }
 
     func run() throws {
+        let inputs = paths.isEmpty ? ["dags"] : paths
         var results: [FileResult] = []
-        for file in files {
+        var owners: [String: (file: String, mark: SourceMark)] = [:]
+        for file in Self.expand(inputs, results: &results) {
             do {
-                let spec = try SpecLoader.load(path: file)
-                results.append(
-                    FileResult(
-                        file: file, valid: true, dag: spec.name, steps: spec.steps.count, error: nil, diagnostics: []))
+                switch try SpecLoader.check(path: file) {
+                case .dag(let spec):
+                    var result = FileResult(
+                        file: file, valid: true, kind: "dag", dag: spec.name, steps: spec.steps.count, error: nil,
+                        diagnostics: [])
+                    if let owner = owners[spec.name] {
+                        result = FileResult(
+                            file: file, valid: false, kind: "dag", dag: spec.name, steps: spec.steps.count, error: nil,
+                            diagnostics: [
+                                Diagnostic(
+                                    file: file, mark: spec.nameMark, path: "dag",
+                                    message:
+                                        "dag: '\(spec.name)' is already the id of \(owner.file):\(owner.mark.line); DAG ids must be unique",
+                                    code: "duplicate-dag")
+                            ])
+                    } else {
+                        owners[spec.name] = (file, spec.nameMark)
+                    }
+                    results.append(result)
+                case .template(let name):
+                    results.append(
+                        FileResult(
+                            file: file, valid: true, kind: "template", dag: name, steps: nil, error: nil, diagnostics: []))
+                }
             } catch let error as SpecError {
                 results.append(
-                    FileResult(
-                        file: file, valid: false, dag: nil, steps: nil, error: nil, diagnostics: error.diagnostics))
+                    FileResult(file: file, valid: false, kind: nil, dag: nil, steps: nil, error: nil, diagnostics: error.diagnostics))
             } catch let error as SpecReadError {
                 results.append(
-                    FileResult(file: file, valid: false, dag: nil, steps: nil, error: error.reason, diagnostics: []))
+                    FileResult(file: file, valid: false, kind: nil, dag: nil, steps: nil, error: error.reason, diagnostics: []))
             }
         }
+        let valid = results.allSatisfy(\.valid)
         if json {
-            try JSONOutput.print(["files": results])
+            try JSONOutput.print(Report(valid: valid, files: results))
         } else {
             for result in results {
                 if let error = result.error {
-                    FileHandle.standardError.write(Data("sluice: \(result.file): \(error)\n".utf8))
+                    Terminal.printError("sluice: \(result.file): \(error)")
                 } else if result.valid {
-                    print("\(result.file): ok (dag \(result.dag ?? ""), \(result.steps ?? 0) steps)")
+                    let what = result.kind == "template" ? "template \(result.dag ?? "")" : "dag \(result.dag ?? ""), \(result.steps ?? 0) steps"
+                    print("\(result.file): ok (\(what))")
                 } else {
-                    for diagnostic in result.diagnostics {
-                        FileHandle.standardError.write(Data("\(diagnostic)\n".utf8))
-                    }
+                    for diagnostic in result.diagnostics { Terminal.printError(diagnostic.description) }
                 }
+            }
+            if results.count > 1 {
+                let invalid = results.filter { !$0.valid }.count
+                let problems = results.reduce(0) { $0 + $1.diagnostics.count }
+                print("\(results.count) files: \(results.count - invalid) valid, \(invalid) invalid (\(problems) problems)")
             }
         }
         if results.contains(where: { $0.error != nil }) { throw ExitWith(code: ExitCodes.unreadable) }
-        if results.contains(where: { !$0.valid }) { throw ExitWith(code: ExitCodes.failed) }
+        if !valid { throw ExitWith(code: ExitCodes.failed) }
+    }
+
+    /// Files named directly, and every *.yaml/*.yml below named folders (hidden entries skipped), in sorted order.
+    static func expand(_ paths: [String], results: inout [FileResult]) -> [String] {
+        var files: [String] = []
+        func walk(_ directory: String) {
+            for name in FileSystem.entries(directory) where !name.hasPrefix(".") {
+                let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+                if FileSystem.isDirectory(path) {
+                    walk(path)
+                } else if name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
+                    files.append(path)
+                }
+            }
+        }
+        for path in paths {
+            if FileSystem.isDirectory(path) {
+                let before = files.count
+                walk(path)
+                if files.count == before {
+                    results.append(
+                        FileResult(
+                            file: path, valid: false, kind: nil, dag: nil, steps: nil,
+                            error: "no *.yaml or *.yml files in this folder", diagnostics: []))
+                }
+            } else {
+                files.append(path)
+            }
+        }
+        return files
     }
 }

@@ -13,8 +13,12 @@ public enum YAMLParser {
     /// The most nodes a document may expand to through aliases, so alias bombs are refused.
     public static let maxExpandedNodes = 1_000_000
 
-    /// Parses `bytes`; returns nil for an empty stream, throws for bad syntax or more than one document.
-    public static func parse(_ bytes: [UInt8]) throws(YAMLSyntaxError) -> YAMLNode? {
+    /// The deepest nesting of lists and mappings accepted.
+    public static let maxDepth = 200
+
+    /// Parses `bytes`; returns nil for an empty stream, throws for bad syntax, more than one document,
+    /// nesting deeper than `maxDepth`, a scalar longer than `maxScalarBytes`, or an alias bomb.
+    public static func parse(_ bytes: [UInt8], maxScalarBytes: Int = Int.max) throws(YAMLSyntaxError) -> YAMLNode? {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else {
             throw YAMLSyntaxError(message: "cannot initialise the YAML parser", mark: SourceMark(line: 1, column: 1))
@@ -22,7 +26,7 @@ public enum YAMLParser {
         defer { yaml_parser_delete(&parser) }
         return try bytes.withUnsafeBufferPointer { (buffer) throws(YAMLSyntaxError) -> YAMLNode? in
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
-            var builder = TreeBuilder()
+            var builder = TreeBuilder(maxScalarBytes: maxScalarBytes)
             while true {
                 var event = yaml_event_t()
                 guard yaml_parser_parse(&parser, &event) == 1 else {
@@ -55,10 +59,13 @@ private struct TreeBuilder {
     }
 
     var root: YAMLNode?
+    let maxScalarBytes: Int
     private var stack: [Frame] = []
     private var anchors: [String: (node: YAMLNode, weight: Int)] = [:]
     private var weights: [Int] = [0]
     private var documents = 0
+
+    init(maxScalarBytes: Int) { self.maxScalarBytes = maxScalarBytes }
 
     mutating func consume(_ event: yaml_event_t) throws(YAMLSyntaxError) {
         let mark = SourceMark(line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
@@ -73,6 +80,10 @@ private struct TreeBuilder {
             }
         case YAML_SCALAR_EVENT:
             let data = event.data.scalar
+            if data.length > maxScalarBytes {
+                throw YAMLSyntaxError(
+                    message: "a scalar of \(data.length) bytes; the longest accepted is \(maxScalarBytes) bytes", mark: mark)
+            }
             let text = String(decoding: UnsafeBufferPointer(start: data.value, count: data.length), as: UTF8.self)
             let style: ScalarStyle
             switch data.style {
@@ -84,6 +95,10 @@ private struct TreeBuilder {
             }
             let node = YAMLNode(.scalar(text, style), mark: mark, tag: string(data.tag))
             try add(node, weight: 1, anchor: string(data.anchor))
+        case YAML_SEQUENCE_START_EVENT where stack.count >= YAMLParser.maxDepth,
+            YAML_MAPPING_START_EVENT where stack.count >= YAMLParser.maxDepth:
+            throw YAMLSyntaxError(
+                message: "nesting deeper than \(YAMLParser.maxDepth) levels; a DAG file never needs that many", mark: mark)
         case YAML_SEQUENCE_START_EVENT:
             let data = event.data.sequence_start
             stack.append(.sequence(items: [], mark: mark, tag: string(data.tag), anchor: string(data.anchor)))
@@ -105,6 +120,7 @@ private struct TreeBuilder {
                     pairs.append(YAMLPair(key: items[index], value: items[index + 1]))
                     index += 2
                 }
+                pairs = try Self.applyMerges(pairs)
                 try add(YAMLNode(.mapping(pairs), mark: start, tag: tag), weight: weight, anchor: anchor)
             }
         case YAML_ALIAS_EVENT:
@@ -139,6 +155,47 @@ private struct TreeBuilder {
             items.append(node)
             stack.append(.mapping(items: items, mark: mark, tag: tag, anchor: anchor))
         }
+    }
+
+    /// Expands `<<: *anchor` (or a list of them): merged keys fill in what the mapping does not set itself.
+    private static func applyMerges(_ pairs: [YAMLPair]) throws(YAMLSyntaxError) -> [YAMLPair] {
+        func isMerge(_ key: YAMLNode) -> Bool {
+            guard case .scalar("<<", let style) = key.content else { return false }
+            return (style == .plain && key.tag == nil) || key.tag == "tag:yaml.org,2002:merge"
+        }
+        guard pairs.contains(where: { isMerge($0.key) }) else { return pairs }
+        var explicit = Set<String>()
+        for pair in pairs where !isMerge(pair.key) {
+            if case .scalar(let key, _) = pair.key.content { explicit.insert(key) }
+        }
+        var merged = Set<String>()
+        var result: [YAMLPair] = []
+        for pair in pairs {
+            guard isMerge(pair.key) else {
+                result.append(pair)
+                continue
+            }
+            var sources: [YAMLNode] = []
+            switch pair.value.content {
+            case .mapping: sources = [pair.value]
+            case .sequence(let items): sources = items
+            case .scalar: break
+            }
+            for source in sources {
+                guard case .mapping(let inner) = source.content, !sources.isEmpty else {
+                    throw YAMLSyntaxError(message: "'<<' merges mappings: write <<: *anchor or <<: [*a, *b]", mark: pair.value.mark)
+                }
+                for item in inner {
+                    guard case .scalar(let key, _) = item.key.content else { continue }
+                    if explicit.contains(key) || !merged.insert(key).inserted { continue }
+                    result.append(item)
+                }
+            }
+            if sources.isEmpty {
+                throw YAMLSyntaxError(message: "'<<' merges mappings: write <<: *anchor or <<: [*a, *b]", mark: pair.value.mark)
+            }
+        }
+        return result
     }
 
     private func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {

@@ -1,0 +1,76 @@
+/// A JSON value whose objects keep their key order, so generated documents are stable and readable.
+public indirect enum JSONValue: Sendable, Hashable, Encodable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([(String, JSONValue)])
+
+    /// Pretty-printed text with two-space indentation and keys in their given order.
+    public func rendered(indent: String = "") -> String {
+        switch self {
+        case .null: return "null"
+        case .bool(let value): return value ? "true" : "false"
+        case .number(let value):
+            if value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
+            return String(value)
+        case .string(let value): return Self.quote(value)
+        case .array(let items):
+            if items.isEmpty { return "[]" }
+            if items.allSatisfy({ if case .array = $0 { return false }; if case .object = $0 { return false }; return true }) {
+                return "[" + items.map { $0.rendered() }.joined(separator: ", ") + "]"
+            }
+            let inner = indent + "  "
+            return "[\n" + items.map { inner + $0.rendered(indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
+        case .object(let pairs):
+            if pairs.isEmpty { return "{}" }
+            let inner = indent + "  "
+            return "{\n"
+                + pairs.map { inner + Self.quote($0.0) + ": " + $0.1.rendered(indent: inner) }.joined(separator: ",\n")
+                + "\n\(indent)}"
+        }
+    }
+
+    /// Encodes through `Encoder`, keeping the value's own key order where the encoder allows.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .number(let value):
+            if value == value.rounded() && abs(value) < 1e15 { try container.encode(Int64(value)) } else { try container.encode(value) }
+        case .string(let value): try container.encode(value)
+        case .array(let items): try container.encode(items)
+        case .object(let pairs): try container.encode(Dictionary(pairs, uniquingKeysWith: { a, _ in a }))
+        }
+    }
+
+    /// Equality by structure (object key order matters).
+    public static func == (a: JSONValue, b: JSONValue) -> Bool { a.rendered() == b.rendered() }
+
+    /// Hash by rendered text.
+    public func hash(into hasher: inout Hasher) { hasher.combine(rendered()) }
+
+    /// A JSON string literal.
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

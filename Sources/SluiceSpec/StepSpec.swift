@@ -1,0 +1,369 @@
+/// What a step is for; used to group reports (cost of training, of scoring…).
+public enum StepKind: String, Sendable, CaseIterable, Codable {
+    case feature, training, scoring, other
+}
+
+/// Where a step runs.
+public enum ExecutorKind: String, Sendable, CaseIterable, Codable {
+    case local, slurm
+}
+
+/// A step's command before templating: a shell string or an argv list.
+public enum CommandSpec: Sendable, Hashable {
+    /// Run by `/bin/sh -c`; substituted values are shell-quoted.
+    case shell(Template)
+    /// Exec'd directly; each item is one argument, substituted as is.
+    case argv([Template])
+
+    /// Every template in the command.
+    public var templates: [Template] {
+        switch self {
+        case .shell(let template): return [template]
+        case .argv(let items): return items
+        }
+    }
+
+    func mapTemplates(_ transform: (Template) -> Template) -> CommandSpec {
+        switch self {
+        case .shell(let template): return .shell(transform(template))
+        case .argv(let items): return .argv(items.map(transform))
+        }
+    }
+}
+
+/// A step's command once every reference is resolved.
+public enum Command: Sendable, Hashable {
+    /// Run by `/bin/sh -c`.
+    case shell(String)
+    /// Exec'd directly, with no shell.
+    case argv([String])
+
+    /// The argv that starts it.
+    public var arguments: [String] {
+        switch self {
+        case .shell(let script): return ["/bin/sh", "-c", script]
+        case .argv(let argv): return argv
+        }
+    }
+}
+
+/// A name and a templated value: an environment variable.
+public struct TemplatedVar: Sendable, Hashable {
+    /// The variable's name.
+    public let name: String
+    /// Its value.
+    public let value: Template
+
+    /// Creates a variable.
+    public init(name: String, value: Template) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// One environment variable of a resolved step.
+public struct EnvVar: Sendable, Hashable, Codable {
+    /// The variable's name.
+    public let name: String
+    /// Its value.
+    public let value: String
+
+    /// Creates a variable.
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// A cost or ownership tag.
+public struct Tag: Sendable, Hashable, Codable {
+    /// The key, such as `team`.
+    public let key: String
+    /// The value, such as `churn`.
+    public let value: String
+
+    /// Creates a tag.
+    public init(key: String, value: String) {
+        self.key = key
+        self.value = value
+    }
+
+    /// `base` overridden and extended by `overrides`, keeping first-seen order.
+    static func merge(_ base: [Tag], _ overrides: [Tag]) -> [Tag] {
+        var result = base
+        for tag in overrides {
+            if let index = result.firstIndex(where: { $0.key == tag.key }) { result[index] = tag } else { result.append(tag) }
+        }
+        return result
+    }
+}
+
+/// What a step asks for; every field is optional until defaults are applied.
+public struct Resources: Sendable, Hashable {
+    /// CPU cores, fractional.
+    public var cpus: Double?
+    /// Memory in bytes.
+    public var memoryBytes: Int64?
+    /// GPUs.
+    public var gpus: Int?
+    /// Most processes (and threads) at once.
+    public var maxProcesses: Int?
+    /// Most open files.
+    public var maxOpenFiles: Int?
+
+    /// Creates a request.
+    public init(
+        cpus: Double? = nil, memoryBytes: Int64? = nil, gpus: Int? = nil, maxProcesses: Int? = nil,
+        maxOpenFiles: Int? = nil
+    ) {
+        self.cpus = cpus
+        self.memoryBytes = memoryBytes
+        self.gpus = gpus
+        self.maxProcesses = maxProcesses
+        self.maxOpenFiles = maxOpenFiles
+    }
+
+    /// True when nothing is requested.
+    public var isEmpty: Bool { self == Resources() }
+
+    /// These fields, with `base` filling the ones not set.
+    func over(_ base: Resources) -> Resources {
+        Resources(
+            cpus: cpus ?? base.cpus, memoryBytes: memoryBytes ?? base.memoryBytes, gpus: gpus ?? base.gpus,
+            maxProcesses: maxProcesses ?? base.maxProcesses, maxOpenFiles: maxOpenFiles ?? base.maxOpenFiles)
+    }
+}
+
+/// An attempt outcome that `retries.on` can name.
+public enum RetryOn: Sendable, Hashable, CustomStringConvertible {
+    /// A non-zero exit; a specific code, or any when nil.
+    case exit(Int32?)
+    /// Killed by a signal.
+    case killed
+    /// Killed for exceeding its memory.
+    case oomKilled
+    /// Stopped at its timeout.
+    case timedOut
+    /// The command could not be started.
+    case failedToStart
+
+    /// As written: `exit`, `exit:75`, `killed`, `oom_killed`, `timed_out`, `failed_to_start`.
+    public var description: String {
+        switch self {
+        case .exit(nil): return "exit"
+        case .exit(let code?): return "exit:\(code)"
+        case .killed: return "killed"
+        case .oomKilled: return "oom_killed"
+        case .timedOut: return "timed_out"
+        case .failedToStart: return "failed_to_start"
+        }
+    }
+
+    /// The spellings, for messages and the schema.
+    public static let names = ["exit", "exit:<code>", "killed", "oom_killed", "timed_out", "failed_to_start"]
+
+    /// Parses one entry of `on:`.
+    static func parse(_ text: String) -> RetryOn? {
+        switch text {
+        case "exit": return .exit(nil)
+        case "killed": return .killed
+        case "oom_killed": return .oomKilled
+        case "timed_out": return .timedOut
+        case "failed_to_start": return .failedToStart
+        default:
+            guard text.hasPrefix("exit:"), let code = Int32(text.dropFirst(5)), (1...255).contains(code) else { return nil }
+            return .exit(code)
+        }
+    }
+}
+
+/// How a step is retried; fields are optional until defaults are applied.
+public struct RetryPolicy: Sendable, Hashable {
+    /// Total attempts, the first included (1 = no retry).
+    public var attempts: Int?
+    /// Wait before the first retry, in seconds; doubled for each further retry.
+    public var backoff: Double?
+    /// The longest wait between attempts, in seconds.
+    public var maxBackoff: Double?
+    /// Which outcomes are retried.
+    public var on: [RetryOn]?
+
+    /// Creates a policy.
+    public init(attempts: Int? = nil, backoff: Double? = nil, maxBackoff: Double? = nil, on: [RetryOn]? = nil) {
+        self.attempts = attempts
+        self.backoff = backoff
+        self.maxBackoff = maxBackoff
+        self.on = on
+    }
+
+    /// The documented defaults: one attempt, 10s backoff doubling up to 10m, retry on any failure but a timeout.
+    public static let standard = RetryPolicy(
+        attempts: 1, backoff: 10, maxBackoff: 600, on: [.exit(nil), .killed, .oomKilled, .failedToStart])
+
+    func over(_ base: RetryPolicy) -> RetryPolicy {
+        RetryPolicy(
+            attempts: attempts ?? base.attempts, backoff: backoff ?? base.backoff,
+            maxBackoff: maxBackoff ?? base.maxBackoff, on: on ?? base.on)
+    }
+}
+
+/// How a dataset's version is found.
+public enum VersionSource: String, Sendable, CaseIterable, Codable {
+    /// A hash of the local file's content (paths only).
+    case content
+    /// The local file's modification time (paths only).
+    case mtime
+    /// Reported by the step in `$SLUICE_OUTPUT` as `version.<dataset>=…`.
+    case fromStep = "from_step"
+}
+
+/// One entry of `inputs` or `outputs`.
+public struct DataRef: Sendable, Hashable {
+    /// A local path or a URI.
+    public enum Location: Sendable, Hashable {
+        /// A path, relative to the step's workdir.
+        case path(Template)
+        /// A URI such as `warehouse://marts/churn_scores`.
+        case uri(Template)
+    }
+
+    /// Where the data is.
+    public let location: Location
+    /// A stable name for lineage queries, if given.
+    public let dataset: String?
+    /// How its version is found.
+    public let version: VersionSource
+    /// Where it is declared.
+    public let mark: SourceMark
+
+    /// Creates a reference.
+    public init(location: Location, dataset: String?, version: VersionSource, mark: SourceMark) {
+        self.location = location
+        self.dataset = dataset
+        self.version = version
+        self.mark = mark
+    }
+
+    /// The path or URI template.
+    public var template: Template {
+        switch location {
+        case .path(let template), .uri(let template): return template
+        }
+    }
+
+    func mapTemplate(_ transform: (Template) -> Template) -> DataRef {
+        switch location {
+        case .path(let t): return DataRef(location: .path(transform(t)), dataset: dataset, version: version, mark: mark)
+        case .uri(let t): return DataRef(location: .uri(transform(t)), dataset: dataset, version: version, mark: mark)
+        }
+    }
+}
+
+/// A `foreach`: a literal list, or a list parameter.
+public enum Foreach: Sendable, Hashable {
+    /// The items as written.
+    case items([String])
+    /// `${{ params.<name> }}`.
+    case param(String)
+}
+
+/// A command run when a run ends (`on_failure`, `on_success`).
+public struct HandlerSpec: Sendable {
+    /// What to run.
+    public let command: CommandSpec
+    /// Extra environment.
+    public let env: [TemplatedVar]
+    /// Working directory as written, relative to the DAG file.
+    public let workdir: Template?
+    /// Where it is declared.
+    public let mark: SourceMark
+
+    /// Creates a handler.
+    public init(command: CommandSpec, env: [TemplatedVar], workdir: Template?, mark: SourceMark) {
+        self.command = command
+        self.env = env
+        self.workdir = workdir
+        self.mark = mark
+    }
+}
+
+/// One step of a DAG, with the DAG's defaults applied.
+public struct StepSpec: Sendable {
+    /// The step id (its key under `steps:`; `<as>.<id>` for included steps).
+    public let id: String
+    /// Free text.
+    public let description: String?
+    /// What it is for.
+    public let kind: StepKind
+    /// What to run.
+    public let command: CommandSpec
+    /// Ids of the steps this one waits for.
+    public let needs: [String]
+    /// Where each entry of `needs` is written, for diagnostics.
+    public let needMarks: [SourceMark]
+    /// Extra environment variables, in file order.
+    public let env: [TemplatedVar]
+    /// Working directory as written, if any.
+    public let workdir: Template?
+    /// The directory a relative `workdir` is relative to.
+    public let workdirBase: String
+    /// Run only when this holds; otherwise the step is `skipped`.
+    public let when: Condition?
+    /// Where `when` is written, and whether its offsets map onto columns.
+    public let whenMark: SourceMark?
+    /// Fan-out.
+    public let foreach: Foreach?
+    /// Retry policy, defaults applied.
+    public let retries: RetryPolicy
+    /// Wall-clock limit in seconds.
+    public let timeout: Double?
+    /// Requested resources.
+    public let resources: Resources
+    /// Data read.
+    public let inputs: [DataRef]
+    /// Data written.
+    public let outputs: [DataRef]
+    /// DAG, defaults and step tags merged.
+    public let tags: [Tag]
+    /// Where it runs.
+    public let executor: ExecutorKind
+    /// Which parameter scope its templates use: 0 for the DAG, n for the n-th include.
+    public let scope: Int
+    /// The file it is written in.
+    public let file: String
+    /// Where the step's key is in the file.
+    public let mark: SourceMark
+
+    /// Creates a step.
+    public init(
+        id: String, description: String? = nil, kind: StepKind = .other, command: CommandSpec, needs: [String] = [],
+        needMarks: [SourceMark]? = nil, env: [TemplatedVar] = [], workdir: Template? = nil, workdirBase: String,
+        when: Condition? = nil, whenMark: SourceMark? = nil, foreach: Foreach? = nil,
+        retries: RetryPolicy = .standard, timeout: Double? = nil, resources: Resources = Resources(),
+        inputs: [DataRef] = [], outputs: [DataRef] = [], tags: [Tag] = [], executor: ExecutorKind = .local,
+        scope: Int = 0, file: String, mark: SourceMark
+    ) {
+        self.id = id
+        self.description = description
+        self.kind = kind
+        self.command = command
+        self.needs = needs
+        self.needMarks = needMarks ?? Array(repeating: mark, count: needs.count)
+        self.env = env
+        self.workdir = workdir
+        self.workdirBase = workdirBase
+        self.when = when
+        self.whenMark = whenMark
+        self.foreach = foreach
+        self.retries = retries
+        self.timeout = timeout
+        self.resources = resources
+        self.inputs = inputs
+        self.outputs = outputs
+        self.tags = tags
+        self.executor = executor
+        self.scope = scope
+        self.file = file
+        self.mark = mark
+    }
+}
