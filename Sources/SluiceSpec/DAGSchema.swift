@@ -35,7 +35,7 @@ public enum DAGSchema {
                 (
                     "oneOf",
                     .array([
-                        obj([("type", s("array")), ("items", scalar)]),
+                        obj([("type", s("array")), ("items", scalar), ("uniqueItems", .bool(true))]),
                         obj([("type", s("string")), ("pattern", s("^\\$\\{\\{\\s*params\\.[A-Za-z_][A-Za-z0-9_]*\\s*\\}\\}$"))]),
                     ])
                 )
@@ -70,7 +70,7 @@ public enum DAGSchema {
                     (
                         "oneOf",
                         .array([
-                            obj([("type", s("string")), ("minLength", .number(1))]),
+                            obj([("type", s("string")), ("pattern", s("\\S"))]),
                             obj([("type", s("array")), ("items", scalar), ("minItems", .number(1))]),
                         ])
                     )
@@ -129,7 +129,11 @@ public enum DAGSchema {
                             obj([("type", s("string")), ("minLength", .number(1))]),
                             obj(
                                 [
-                                    ("oneOf", .array([obj([("required", .array([s("path")]))]), obj([("required", .array([s("uri")]))])]))
+                                    ("oneOf", .array([obj([("required", .array([s("path")]))]), obj([("required", .array([s("uri")]))])])),
+                                    (
+                                        "if", obj([("required", .array([s("uri")]))])
+                                    ),
+                                    ("then", obj([("properties", obj([("version", obj([("const", s("from_step"))]))]))])),
                                 ]
                                     + {
                                         guard case .object(let pairs) = object(
@@ -148,8 +152,9 @@ public enum DAGSchema {
                 ])),
             ("step", object(Vocabulary.step, stepTypes, required: ["command"])),
             ("defaults", object(Vocabulary.defaults, stepTypes)),
+            ("param", paramSchema),
             (
-                "param",
+                "paramKeys",
                 object(
                     Vocabulary.param,
                     [
@@ -182,7 +187,7 @@ public enum DAGSchema {
                     ["command": ref("command"), "env": ref("env"), "workdir": obj([("type", s("string")), ("minLength", .number(1))])],
                     required: ["command"])),
         ]
-        let top = object(
+        var top = object(
             Vocabulary.dag,
             [
                 "dag": obj([("type", s("string")), ("pattern", s("^[a-z][a-z0-9_-]*$"))]), "description": scalar,
@@ -206,12 +211,49 @@ public enum DAGSchema {
                 "on_success": obj([("type", s("array")), ("items", ref("handler"))]),
                 "executor": obj([("enum", .array(ExecutorKind.allCases.map { s($0.rawValue) }))]),
             ], required: ["dag", "steps"])
+        if case .object(let pairs) = top {
+            top = .object(pairs + [("dependentRequired", obj([("timezone", .array([s("schedule")]))]))])
+        }
         guard case .object(let topPairs) = top else { return top }
         return .object(
             [
                 ("$schema", s("https://json-schema.org/draft/2020-12/schema")), ("$id", s(id)), ("title", s("Sluice DAG file")),
                 ("description", s("One pipeline: a DAG of steps. Reference: docs/dag-reference.md")),
             ] + topPairs + [("$defs", .object(defs))])
+    }
+
+    /// A parameter: its keys, and for each type what its default, enum, min and max must look like.
+    private static var paramSchema: JSONValue {
+        let date = obj([("type", s("string")), ("pattern", s("^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))])
+        let none = obj([("not", obj([]))])
+        func rule(_ type: ParamType, value: JSONValue, ordered: Bool, enumerable: Bool) -> JSONValue {
+            obj([
+                ("if", obj([("properties", obj([("type", obj([("const", s(type.rawValue))]))]))])),
+                (
+                    "then",
+                    obj([
+                        (
+                            "properties",
+                            obj([
+                                ("default", value),
+                                ("enum", enumerable ? obj([("type", s("array")), ("items", value)]) : none),
+                                ("min", ordered ? value : none), ("max", ordered ? value : none),
+                            ])
+                        )
+                    ])
+                ),
+            ])
+        }
+        let rules: [JSONValue] = [
+            rule(.string, value: scalar, ordered: false, enumerable: true),
+            rule(.path, value: obj([("type", .array([s("string"), s("number")])), ("minLength", .number(1))]), ordered: false, enumerable: true),
+            rule(.int, value: obj([("type", s("integer"))]), ordered: true, enumerable: true),
+            rule(.float, value: obj([("type", s("number"))]), ordered: true, enumerable: true),
+            rule(.bool, value: obj([("type", s("boolean"))]), ordered: false, enumerable: false),
+            rule(.date, value: date, ordered: true, enumerable: true),
+            rule(.list, value: obj([("type", s("array")), ("items", scalar)]), ordered: false, enumerable: false),
+        ]
+        return obj([("allOf", .array([ref("paramKeys")] + rules))])
     }
 
     /// A YAML tree as JSON with YAML 1.2 core typing (plain `true`/`42`/`null` typed, everything else a string).

@@ -143,7 +143,7 @@ enum SpecChecker {
         var writers: [String: StepSpec] = [:]
         for step in spec.steps {
             for output in step.outputs {
-                guard case .path(let template) = output.location, template.isResolved || step.foreach == nil else { continue }
+                guard case .path(let template) = output.location, template.isResolved, step.foreach == nil else { continue }
                 let key = template.description
                 if let other = writers[key], other.id != step.id {
                     report(

@@ -131,6 +131,11 @@ extension NodeReader {
     }
 
     mutating func foreach(_ node: YAMLNode, path: String) -> Foreach? {
+        let expected = "a list or a list parameter such as ${{ params.brands }}"
+        if case .mapping = node.content {
+            mismatch(node, path, expected: expected)
+            return nil
+        }
         if case .sequence(let items) = node.content {
             var values: [String] = []
             var seen: [String: Int] = [:]
@@ -153,7 +158,7 @@ extension NodeReader {
         if case .reference(.param(let name), _)? = template.segments.first, template.segments.count == 1 {
             return .param(name)
         }
-        mismatch(node, path, expected: "a list or a list parameter such as ${{ params.brands }}")
+        mismatch(node, path, expected: expected)
         return nil
     }
 
@@ -238,6 +243,7 @@ extension NodeReader {
                     what: "a path or a mapping with path or uri")
             else { continue }
             var location: DataRef.Location?
+            var locationWritten = false
             var dataset: String?
             var version: VersionSource?
             var versionNode: YAMLNode?
@@ -245,10 +251,11 @@ extension NodeReader {
                 let fieldPath = "\(itemPath).\(key)"
                 switch key {
                 case "path", "uri":
-                    if location != nil {
+                    if locationWritten {
                         error(keyMark, fieldPath, "\(itemPath): give either path or uri, not both")
                         continue
                     }
+                    locationWritten = true
                     guard let t = template(value, path: fieldPath, allowEmpty: false) else { continue }
                     if key == "uri" {
                         let text = t.description
@@ -275,7 +282,9 @@ extension NodeReader {
                 }
             }
             guard let location else {
-                error(item.mark, itemPath, "\(itemPath): missing 'path' or 'uri'", code: "missing-key")
+                if !locationWritten {
+                    error(item.mark, itemPath, "\(itemPath): missing 'path' or 'uri'", code: "missing-key")
+                }
                 continue
             }
             if case .uri = location, let version, version != .fromStep, let versionNode {

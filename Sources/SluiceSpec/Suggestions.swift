@@ -10,7 +10,10 @@ public enum Suggestions {
             guard distance <= limit, distance < max(word.count, candidate.count) else { continue }
             if best == nil || distance < best!.1 { best = (candidate, distance) }
         }
-        return best?.0
+        if let best { return best.0 }
+        // A word cut short ("oom" for "oom_killed", "train" for "training") names its only completion.
+        let completions = candidates.filter { word.count >= 3 && $0.lowercased().hasPrefix(word.lowercased()) && $0 != word }
+        return completions.count == 1 ? completions[0] : nil
     }
 
     /// " — did you mean 'x'?" or "".
