@@ -27,6 +27,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     -o Dpkg::Options::=--force-confold "${missing[@]}"
 fi
 
+# The schema test checks docs/sluice-dag.schema.json with a real JSON Schema validator (draft 2020-12).
+if ! python3 -c 'from jsonschema import Draft202012Validator' >/dev/null 2>&1; then
+  echo "setup: installing the Python jsonschema package"
+  if ! python3 -m pip install --quiet 'jsonschema>=4.0' 2>/dev/null \
+    && ! python3 -m pip install --quiet --break-system-packages 'jsonschema>=4.0' 2>/dev/null; then
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-jsonschema
+  fi
+fi
+
 if ! command -v swift >/dev/null 2>&1; then
   echo "setup: the Swift toolchain (swift 6) is not on PATH" >&2
   exit 1

@@ -292,7 +292,7 @@ public final class RunDriver {
                     status = executor.poll(running)
                 }
                 let ending = AttemptOutcome.ending(step: name, status: status!, viaShell: viaShell, wall: 0)
-                detail = "\(name): \(ending.message ?? ending.state.rawValue)"
+                detail = status!.succeeded ? "\(name): exited 0" : "\(name): \(ending.message ?? ending.state.rawValue)"
             } catch {
                 detail = "\(name): could not start: \(error.reason)"
             }
