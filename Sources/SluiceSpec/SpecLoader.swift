@@ -81,8 +81,12 @@ public enum SpecLoader {
         } catch {
             var message = error.message
             let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-            if error.mark.line >= 1, error.mark.line <= lines.count, lines[error.mark.line - 1].contains("${{") {
+            if error.message.contains("flow"), error.mark.line >= 1, error.mark.line <= lines.count,
+                lines[error.mark.line - 1].contains("${{")
+            {
                 message += "; a ${{ … }} inside [ ] or { } must be quoted, e.g. [\"data/scores_${{ item }}.csv\"]"
+            } else if error.message.contains("mapping values are not allowed") {
+                message += "; a ': ' inside an unquoted value starts a mapping, so quote the whole value"
             }
             return fail(error.mark, message, "syntax")
         }
