@@ -24,6 +24,7 @@ test: setup lint
 bench: setup
 	$(SWIFT) build -c release --product sluice
 	./bench/chain.sh 1000
+	./bench/validate.sh 10000
 
 clean:
 	rm -rf .build .sluice

@@ -53,14 +53,18 @@ public enum YAMLParser {
 
 /// Turns libyaml's event stream into a tree, resolving aliases and counting expansion.
 private struct TreeBuilder {
-    private enum Frame {
-        case sequence(items: [YAMLNode], mark: SourceMark, tag: String?, anchor: String?)
-        case mapping(items: [YAMLNode], mark: SourceMark, tag: String?, anchor: String?)
+    /// An open list or mapping; its items live in `items` at the same depth, so appending never copies them.
+    private struct Frame {
+        let isMapping: Bool
+        let mark: SourceMark
+        let tag: String?
+        let anchor: String?
     }
 
     var root: YAMLNode?
     let maxScalarBytes: Int
     private var stack: [Frame] = []
+    private var items: [[YAMLNode]] = []
     private var anchors: [String: (node: YAMLNode, weight: Int)] = [:]
     private var weights: [Int] = [0]
     private var documents = 0
@@ -101,27 +105,30 @@ private struct TreeBuilder {
                 message: "nesting deeper than \(YAMLParser.maxDepth) levels; a DAG file never needs that many", mark: mark)
         case YAML_SEQUENCE_START_EVENT:
             let data = event.data.sequence_start
-            stack.append(.sequence(items: [], mark: mark, tag: string(data.tag), anchor: string(data.anchor)))
+            stack.append(Frame(isMapping: false, mark: mark, tag: string(data.tag), anchor: string(data.anchor)))
+            items.append([])
             weights.append(1)
         case YAML_MAPPING_START_EVENT:
             let data = event.data.mapping_start
-            stack.append(.mapping(items: [], mark: mark, tag: string(data.tag), anchor: string(data.anchor)))
+            stack.append(Frame(isMapping: true, mark: mark, tag: string(data.tag), anchor: string(data.anchor)))
+            items.append([])
             weights.append(1)
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             let weight = weights.removeLast()
-            switch stack.removeLast() {
-            case .sequence(let items, let start, let tag, let anchor):
-                try add(YAMLNode(.sequence(items), mark: start, tag: tag), weight: weight, anchor: anchor)
-            case .mapping(let items, let start, let tag, let anchor):
+            let frame = stack.removeLast()
+            let list = items.removeLast()
+            if !frame.isMapping {
+                try add(YAMLNode(.sequence(list), mark: frame.mark, tag: frame.tag), weight: weight, anchor: frame.anchor)
+            } else {
                 var pairs: [YAMLPair] = []
-                pairs.reserveCapacity(items.count / 2)
+                pairs.reserveCapacity(list.count / 2)
                 var index = 0
-                while index + 1 < items.count {
-                    pairs.append(YAMLPair(key: items[index], value: items[index + 1]))
+                while index + 1 < list.count {
+                    pairs.append(YAMLPair(key: list[index], value: list[index + 1]))
                     index += 2
                 }
                 pairs = try Self.applyMerges(pairs)
-                try add(YAMLNode(.mapping(pairs), mark: start, tag: tag), weight: weight, anchor: anchor)
+                try add(YAMLNode(.mapping(pairs), mark: frame.mark, tag: frame.tag), weight: weight, anchor: frame.anchor)
             }
         case YAML_ALIAS_EVENT:
             let name = string(event.data.alias.anchor) ?? ""
@@ -143,17 +150,10 @@ private struct TreeBuilder {
                     "document expands to more than \(YAMLParser.maxExpandedNodes) nodes through aliases; refusing it",
                 mark: node.mark)
         }
-        guard let top = stack.popLast() else {
+        if items.isEmpty {
             root = node
-            return
-        }
-        switch top {
-        case .sequence(var items, let mark, let tag, let anchor):
-            items.append(node)
-            stack.append(.sequence(items: items, mark: mark, tag: tag, anchor: anchor))
-        case .mapping(var items, let mark, let tag, let anchor):
-            items.append(node)
-            stack.append(.mapping(items: items, mark: mark, tag: tag, anchor: anchor))
+        } else {
+            items[items.count - 1].append(node)
         }
     }
 
