@@ -10,7 +10,8 @@ struct PlanOptions: ParsableArguments {
 
     @Option(
         name: .customLong("logical-date"),
-        help: ArgumentHelp("The date the run is for, as YYYY-MM-DD (default: today in the DAG's timezone).", valueName: "date"))
+        help: ArgumentHelp(
+            "The date the run is for, as YYYY-MM-DD (default: today in the DAG's timezone).", valueName: "date"))
     var logicalDate: String?
 
     func validate() throws {

@@ -108,7 +108,8 @@ public final class RunDriver {
                 case nil:
                     let missing = when.references.map(\.0).filter { runtime.value($0) == nil && $0.isRuntime }
                     let reasons = missing.map { runtime.missingReason($0) }.joined(separator: "; ")
-                    return try settle(index, as: .failed, message: "step \(step.key) could not decide its when: \(reasons)")
+                    return try settle(
+                        index, as: .failed, message: "step \(step.key) could not decide its when: \(reasons)")
                 case true?: break
                 }
             }
@@ -117,7 +118,9 @@ public final class RunDriver {
             do {
                 launch = try launcher.launch(index, runID: runID, attempt: number, runtime: runtime)
             } catch {
-                return try settle(index, as: .failed, message: "step \(step.key) could not start: \(error.messages.joined(separator: "; "))")
+                return try settle(
+                    index, as: .failed,
+                    message: "step \(step.key) could not start: \(error.messages.joined(separator: "; "))")
             }
             let attemptID = try recorder.beginAttempt(
                 runID: runID, stepID: ids[index], from: .ready, number: number, host: options.host,

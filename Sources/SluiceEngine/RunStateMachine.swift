@@ -62,7 +62,8 @@ public struct RunStateMachine: Sendable {
 
     /// Ends a ready step without running it: `skipped` (its `when` is false) or `failed` (it cannot be resolved).
     public mutating func settle(_ step: Int, as final: StepState) -> [StepTransition] {
-        precondition(states[step] == .ready && (final == .skipped || final == .failed), "cannot settle step \(step) as \(final)")
+        precondition(
+            states[step] == .ready && (final == .skipped || final == .failed), "cannot settle step \(step) as \(final)")
         while readyCursor < readyQueue.count && states[readyQueue[readyCursor]] != .ready { readyCursor += 1 }
         if readyCursor < readyQueue.count && readyQueue[readyCursor] == step { readyCursor += 1 }
         states[step] = .running

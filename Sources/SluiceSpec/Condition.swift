@@ -30,7 +30,8 @@ public enum ConditionValue: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .string(let value): return "'\(value)'"
-        case .number(let value): return value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+        case .number(let value):
+            return value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
         case .bool(let value): return String(value)
         }
     }
@@ -169,7 +170,11 @@ struct ConditionError: Error {
 /// Recursive-descent parser for `when` conditions.
 struct ConditionParser {
     private enum Token: Equatable {
-        case word(String), string(String), number(Double), op(String), end
+        case word(String)
+        case string(String)
+        case number(Double)
+        case op(String)
+        case end
     }
 
     private var tokens: [(Token, Int)] = []
@@ -186,7 +191,9 @@ struct ConditionParser {
             body = Array(trimmed.dropFirst(3).dropLast(2))
         }
         var parser = ConditionParser()
-        if let error = parser.tokenize(body) { return .failure(ConditionError(offset: error.offset + shift, message: error.message)) }
+        if let error = parser.tokenize(body) {
+            return .failure(ConditionError(offset: error.offset + shift, message: error.message))
+        }
         switch parser.parseAll() {
         case .success(let condition): return .success(condition.shifted(by: shift))
         case .failure(let error): return .failure(ConditionError(offset: error.offset + shift, message: error.message))
@@ -249,7 +256,9 @@ struct ConditionParser {
         if current == .end { return .failure(ConditionError(offset: 0, message: "the condition is empty")) }
         do {
             let condition = try parseOr()
-            guard current == .end else { throw ConditionError(offset: offset, message: "unexpected \(describe(current))") }
+            guard current == .end else {
+                throw ConditionError(offset: offset, message: "unexpected \(describe(current))")
+            }
             return .success(condition)
         } catch let error as ConditionError {
             return .failure(error)
@@ -297,7 +306,9 @@ struct ConditionParser {
             var list: [Condition] = []
             while current != .op("]") {
                 list.append(try parsePrimary())
-                if current == .op(",") { index += 1 } else if current != .op("]") {
+                if current == .op(",") {
+                    index += 1
+                } else if current != .op("]") {
                     throw ConditionError(offset: offset, message: "expected ',' or ']' in the list")
                 }
             }
@@ -327,7 +338,8 @@ struct ConditionParser {
             switch Reference.parse(word, allowState: true) {
             case .success(let reference): return .reference(reference, offset: start)
             case .failure(let error):
-                let text = word.contains(".") || word == "item" ? error.message : error.message + " (quote text: '\(word)')"
+                let text =
+                    word.contains(".") || word == "item" ? error.message : error.message + " (quote text: '\(word)')"
                 throw ConditionError(offset: start, message: text)
             }
         case .op("("):

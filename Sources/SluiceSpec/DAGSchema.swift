@@ -7,7 +7,9 @@ public enum DAGSchema {
     private static func s(_ text: String) -> JSONValue { .string(text) }
     private static func obj(_ pairs: [(String, JSONValue)]) -> JSONValue { .object(pairs) }
     private static func int(min: Int, max: Int? = nil) -> JSONValue {
-        obj([("type", s("integer")), ("minimum", .number(Double(min)))] + (max.map { [("maximum", .number(Double($0)))] } ?? []))
+        obj(
+            [("type", s("integer")), ("minimum", .number(Double(min)))]
+                + (max.map { [("maximum", .number(Double($0)))] } ?? []))
     }
 
     /// Scalars other than null: YAML's plain `42` or `no` reads as a string where the language expects one.
@@ -17,7 +19,9 @@ public enum DAGSchema {
     /// An object whose properties are exactly `keys`, each described and typed by `types`.
     private static func object(_ keys: [KeyDoc], _ types: [String: JSONValue], required: [String] = []) -> JSONValue {
         let properties: [(String, JSONValue)] = keys.map { key in
-            guard case .object(let pairs)? = types[key.name] else { preconditionFailure("no schema for key \(key.name)") }
+            guard case .object(let pairs)? = types[key.name] else {
+                preconditionFailure("no schema for key \(key.name)")
+            }
             return (key.name, .object([("description", .string(key.summary))] + pairs))
         }
         var pairs: [(String, JSONValue)] = [("type", s("object")), ("properties", .object(properties))]
@@ -36,11 +40,15 @@ public enum DAGSchema {
                     "oneOf",
                     .array([
                         obj([("type", s("array")), ("items", scalar), ("uniqueItems", .bool(true))]),
-                        obj([("type", s("string")), ("pattern", s("^\\$\\{\\{\\s*params\\.[A-Za-z_][A-Za-z0-9_]*\\s*\\}\\}$"))]),
+                        obj([
+                            ("type", s("string")),
+                            ("pattern", s("^\\$\\{\\{\\s*params\\.[A-Za-z_][A-Za-z0-9_]*\\s*\\}\\}$")),
+                        ]),
                     ])
                 )
             ]),
-            "env": ref("env"), "workdir": obj([("type", .array([s("string"), s("number")])), ("minLength", .number(1))]),
+            "env": ref("env"),
+            "workdir": obj([("type", .array([s("string"), s("number")])), ("minLength", .number(1))]),
             "retries": ref("retries"), "timeout": ref("duration"), "resources": ref("resources"),
             "inputs": obj([("type", s("array")), ("items", ref("data"))]),
             "outputs": obj([("type", s("array")), ("items", ref("data"))]), "tags": ref("tags"),
@@ -51,19 +59,24 @@ public enum DAGSchema {
     /// The schema document.
     public static var document: JSONValue {
         let defs: [(String, JSONValue)] = [
-            ("stepId", obj([("type", s("string")), ("pattern", s("^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z_][A-Za-z0-9_-]*)?$"))])),
+            (
+                "stepId",
+                obj([("type", s("string")), ("pattern", s("^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z_][A-Za-z0-9_-]*)?$"))])
+            ),
             (
                 "duration",
                 obj([
                     ("type", s("string")), ("pattern", s("^(?=.*[1-9])([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$")),
                     ("minLength", .number(2)), ("examples", .array([s("30s"), s("10m"), s("2h"), s("1d")])),
-                ])),
+                ])
+            ),
             (
                 "memory",
                 obj([
                     ("type", s("string")), ("pattern", s("^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(Ki|Mi|Gi|Ti|K|M|G|T)$")),
                     ("examples", .array([s("512Mi"), s("4Gi")])),
-                ])),
+                ])
+            ),
             (
                 "command",
                 obj([
@@ -74,19 +87,23 @@ public enum DAGSchema {
                             obj([("type", s("array")), ("items", scalar), ("minItems", .number(1))]),
                         ])
                     )
-                ])),
+                ])
+            ),
             (
                 "env",
                 obj([
-                    ("type", s("object")), ("propertyNames", obj([("pattern", s("^(?!SLUICE_)[A-Za-z_][A-Za-z0-9_]*$"))])),
+                    ("type", s("object")),
+                    ("propertyNames", obj([("pattern", s("^(?!SLUICE_)[A-Za-z_][A-Za-z0-9_]*$"))])),
                     ("additionalProperties", scalar),
-                ])),
+                ])
+            ),
             (
                 "tags",
                 obj([
                     ("type", s("object")), ("propertyNames", obj([("pattern", s("^[a-z][a-z0-9_./-]*$"))])),
                     ("additionalProperties", scalar),
-                ])),
+                ])
+            ),
             (
                 "resources",
                 object(
@@ -94,7 +111,8 @@ public enum DAGSchema {
                     [
                         "cpus": obj([("type", s("number")), ("exclusiveMinimum", .number(0))]), "memory": ref("memory"),
                         "gpus": int(min: 0), "max_processes": int(min: 1), "max_open_files": int(min: 3),
-                    ])),
+                    ])
+            ),
             (
                 "retries",
                 obj([
@@ -105,21 +123,28 @@ public enum DAGSchema {
                             object(
                                 Vocabulary.retries,
                                 [
-                                    "attempts": int(min: 1, max: 100), "backoff": ref("duration"), "max_backoff": ref("duration"),
+                                    "attempts": int(min: 1, max: 100), "backoff": ref("duration"),
+                                    "max_backoff": ref("duration"),
                                     "on": obj([
                                         ("type", s("array")),
                                         (
                                             "items",
                                             obj([
                                                 ("type", s("string")),
-                                                ("pattern", s("^(exit(:([1-9][0-9]?|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))?|killed|oom_killed|timed_out|failed_to_start)$")),
+                                                (
+                                                    "pattern",
+                                                    s(
+                                                        "^(exit(:([1-9][0-9]?|1[0-9][0-9]|2[0-4][0-9]|25[0-5]))?|killed|oom_killed|timed_out|failed_to_start)$"
+                                                    )
+                                                ),
                                             ])
                                         ),
                                     ]),
                                 ]),
                         ])
                     )
-                ])),
+                ])
+            ),
             (
                 "data",
                 obj([
@@ -129,27 +154,44 @@ public enum DAGSchema {
                             obj([("type", s("string")), ("minLength", .number(1))]),
                             obj(
                                 [
-                                    ("oneOf", .array([obj([("required", .array([s("path")]))]), obj([("required", .array([s("uri")]))])])),
+                                    (
+                                        "oneOf",
+                                        .array([
+                                            obj([("required", .array([s("path")]))]),
+                                            obj([("required", .array([s("uri")]))]),
+                                        ])
+                                    ),
                                     (
                                         "if", obj([("required", .array([s("uri")]))])
                                     ),
-                                    ("then", obj([("properties", obj([("version", obj([("const", s("from_step"))]))]))])),
+                                    (
+                                        "then",
+                                        obj([("properties", obj([("version", obj([("const", s("from_step"))]))]))])
+                                    ),
                                 ]
                                     + {
-                                        guard case .object(let pairs) = object(
-                                            Vocabulary.data,
-                                            [
-                                                "path": obj([("type", s("string")), ("minLength", .number(1))]),
-                                                "uri": obj([("type", s("string")), ("pattern", s("^[a-z][a-z0-9+.-]*://"))]),
-                                                "dataset": obj([("type", s("string")), ("pattern", s("^[a-z][a-z0-9_./-]*$"))]),
-                                                "version": obj([("enum", .array(VersionSource.allCases.map { s($0.rawValue) }))]),
-                                            ])
+                                        guard
+                                            case .object(let pairs) = object(
+                                                Vocabulary.data,
+                                                [
+                                                    "path": obj([("type", s("string")), ("minLength", .number(1))]),
+                                                    "uri": obj([
+                                                        ("type", s("string")), ("pattern", s("^[a-z][a-z0-9+.-]*://")),
+                                                    ]),
+                                                    "dataset": obj([
+                                                        ("type", s("string")), ("pattern", s("^[a-z][a-z0-9_./-]*$")),
+                                                    ]),
+                                                    "version": obj([
+                                                        ("enum", .array(VersionSource.allCases.map { s($0.rawValue) }))
+                                                    ]),
+                                                ])
                                         else { return [] }
                                         return pairs
                                     }()),
                         ])
                     )
-                ])),
+                ])
+            ),
             ("step", object(Vocabulary.step, stepTypes, required: ["command"])),
             ("defaults", object(Vocabulary.defaults, stepTypes)),
             ("param", paramSchema),
@@ -162,7 +204,8 @@ public enum DAGSchema {
                         "default": obj([("type", .array([s("string"), s("number"), s("boolean"), s("array")]))]),
                         "enum": obj([("type", s("array")), ("items", scalar), ("minItems", .number(1))]), "min": scalar,
                         "max": scalar, "description": scalar,
-                    ], required: ["type"])),
+                    ], required: ["type"])
+            ),
             (
                 "include",
                 obj([
@@ -175,17 +218,30 @@ public enum DAGSchema {
                                 [
                                     "file": obj([("type", s("string")), ("minLength", .number(1))]),
                                     "as": obj([("type", s("string")), ("pattern", s("^[A-Za-z_][A-Za-z0-9_-]*$"))]),
-                                    "params": obj([("type", s("object")), ("additionalProperties", obj([("type", .array([s("string"), s("number"), s("boolean"), s("array")]))]))]),
+                                    "params": obj([
+                                        ("type", s("object")),
+                                        (
+                                            "additionalProperties",
+                                            obj([
+                                                ("type", .array([s("string"), s("number"), s("boolean"), s("array")]))
+                                            ])
+                                        ),
+                                    ]),
                                 ], required: ["file"]),
                         ])
                     )
-                ])),
+                ])
+            ),
             (
                 "handler",
                 object(
                     Vocabulary.handler,
-                    ["command": ref("command"), "env": ref("env"), "workdir": obj([("type", s("string")), ("minLength", .number(1))])],
-                    required: ["command"])),
+                    [
+                        "command": ref("command"), "env": ref("env"),
+                        "workdir": obj([("type", s("string")), ("minLength", .number(1))]),
+                    ],
+                    required: ["command"])
+            ),
         ]
         var top = object(
             Vocabulary.dag,
@@ -196,7 +252,8 @@ public enum DAGSchema {
                     ("type", s("string")),
                     ("pattern", s("^(@(hourly|daily|midnight|weekly|monthly|yearly|annually)|\\S+(\\s+\\S+){4})\\s*$")),
                 ]),
-                "timezone": obj([("type", s("string")), ("minLength", .number(1))]), "catchup": obj([("type", s("boolean"))]),
+                "timezone": obj([("type", s("string")), ("minLength", .number(1))]),
+                "catchup": obj([("type", s("boolean"))]),
                 "max_active_runs": int(min: 1, max: 1000),
                 "params": obj([
                     ("type", s("object")), ("propertyNames", obj([("pattern", s("^[A-Za-z_][A-Za-z0-9_]*$"))])),
@@ -205,7 +262,8 @@ public enum DAGSchema {
                 "defaults": ref("defaults"), "include": obj([("type", s("array")), ("items", ref("include"))]),
                 "steps": obj([
                     ("type", s("object")), ("minProperties", .number(1)),
-                    ("propertyNames", obj([("pattern", s("^[A-Za-z_][A-Za-z0-9_-]*$"))])), ("additionalProperties", ref("step")),
+                    ("propertyNames", obj([("pattern", s("^[A-Za-z_][A-Za-z0-9_-]*$"))])),
+                    ("additionalProperties", ref("step")),
                 ]),
                 "on_failure": obj([("type", s("array")), ("items", ref("handler"))]),
                 "on_success": obj([("type", s("array")), ("items", ref("handler"))]),
@@ -217,7 +275,8 @@ public enum DAGSchema {
         guard case .object(let topPairs) = top else { return top }
         return .object(
             [
-                ("$schema", s("https://json-schema.org/draft/2020-12/schema")), ("$id", s(id)), ("title", s("Sluice DAG file")),
+                ("$schema", s("https://json-schema.org/draft/2020-12/schema")), ("$id", s(id)),
+                ("title", s("Sluice DAG file")),
                 ("description", s("One pipeline: a DAG of steps. Reference: docs/dag-reference.md")),
             ] + topPairs + [("$defs", .object(defs))])
     }
@@ -246,7 +305,9 @@ public enum DAGSchema {
         }
         let rules: [JSONValue] = [
             rule(.string, value: scalar, ordered: false, enumerable: true),
-            rule(.path, value: obj([("type", .array([s("string"), s("number")])), ("minLength", .number(1))]), ordered: false, enumerable: true),
+            rule(
+                .path, value: obj([("type", .array([s("string"), s("number")])), ("minLength", .number(1))]),
+                ordered: false, enumerable: true),
             rule(.int, value: obj([("type", s("integer"))]), ordered: true, enumerable: true),
             rule(.float, value: obj([("type", s("number"))]), ordered: true, enumerable: true),
             rule(.bool, value: obj([("type", s("boolean"))]), ordered: false, enumerable: false),
@@ -269,10 +330,11 @@ public enum DAGSchema {
             return .string(text)
         case .sequence(let items): return .array(items.map(instance))
         case .mapping(let pairs):
-            return .object(pairs.map { pair in
-                if case .scalar(let key, _) = pair.key.content { return (key, instance(pair.value)) }
-                return ("?", instance(pair.value))
-            })
+            return .object(
+                pairs.map { pair in
+                    if case .scalar(let key, _) = pair.key.content { return (key, instance(pair.value)) }
+                    return ("?", instance(pair.value))
+                })
         }
     }
 

@@ -18,7 +18,11 @@ public indirect enum JSONValue: Sendable, Hashable, Encodable {
         case .string(let value): return Self.quote(value)
         case .array(let items):
             if items.isEmpty { return "[]" }
-            if items.allSatisfy({ if case .array = $0 { return false }; if case .object = $0 { return false }; return true }) {
+            if items.allSatisfy({
+                if case .array = $0 { return false }
+                if case .object = $0 { return false }
+                return true
+            }) {
                 return "[" + items.map { $0.rendered() }.joined(separator: ", ") + "]"
             }
             let inner = indent + "  "
@@ -39,7 +43,11 @@ public indirect enum JSONValue: Sendable, Hashable, Encodable {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
         case .number(let value):
-            if value == value.rounded() && abs(value) < 1e15 { try container.encode(Int64(value)) } else { try container.encode(value) }
+            if value == value.rounded() && abs(value) < 1e15 {
+                try container.encode(Int64(value))
+            } else {
+                try container.encode(value)
+            }
         case .string(let value): try container.encode(value)
         case .array(let items): try container.encode(items)
         case .object(let pairs): try container.encode(Dictionary(pairs, uniquingKeysWith: { a, _ in a }))

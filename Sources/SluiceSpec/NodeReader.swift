@@ -17,7 +17,8 @@ struct NodeReader {
         let found = Self.found(node)
         diagnostics.append(
             Diagnostic(
-                file: file, mark: node.mark, path: path, message: "\(path): expected \(expected), found \(found)\(hint)",
+                file: file, mark: node.mark, path: path,
+                message: "\(path): expected \(expected), found \(found)\(hint)",
                 code: "type", expected: expected, found: found))
     }
 
@@ -51,7 +52,8 @@ struct NodeReader {
             if let first = seen[key] {
                 error(
                     pair.key.mark, join(path, key),
-                    "duplicate key '\(key)' in \(label(path)) (first defined at line \(first.line))", code: "duplicate-key")
+                    "duplicate key '\(key)' in \(label(path)) (first defined at line \(first.line))",
+                    code: "duplicate-key")
                 continue
             }
             seen[key] = pair.key.mark
@@ -91,8 +93,9 @@ struct NodeReader {
     /// A plain, untagged scalar's text: numbers and booleans must not be quoted.
     private func plain(_ node: YAMLNode) -> String? {
         guard case .scalar(let text, .plain) = node.content, !node.isNull else { return nil }
-        if let tag = node.tag, tag != "tag:yaml.org,2002:int" && tag != "tag:yaml.org,2002:float"
-            && tag != "tag:yaml.org,2002:bool"
+        if let tag = node.tag,
+            tag != "tag:yaml.org,2002:int" && tag != "tag:yaml.org,2002:float"
+                && tag != "tag:yaml.org,2002:bool"
         {
             return nil
         }
@@ -145,7 +148,8 @@ struct NodeReader {
             diagnostics.append(
                 Diagnostic(
                     file: file, mark: node.mark, path: path,
-                    message: "\(path): expected \(expected), found '\(text)'\(suggestion.map { " — did you mean '\($0)'?" } ?? "")",
+                    message:
+                        "\(path): expected \(expected), found '\(text)'\(suggestion.map { " — did you mean '\($0)'?" } ?? "")",
                     code: "type", expected: expected, found: "'\(text)'", suggestion: suggestion))
             return nil
         }
@@ -165,7 +169,9 @@ struct NodeReader {
             return nil
         }
         if seconds <= 0 {
-            error(node.mark, path, "\(path): expected \(expected), found '\(text)', which is no time at all", code: "range")
+            error(
+                node.mark, path, "\(path): expected \(expected), found '\(text)', which is no time at all",
+                code: "range")
             return nil
         }
         return seconds

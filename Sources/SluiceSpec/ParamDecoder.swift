@@ -7,7 +7,10 @@ extension NodeReader {
         for (name, keyMark, value) in entries {
             let paramPath = "\(path).\(name)"
             if !Identifiers.isEnvName(name) {
-                error(keyMark, paramPath, "\(paramPath): '\(name)' is not a valid parameter name: use letters, digits and '_', starting with a letter or '_'")
+                error(
+                    keyMark, paramPath,
+                    "\(paramPath): '\(name)' is not a valid parameter name: use letters, digits and '_', starting with a letter or '_'"
+                )
             }
             if let param = param(name: name, mark: keyMark, node: value, path: paramPath) { result.append(param) }
         }
@@ -22,10 +25,15 @@ extension NodeReader {
         else { return nil }
         let before = diagnostics.count
         guard let typeField = fields.first(where: { $0.key == "type" }) else {
-            error(mark, path, "missing required key 'type' in \(path) (one of \(ParamType.allCases.map(\.rawValue).joined(separator: ", ")))", code: "missing-key")
+            error(
+                mark, path,
+                "missing required key 'type' in \(path) (one of \(ParamType.allCases.map(\.rawValue).joined(separator: ", ")))",
+                code: "missing-key")
             return nil
         }
-        guard let type = choice(typeField.value, path: "\(path).type", ParamType.allCases.map(\.rawValue)).flatMap(ParamType.init)
+        guard
+            let type = choice(typeField.value, path: "\(path).type", ParamType.allCases.map(\.rawValue)).flatMap(
+                ParamType.init)
         else { return nil }
         var defaultValue: ParamValue?
         var allowed: [ParamValue]?
@@ -46,7 +54,9 @@ extension NodeReader {
                 allowed = items.enumerated().compactMap { paramValue($1, type: type, path: "\(fieldPath)[\($0)]") }
             case "min", "max":
                 guard type == .int || type == .float || type == .date else {
-                    error(keyMark, fieldPath, "\(fieldPath): \(key) applies to int, float and date parameters, not \(type.rawValue)")
+                    error(
+                        keyMark, fieldPath,
+                        "\(fieldPath): \(key) applies to int, float and date parameters, not \(type.rawValue)")
                     continue
                 }
                 let bound = paramValue(value, type: type, path: fieldPath)

@@ -20,14 +20,21 @@ public enum ParamType: String, Sendable, CaseIterable, Codable {
 
 /// A typed parameter value.
 public enum ParamValue: Sendable, Hashable, CustomStringConvertible {
-    case string(String), int(Int), float(Double), bool(Bool), date(String), path(String), list([String])
+    case string(String)
+    case int(Int)
+    case float(Double)
+    case bool(Bool)
+    case date(String)
+    case path(String)
+    case list([String])
 
     /// The value as substituted into templates: `90`, `0.5`, `true`, `2026-11-22`, `a,b`.
     public var description: String {
         switch self {
         case .string(let value), .date(let value), .path(let value): return value
         case .int(let value): return String(value)
-        case .float(let value): return value == value.rounded() && abs(value) < 1e15 ? String(format: "%.1f", value) : String(value)
+        case .float(let value):
+            return value == value.rounded() && abs(value) < 1e15 ? String(format: "%.1f", value) : String(value)
         case .bool(let value): return String(value)
         case .list(let items): return items.joined(separator: ",")
         }

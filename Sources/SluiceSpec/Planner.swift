@@ -3,7 +3,8 @@ import Foundation
 /// Resolves a DAG for one run: checks and binds parameters, expands `foreach`, substitutes static references.
 public enum Planner {
     /// Plans `spec` with `given` parameter values (`--param name=value`, in order) and a logical date.
-    public static func plan(_ spec: DAGSpec, params given: [(String, String)] = [], logicalDate: String) throws(PlanError)
+    public static func plan(_ spec: DAGSpec, params given: [(String, String)] = [], logicalDate: String)
+        throws(PlanError)
         -> RunPlan
     {
         var errors: [String] = []
@@ -15,8 +16,11 @@ public enum Planner {
         for (name, text) in given {
             guard let param = spec.params.first(where: { $0.name == name }) else {
                 let hint = Suggestions.hint(for: name, in: spec.params.map(\.name))
-                let known = spec.params.isEmpty ? " (it declares none)" : " (it has: \(spec.params.map(\.name).joined(separator: ", ")))"
-                errors.append("--param \(name): DAG \(spec.name) has no parameter '\(name)'\(hint)\(hint.isEmpty ? known : "")")
+                let known =
+                    spec.params.isEmpty
+                    ? " (it declares none)" : " (it has: \(spec.params.map(\.name).joined(separator: ", ")))"
+                errors.append(
+                    "--param \(name): DAG \(spec.name) has no parameter '\(name)'\(hint)\(hint.isEmpty ? known : "")")
                 continue
             }
             switch param.parse(text) {
@@ -32,7 +36,8 @@ public enum Planner {
                 sources[param.name] = .default
             } else if !given.contains(where: { $0.0 == param.name }) {
                 errors.append(
-                    "parameter '\(param.name)' (\(param.type.rawValue)) has no default; give it with --param \(param.name)=VALUE")
+                    "parameter '\(param.name)' (\(param.type.rawValue)) has no default; give it with --param \(param.name)=VALUE"
+                )
             }
         }
         if !errors.isEmpty { throw PlanError(errors) }
@@ -48,7 +53,8 @@ public enum Planner {
                     }
                     switch param.parse(text) {
                     case .success(let value): bound[param.name] = value
-                    case .failure(let failure): errors.append("\(scope.file) (included as \(scope.prefix ?? "-")): \(failure.description)")
+                    case .failure(let failure):
+                        errors.append("\(scope.file) (included as \(scope.prefix ?? "-")): \(failure.description)")
                     }
                 } else if let value = param.defaultValue {
                     bound[param.name] = value
@@ -112,7 +118,9 @@ public enum Planner {
         func handlers(_ list: [HandlerSpec]) -> [HandlerSpec] {
             list.map { handler in
                 let workdir = handler.workdir.map { $0.substituting(handlerResolve) }
-                let resolvedDir = workdir.map { $0.isResolved ? Template(literal: absolute($0.description, base: spec.baseDirectory)) : $0 }
+                let resolvedDir = workdir.map {
+                    $0.isResolved ? Template(literal: absolute($0.description, base: spec.baseDirectory)) : $0
+                }
                 return HandlerSpec(
                     command: handler.command.mapTemplates { $0.substituting(handlerResolve) },
                     env: handler.env.map { TemplatedVar(name: $0.name, value: $0.value.substituting(handlerResolve)) },

@@ -45,7 +45,9 @@ public struct PlannedStep: Sendable {
     }
 
     /// Resolves run-time references (`run.id`, upstream outputs) into the exact command, environment and workdir.
-    public func resolve(_ runtime: RuntimeValues) throws(PlanError) -> (command: Command, env: [EnvVar], workdir: String) {
+    public func resolve(_ runtime: RuntimeValues) throws(PlanError) -> (
+        command: Command, env: [EnvVar], workdir: String
+    ) {
         var missing: [String] = []
         func value(_ reference: Reference) -> String? {
             if let found = runtime.value(reference) { return found }

@@ -2,7 +2,10 @@
 enum SpecChecker {
     static func check(_ spec: DAGSpec, allowExternalNeeds: Bool = false) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
-        func report(_ file: String, _ mark: SourceMark, _ path: String, _ message: String, code: String, suggestion: String? = nil) {
+        func report(
+            _ file: String, _ mark: SourceMark, _ path: String, _ message: String, code: String,
+            suggestion: String? = nil
+        ) {
             diagnostics.append(
                 Diagnostic(file: file, mark: mark, path: path, message: message, code: code, suggestion: suggestion))
         }
@@ -30,7 +33,9 @@ enum SpecChecker {
                         "\(path): unknown step '\(need)'\(suggestion.map { " — did you mean '\($0)'?" } ?? "")",
                         code: "unknown-step", suggestion: suggestion)
                 } else if !seen.insert(need).inserted {
-                    report(step.file, step.needMarks[i], path, "\(path): '\(need)' is listed twice", code: "duplicate-need")
+                    report(
+                        step.file, step.needMarks[i], path, "\(path): '\(need)' is listed twice", code: "duplicate-need"
+                    )
                 }
             }
         }
@@ -40,7 +45,9 @@ enum SpecChecker {
             // Shown in the direction work flows: a -> b means b needs a.
             let flow = cycle.reversed().map { spec.steps[$0].id }
             let step = spec.steps[cycle[0]]
-            report(step.file, step.mark, "steps.\(step.id).needs", "dependency cycle: \(flow.joined(separator: " -> "))", code: "cycle")
+            report(
+                step.file, step.mark, "steps.\(step.id).needs", "dependency cycle: \(flow.joined(separator: " -> "))",
+                code: "cycle")
             return diagnostics
         }
         let index = Dictionary(spec.steps.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -60,11 +67,15 @@ enum SpecChecker {
                         return
                     }
                     if param.type == .list && !inForeach {
-                        report(step.file, mark, path, "\(path): params.\(name) is a list; use it in foreach", code: "list-param")
+                        report(
+                            step.file, mark, path, "\(path): params.\(name) is a list; use it in foreach",
+                            code: "list-param")
                     }
                 case .item:
                     if step.foreach == nil {
-                        report(step.file, mark, path, "\(path): ${{ item }} is only defined in a step with foreach", code: "unknown-reference")
+                        report(
+                            step.file, mark, path, "\(path): ${{ item }} is only defined in a step with foreach",
+                            code: "unknown-reference")
                     }
                 case .stepOutput(let other, _), .stepState(let other):
                     guard let target = index[other] else {
@@ -104,7 +115,8 @@ enum SpecChecker {
             for (i, ref) in step.outputs.enumerated() { checkTemplate(ref.template, "\(base).outputs[\(i)]") }
             if let when = step.when, let whenMark = step.whenMark {
                 for (reference, offset) in when.references {
-                    checkReference(reference, SourceMark(line: whenMark.line, column: whenMark.column + offset), "\(base).when")
+                    checkReference(
+                        reference, SourceMark(line: whenMark.line, column: whenMark.column + offset), "\(base).when")
                 }
             }
             if case .param(let name) = step.foreach {
@@ -122,7 +134,8 @@ enum SpecChecker {
         for (key, handlers) in [("on_failure", spec.onFailure), ("on_success", spec.onSuccess)] {
             for (i, handler) in handlers.enumerated() {
                 let path = "\(key)[\(i)]"
-                let templates = handler.command.templates + handler.env.map(\.value) + (handler.workdir.map { [$0] } ?? [])
+                let templates =
+                    handler.command.templates + handler.env.map(\.value) + (handler.workdir.map { [$0] } ?? [])
                 for template in templates {
                     for (reference, mark) in template.references {
                         switch reference {
@@ -133,7 +146,10 @@ enum SpecChecker {
                                 "\(path): unknown parameter 'params.\(name)'\(suggestion.map { " — did you mean 'params.\($0)'?" } ?? "")",
                                 code: "unknown-reference")
                         case .item, .stepOutput, .stepState:
-                            report(spec.file, mark, path, "\(path): \(reference) is not defined in a handler; handlers see params, dag.name, run.id and run.logical_date", code: "unknown-reference")
+                            report(
+                                spec.file, mark, path,
+                                "\(path): \(reference) is not defined in a handler; handlers see params, dag.name, run.id and run.logical_date",
+                                code: "unknown-reference")
                         default: break
                         }
                     }
@@ -143,7 +159,9 @@ enum SpecChecker {
         var writers: [String: StepSpec] = [:]
         for step in spec.steps {
             for output in step.outputs {
-                guard case .path(let template) = output.location, template.isResolved, step.foreach == nil else { continue }
+                guard case .path(let template) = output.location, template.isResolved, step.foreach == nil else {
+                    continue
+                }
                 let key = template.description
                 if let other = writers[key], other.id != step.id {
                     report(

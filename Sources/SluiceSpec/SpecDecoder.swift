@@ -61,9 +61,11 @@ struct SpecDecoder {
             case "params": params = reader.params(value, path: key)
             case "defaults":
                 defaults =
-                    reader.stepDraft(value, path: key, allowed: Vocabulary.defaults, what: "a mapping of step keys") ?? StepDraft()
+                    reader.stepDraft(value, path: key, allowed: Vocabulary.defaults, what: "a mapping of step keys")
+                    ?? StepDraft()
             case "executor":
-                defaults.executor = reader.choice(value, path: key, ExecutorKind.allCases.map(\.rawValue)).flatMap(ExecutorKind.init)
+                defaults.executor = reader.choice(value, path: key, ExecutorKind.allCases.map(\.rawValue)).flatMap(
+                    ExecutorKind.init)
             case "include":
                 includeNodes = reader.list(value, path: key, of: "template files") ?? []
             case "steps":
@@ -79,13 +81,17 @@ struct SpecDecoder {
             reader.error(executorKey.keyMark, "executor", "executor is set both here and in defaults; keep one")
         }
         if !top.contains(where: { $0.key == "dag" }) {
-            reader.error(root.mark, "dag", "missing required key 'dag' (the DAG's id, e.g. dag: churn_training)", code: "missing-key")
+            reader.error(
+                root.mark, "dag", "missing required key 'dag' (the DAG's id, e.g. dag: churn_training)",
+                code: "missing-key")
         }
         if !stepsSeen {
-            reader.error(root.mark, "steps", "missing required key 'steps' (a mapping of step id to step)", code: "missing-key")
+            reader.error(
+                root.mark, "steps", "missing required key 'steps' (a mapping of step id to step)", code: "missing-key")
         }
         if schedule == nil, let tz = top.first(where: { $0.key == "timezone" }), timezone != nil {
-            reader.error(tz.keyMark, "timezone", "timezone is set but there is no schedule; it only applies to schedule")
+            reader.error(
+                tz.keyMark, "timezone", "timezone is set but there is no schedule; it only applies to schedule")
         }
 
         var scopes = [ParamScope(params: params, bindings: [:], file: reader.file, prefix: nil)]
@@ -99,10 +105,12 @@ struct SpecDecoder {
         for entry in stepNodes {
             guard
                 let draft = reader.stepDraft(
-                    entry.node, path: "steps.\(entry.id)", allowed: Vocabulary.step, what: "a mapping with at least 'command'")
+                    entry.node, path: "steps.\(entry.id)", allowed: Vocabulary.step,
+                    what: "a mapping with at least 'command'")
             else { continue }
             if let step = build(
-                id: entry.id, mark: entry.mark, draft: draft, defaults: defaults, dagTags: tags, scope: 0, file: reader.file,
+                id: entry.id, mark: entry.mark, draft: draft, defaults: defaults, dagTags: tags, scope: 0,
+                file: reader.file,
                 directory: baseDirectory, baseDirectory: baseDirectory)
             {
                 steps.append(step)
@@ -136,7 +144,8 @@ struct SpecDecoder {
         }
         guard reader.diagnostics.isEmpty else { return reader.diagnostics }
         let spec = DAGSpec(
-            name: template.name, scopes: [ParamScope(params: template.params, bindings: [:], file: reader.file, prefix: nil)],
+            name: template.name,
+            scopes: [ParamScope(params: template.params, bindings: [:], file: reader.file, prefix: nil)],
             steps: steps, file: reader.file, baseDirectory: "/", source: "")
         return SpecChecker.check(spec, allowExternalNeeds: true)
     }
@@ -147,7 +156,8 @@ struct SpecDecoder {
     private mutating func templateFile(_ root: YAMLNode) -> TemplateFile? {
         guard
             let top = reader.mapping(
-                root, path: "", allowed: Vocabulary.names(Vocabulary.template), what: "a mapping with 'template' and 'steps'")
+                root, path: "", allowed: Vocabulary.names(Vocabulary.template),
+                what: "a mapping with 'template' and 'steps'")
         else { return nil }
         var name: String?
         var params: [ParamSpec] = []
@@ -162,7 +172,8 @@ struct SpecDecoder {
                 stepsSeen = true
                 for entry in stepEntries(value) {
                     if let draft = reader.stepDraft(
-                        entry.node, path: "steps.\(entry.id)", allowed: Vocabulary.step, what: "a mapping with at least 'command'")
+                        entry.node, path: "steps.\(entry.id)", allowed: Vocabulary.step,
+                        what: "a mapping with at least 'command'")
                     {
                         steps.append((entry.id, entry.mark, draft))
                     }
@@ -171,10 +182,12 @@ struct SpecDecoder {
             }
         }
         if !top.contains(where: { $0.key == "template" }) {
-            reader.error(root.mark, "template", "missing required key 'template' (the template's name)", code: "missing-key")
+            reader.error(
+                root.mark, "template", "missing required key 'template' (the template's name)", code: "missing-key")
         }
         if !stepsSeen {
-            reader.error(root.mark, "steps", "missing required key 'steps' (a mapping of step id to step)", code: "missing-key")
+            reader.error(
+                root.mark, "steps", "missing required key 'steps' (a mapping of step id to step)", code: "missing-key")
         }
         guard let name else { return nil }
         return TemplateFile(name: name, params: params, steps: steps)
@@ -192,19 +205,26 @@ struct SpecDecoder {
         } else {
             guard
                 let fields = reader.mapping(
-                    node, path: path, allowed: Vocabulary.names(Vocabulary.include), what: "a file name or a mapping with file, as, params")
+                    node, path: path, allowed: Vocabulary.names(Vocabulary.include),
+                    what: "a file name or a mapping with file, as, params")
             else { return [] }
             for (key, _, value) in fields {
                 switch key {
                 case "file": fileNode = value
                 case "as":
                     guard let text = reader.string(value, path: "\(path).as") else { continue }
-                    if Identifiers.isStepID(text) { prefix = text } else {
-                        reader.error(value.mark, "\(path).as", "\(path).as: '\(text)' is not a valid step id prefix: use letters, digits, '_' and '-'")
+                    if Identifiers.isStepID(text) {
+                        prefix = text
+                    } else {
+                        reader.error(
+                            value.mark, "\(path).as",
+                            "\(path).as: '\(text)' is not a valid step id prefix: use letters, digits, '_' and '-'")
                     }
                 case "params":
                     bindingNodes =
-                        reader.mapping(value, path: "\(path).params", allowed: nil, what: "a mapping of parameter name to value") ?? []
+                        reader.mapping(
+                            value, path: "\(path).params", allowed: nil, what: "a mapping of parameter name to value")
+                        ?? []
                 default: break
                 }
             }
@@ -218,7 +238,9 @@ struct SpecDecoder {
         switch readInclude(relative) {
         case .success(let value): loaded = value
         case .failure(let failure):
-            reader.error(fileNode.mark, "\(path).file", "\(path).file: cannot read '\(relative)': \(failure.reason)", code: "include")
+            reader.error(
+                fileNode.mark, "\(path).file", "\(path).file: cannot read '\(relative)': \(failure.reason)",
+                code: "include")
             return []
         }
         var sub = SpecDecoder(file: loaded.file, readInclude: { _ in .failure(SpecReadError(file: "", reason: "")) })
@@ -230,7 +252,9 @@ struct SpecDecoder {
             return []
         }
         guard Self.isTemplate(root) else {
-            reader.error(fileNode.mark, "\(path).file", "\(path).file: '\(relative)' is not a template file (it has no 'template:' key)", code: "include")
+            reader.error(
+                fileNode.mark, "\(path).file",
+                "\(path).file: '\(relative)' is not a template file (it has no 'template:' key)", code: "include")
             return []
         }
         guard let template = sub.templateFile(root) else {
@@ -259,7 +283,8 @@ struct SpecDecoder {
                 }
             }
         }
-        for param in template.params where param.defaultValue == nil && !bindingNodes.contains(where: { $0.key == param.name }) {
+        for param in template.params
+        where param.defaultValue == nil && !bindingNodes.contains(where: { $0.key == param.name }) {
             reader.error(
                 node.mark, "\(path).params",
                 "\(path): template '\(template.name)' needs a value for parameter '\(param.name)' (\(param.type.rawValue)); add it under params",
@@ -291,7 +316,8 @@ struct SpecDecoder {
             draft.inputs = draft.inputs.map { $0.mapTemplate { $0.mapReferences(rewrite) } }
             draft.outputs = draft.outputs.map { $0.mapTemplate { $0.mapReferences(rewrite) } }
             if let step = build(
-                id: rename(entry.id), mark: entry.mark, draft: draft, defaults: defaults, dagTags: dagTags, scope: scope,
+                id: rename(entry.id), mark: entry.mark, draft: draft, defaults: defaults, dagTags: dagTags,
+                scope: scope,
                 file: loaded.file, directory: loaded.directory, baseDirectory: baseDirectory)
             {
                 steps.append(step)
@@ -307,14 +333,21 @@ struct SpecDecoder {
     ) -> StepSpec? {
         guard let command = draft.command else {
             let message = "missing required key 'command' in steps.\(id)"
-            if file == reader.file { reader.error(mark, "steps.\(id)", message, code: "missing-key") } else {
-                extra.append(Diagnostic(file: file, mark: mark, path: "steps.\(id)", message: message, code: "missing-key"))
+            if file == reader.file {
+                reader.error(mark, "steps.\(id)", message, code: "missing-key")
+            } else {
+                extra.append(
+                    Diagnostic(file: file, mark: mark, path: "steps.\(id)", message: message, code: "missing-key"))
             }
             return nil
         }
         var env = defaults.env ?? []
         for variable in draft.env ?? [] {
-            if let index = env.firstIndex(where: { $0.name == variable.name }) { env[index] = variable } else { env.append(variable) }
+            if let index = env.firstIndex(where: { $0.name == variable.name }) {
+                env[index] = variable
+            } else {
+                env.append(variable)
+            }
         }
         let workdir = draft.workdir ?? defaults.workdir
         let retries = (draft.retries ?? RetryPolicy()).over(defaults.retries ?? RetryPolicy()).over(.standard)
@@ -338,7 +371,8 @@ struct SpecDecoder {
             if !Identifiers.isStepID(id) {
                 reader.error(
                     keyMark, path,
-                    "\(path): '\(id)' is not a valid step id: use letters, digits, '_' and '-', starting with a letter or '_'")
+                    "\(path): '\(id)' is not a valid step id: use letters, digits, '_' and '-', starting with a letter or '_'"
+                )
             }
             result.append((id, keyMark, value))
         }
@@ -352,7 +386,8 @@ struct SpecDecoder {
             let itemPath = "\(path)[\(index)]"
             guard
                 let fields = reader.mapping(
-                    item, path: itemPath, allowed: Vocabulary.names(Vocabulary.handler), what: "a mapping with 'command'")
+                    item, path: itemPath, allowed: Vocabulary.names(Vocabulary.handler),
+                    what: "a mapping with 'command'")
             else { continue }
             var command: CommandSpec?
             var env: [TemplatedVar] = []
@@ -378,7 +413,8 @@ struct SpecDecoder {
         guard Identifiers.isDAGName(text) else {
             reader.error(
                 node.mark, key,
-                "\(key): '\(text)' is not a valid id: use lowercase letters, digits, '_' and '-', starting with a letter")
+                "\(key): '\(text)' is not a valid id: use lowercase letters, digits, '_' and '-', starting with a letter"
+            )
             return nil
         }
         return text

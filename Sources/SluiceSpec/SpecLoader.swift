@@ -50,7 +50,8 @@ public enum SpecLoader {
         }
     }
 
-    private static func decode(_ root: YAMLNode, bytes: [UInt8], file: String, baseDirectory: String) throws -> DAGSpec {
+    private static func decode(_ root: YAMLNode, bytes: [UInt8], file: String, baseDirectory: String) throws -> DAGSpec
+    {
         var decoder = SpecDecoder(file: file, readInclude: includeReader(file: file, baseDirectory: baseDirectory))
         let (spec, diagnostics) = decoder.decode(
             root, baseDirectory: baseDirectory, source: String(decoding: bytes, as: UTF8.self))
@@ -64,18 +65,28 @@ public enum SpecLoader {
             .failure(SpecError([Diagnostic(file: file, mark: mark, path: "", message: message, code: code)]))
         }
         if bytes.count > maxFileBytes {
-            return fail(SourceMark(line: 1, column: 1), "the file is \(bytes.count >> 20) MiB; a DAG file may be at most \(maxFileBytes >> 20) MiB", "too-large")
+            return fail(
+                SourceMark(line: 1, column: 1),
+                "the file is \(bytes.count >> 20) MiB; a DAG file may be at most \(maxFileBytes >> 20) MiB", "too-large"
+            )
         }
         if String(validating: bytes, as: UTF8.self) == nil {
             let (offset, mark) = firstInvalidUTF8(bytes)
-            return fail(mark, "not valid UTF-8 text (byte \(offset) is 0x\(String(bytes[offset], radix: 16))); save the DAG file as UTF-8", "encoding")
+            return fail(
+                mark,
+                "not valid UTF-8 text (byte \(offset) is 0x\(String(bytes[offset], radix: 16))); save the DAG file as UTF-8",
+                "encoding")
         }
         if let nul = bytes.firstIndex(of: 0) {
-            return fail(position(of: nul, in: bytes), "the file contains a NUL byte; it looks binary, not a YAML text file", "encoding")
+            return fail(
+                position(of: nul, in: bytes), "the file contains a NUL byte; it looks binary, not a YAML text file",
+                "encoding")
         }
         do {
             guard let root = try YAMLParser.parse(bytes, maxScalarBytes: maxScalarBytes) else {
-                return fail(SourceMark(line: 1, column: 1), "the file is empty: expected a mapping with 'dag' and 'steps'", "empty")
+                return fail(
+                    SourceMark(line: 1, column: 1), "the file is empty: expected a mapping with 'dag' and 'steps'",
+                    "empty")
             }
             return .success(root)
         } catch {
@@ -94,9 +105,14 @@ public enum SpecLoader {
 
     static func includeReader(file: String, baseDirectory: String) -> IncludeReader {
         { relative in
-            let absolute = relative.hasPrefix("/") ? relative : ((baseDirectory as NSString).appendingPathComponent(relative) as NSString).standardizingPath
+            let absolute =
+                relative.hasPrefix("/")
+                ? relative
+                : ((baseDirectory as NSString).appendingPathComponent(relative) as NSString).standardizingPath
             let directory = (file as NSString).deletingLastPathComponent
-            let shown = relative.hasPrefix("/") ? relative : ((directory as NSString).appendingPathComponent(relative) as NSString).standardizingPath
+            let shown =
+                relative.hasPrefix("/")
+                ? relative : ((directory as NSString).appendingPathComponent(relative) as NSString).standardizingPath
             do {
                 let bytes = try read(absolute)
                 return .success((shown, bytes, (absolute as NSString).deletingLastPathComponent))
@@ -111,7 +127,8 @@ public enum SpecLoader {
     private static func read(_ path: String) throws -> [UInt8] {
         do {
             if let size = FileSystem.size(path), size > maxFileBytes {
-                throw SpecReadError(file: path, reason: "is \(size >> 20) MiB; a DAG file may be at most \(maxFileBytes >> 20) MiB")
+                throw SpecReadError(
+                    file: path, reason: "is \(size >> 20) MiB; a DAG file may be at most \(maxFileBytes >> 20) MiB")
             }
             return try FileSystem.readBytes(path)
         } catch let error as SystemError {

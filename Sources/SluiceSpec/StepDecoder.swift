@@ -36,7 +36,8 @@ extension NodeReader {
                     draft.needMarks = items.map(\.mark)
                 }
             case "description": draft.description = string(value, path: fieldPath)
-            case "kind": draft.kind = choice(value, path: fieldPath, StepKind.allCases.map(\.rawValue)).flatMap(StepKind.init)
+            case "kind":
+                draft.kind = choice(value, path: fieldPath, StepKind.allCases.map(\.rawValue)).flatMap(StepKind.init)
             case "executor":
                 draft.executor = choice(value, path: fieldPath, ExecutorKind.allCases.map(\.rawValue)).flatMap(
                     ExecutorKind.init)
@@ -103,9 +104,13 @@ extension NodeReader {
             if !Identifiers.isEnvName(name) {
                 error(keyMark, "\(path).\(name)", "\(path): '\(name)' is not a valid environment variable name")
             } else if name.hasPrefix("SLUICE_") {
-                error(keyMark, "\(path).\(name)", "\(path): '\(name)' is reserved: Sluice sets the SLUICE_* variables itself")
+                error(
+                    keyMark, "\(path).\(name)",
+                    "\(path): '\(name)' is reserved: Sluice sets the SLUICE_* variables itself")
             }
-            if let template = template(value, path: "\(path).\(name)") { vars.append(TemplatedVar(name: name, value: template)) }
+            if let template = template(value, path: "\(path).\(name)") {
+                vars.append(TemplatedVar(name: name, value: template))
+            }
         }
         return vars
     }
@@ -122,8 +127,11 @@ extension NodeReader {
         case .success(let condition): return condition
         case .failure(let failure):
             var mark = node.mark
-            if case .scalar(_, let style) = node.content, !text.contains("\n"), style == .plain || style == .singleQuoted || style == .doubleQuoted {
-                mark = SourceMark(line: node.mark.line, column: node.mark.column + (style == .plain ? 0 : 1) + failure.offset)
+            if case .scalar(_, let style) = node.content, !text.contains("\n"),
+                style == .plain || style == .singleQuoted || style == .doubleQuoted
+            {
+                mark = SourceMark(
+                    line: node.mark.line, column: node.mark.column + (style == .plain ? 0 : 1) + failure.offset)
             }
             error(mark, path, "\(path): \(failure.message)", code: "condition")
             return nil
@@ -147,7 +155,9 @@ extension NodeReader {
                 if text.isEmpty {
                     error(item.mark, "\(path)[\(index)]", "\(path)[\(index)]: an item must not be empty")
                 } else if let first = seen[text] {
-                    error(item.mark, "\(path)[\(index)]", "\(path)[\(index)]: '\(text)' is already item \(first); items must be unique")
+                    error(
+                        item.mark, "\(path)[\(index)]",
+                        "\(path)[\(index)]: '\(text)' is already item \(first); items must be unique")
                 }
                 seen[text] = seen[text] ?? index
                 values.append(text)
@@ -188,7 +198,8 @@ extension NodeReader {
                     } else {
                         let itemPath = "\(fieldPath)[\(index)]"
                         let mark = (value.content.items?[index].mark) ?? value.mark
-                        let hint = Suggestions.hint(for: name, in: ["exit", "killed", "oom_killed", "timed_out", "failed_to_start"])
+                        let hint = Suggestions.hint(
+                            for: name, in: ["exit", "killed", "oom_killed", "timed_out", "failed_to_start"])
                         error(
                             mark, itemPath,
                             "\(itemPath): expected one of \(RetryOn.names.joined(separator: ", ")), found '\(name)'\(hint)",
@@ -200,7 +211,10 @@ extension NodeReader {
             }
         }
         if let backoff = policy.backoff, let max = policy.maxBackoff, max < backoff {
-            error(node.mark, path, "\(path): max_backoff (\(Units.formatDuration(max))) is shorter than backoff (\(Units.formatDuration(backoff)))")
+            error(
+                node.mark, path,
+                "\(path): max_backoff (\(Units.formatDuration(max))) is shorter than backoff (\(Units.formatDuration(backoff)))"
+            )
         }
         return policy
     }
@@ -227,7 +241,9 @@ extension NodeReader {
     }
 
     mutating func dataRefs(_ node: YAMLNode, path: String) -> [DataRef]? {
-        guard let items = list(node, path: path, of: "paths or {path|uri, dataset, version} mappings") else { return nil }
+        guard let items = list(node, path: path, of: "paths or {path|uri, dataset, version} mappings") else {
+            return nil
+        }
         var refs: [DataRef] = []
         for (index, item) in items.enumerated() {
             let itemPath = "\(path)[\(index)]"
@@ -270,13 +286,17 @@ extension NodeReader {
                     }
                 case "dataset":
                     guard let name = string(value, path: fieldPath) else { continue }
-                    if Identifiers.isDatasetName(name) { dataset = name } else {
+                    if Identifiers.isDatasetName(name) {
+                        dataset = name
+                    } else {
                         error(
                             value.mark, fieldPath,
-                            "\(fieldPath): '\(name)' is not a valid dataset name: use lowercase letters, digits, '_', '-', '.' and '/', starting with a letter")
+                            "\(fieldPath): '\(name)' is not a valid dataset name: use lowercase letters, digits, '_', '-', '.' and '/', starting with a letter"
+                        )
                     }
                 case "version":
-                    version = choice(value, path: fieldPath, VersionSource.allCases.map(\.rawValue)).flatMap(VersionSource.init)
+                    version = choice(value, path: fieldPath, VersionSource.allCases.map(\.rawValue)).flatMap(
+                        VersionSource.init)
                     versionNode = value
                 default: break
                 }
@@ -288,21 +308,29 @@ extension NodeReader {
                 continue
             }
             if case .uri = location, let version, version != .fromStep, let versionNode {
-                error(versionNode.mark, "\(itemPath).version", "\(itemPath).version: '\(version.rawValue)' needs a local path; a URI's version comes from_step")
+                error(
+                    versionNode.mark, "\(itemPath).version",
+                    "\(itemPath).version: '\(version.rawValue)' needs a local path; a URI's version comes from_step")
             }
             let defaultVersion: VersionSource
             if case .uri = location { defaultVersion = .fromStep } else { defaultVersion = .content }
-            refs.append(DataRef(location: location, dataset: dataset, version: version ?? defaultVersion, mark: item.mark))
+            refs.append(
+                DataRef(location: location, dataset: dataset, version: version ?? defaultVersion, mark: item.mark))
         }
         return refs
     }
 
     mutating func tags(_ node: YAMLNode, path: String) -> [Tag]? {
-        guard let entries = mapping(node, path: path, allowed: nil, what: "a mapping of tag name to value") else { return nil }
+        guard let entries = mapping(node, path: path, allowed: nil, what: "a mapping of tag name to value") else {
+            return nil
+        }
         var tags: [Tag] = []
         for (key, keyMark, value) in entries {
             if !Identifiers.isTagKey(key) {
-                error(keyMark, "\(path).\(key)", "\(path): '\(key)' is not a valid tag name: use lowercase letters, digits, '_', '-', '.' and '/', starting with a letter")
+                error(
+                    keyMark, "\(path).\(key)",
+                    "\(path): '\(key)' is not a valid tag name: use lowercase letters, digits, '_', '-', '.' and '/', starting with a letter"
+                )
                 continue
             }
             if let text = string(value, path: "\(path).\(key)") { tags.append(Tag(key: key, value: text)) }

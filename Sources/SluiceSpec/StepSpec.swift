@@ -92,7 +92,11 @@ public struct Tag: Sendable, Hashable, Codable {
     static func merge(_ base: [Tag], _ overrides: [Tag]) -> [Tag] {
         var result = base
         for tag in overrides {
-            if let index = result.firstIndex(where: { $0.key == tag.key }) { result[index] = tag } else { result.append(tag) }
+            if let index = result.firstIndex(where: { $0.key == tag.key }) {
+                result[index] = tag
+            } else {
+                result.append(tag)
+            }
         }
         return result
     }
@@ -171,7 +175,9 @@ public enum RetryOn: Sendable, Hashable, CustomStringConvertible {
         case "timed_out": return .timedOut
         case "failed_to_start": return .failedToStart
         default:
-            guard text.hasPrefix("exit:"), let code = Int32(text.dropFirst(5)), (1...255).contains(code) else { return nil }
+            guard text.hasPrefix("exit:"), let code = Int32(text.dropFirst(5)), (1...255).contains(code) else {
+                return nil
+            }
             return .exit(code)
         }
     }

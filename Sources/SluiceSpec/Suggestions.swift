@@ -12,7 +12,9 @@ public enum Suggestions {
         }
         if let best { return best.0 }
         // A word cut short ("oom" for "oom_killed", "train" for "training") names its only completion.
-        let completions = candidates.filter { word.count >= 3 && $0.lowercased().hasPrefix(word.lowercased()) && $0 != word }
+        let completions = candidates.filter {
+            word.count >= 3 && $0.lowercased().hasPrefix(word.lowercased()) && $0 != word
+        }
         return completions.count == 1 ? completions[0] : nil
     }
 

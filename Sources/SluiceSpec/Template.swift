@@ -58,7 +58,8 @@ public enum Reference: Sendable, Hashable, CustomStringConvertible {
                 let step = parts[1..<(parts.count - 1)].joined(separator: ".")
                 if allowState { return .success(.stepState(step)) }
                 return .failure(
-                    ReferenceError(message: "'\(text)' can only be used in 'when'; in templates use steps.\(step).outputs.<key>"))
+                    ReferenceError(
+                        message: "'\(text)' can only be used in 'when'; in templates use steps.\(step).outputs.<key>"))
             }
         default: break
         }
@@ -143,7 +144,9 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
     func mapReferences(_ transform: (Reference) -> Reference) -> Template {
         Template(
             segments: segments.map {
-                if case .reference(let reference, let offset) = $0 { return .reference(transform(reference), offset: offset) }
+                if case .reference(let reference, let offset) = $0 {
+                    return .reference(transform(reference), offset: offset)
+                }
                 return $0
             }, mark: mark, firstColumn: firstColumn)
     }
@@ -252,7 +255,8 @@ public enum ShellQuote {
     }
 
     private static func isSafe(_ c: Unicode.Scalar) -> Bool {
-        ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || "@%+=:,./_-".unicodeScalars.contains(c)
+        ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c)
+            || "@%+=:,./_-".unicodeScalars.contains(c)
     }
 }
 

@@ -26,8 +26,10 @@ public enum Units {
         let digits = String(text.prefix { $0.isNumber || $0 == "." })
         guard !digits.isEmpty, isDecimal(digits) else { return nil }
         let unit = text.dropFirst(digits.count).lowercased().strip()
-        let map = ["": "Mi", "k": "Ki", "kb": "Ki", "kib": "Ki", "m": "Mi", "mb": "Mi", "mib": "Mi", "g": "Gi",
-            "gb": "Gi", "gib": "Gi", "t": "Ti", "tb": "Ti", "tib": "Ti"]
+        let map = [
+            "": "Mi", "k": "Ki", "kb": "Ki", "kib": "Ki", "m": "Mi", "mb": "Mi", "mib": "Mi", "g": "Gi",
+            "gb": "Gi", "gib": "Gi", "t": "Ti", "tb": "Ti", "tib": "Ti",
+        ]
         return map[unit].map { digits + $0 }
     }
 

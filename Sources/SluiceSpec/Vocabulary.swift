@@ -14,7 +14,8 @@ public enum Vocabulary {
         KeyDoc(name: "description", summary: "Free text."),
         KeyDoc(name: "owner", summary: "Who is told about failures (free text, usually an e-mail address)."),
         KeyDoc(name: "tags", summary: "Cost and ownership tags, inherited by every step."),
-        KeyDoc(name: "schedule", summary: "When the service starts runs: 5-field cron or @hourly/@daily/@weekly/@monthly."),
+        KeyDoc(
+            name: "schedule", summary: "When the service starts runs: 5-field cron or @hourly/@daily/@weekly/@monthly."),
         KeyDoc(name: "timezone", summary: "The tz database zone the schedule is read in (default UTC)."),
         KeyDoc(name: "catchup", summary: "After a pause, run every missed interval (true) or only the latest (false)."),
         KeyDoc(name: "max_active_runs", summary: "Most runs of this DAG at once."),
@@ -24,7 +25,9 @@ public enum Vocabulary {
         KeyDoc(name: "steps", summary: "An ordered map of step id to step."),
         KeyDoc(name: "on_failure", summary: "Commands run when a run fails."),
         KeyDoc(name: "on_success", summary: "Commands run when a run succeeds."),
-        KeyDoc(name: "executor", summary: "The executor of every step that does not set its own: local (default) or slurm."),
+        KeyDoc(
+            name: "executor", summary: "The executor of every step that does not set its own: local (default) or slurm."
+        ),
     ]
 
     /// Top-level keys of a template file.
@@ -83,7 +86,9 @@ public enum Vocabulary {
         KeyDoc(name: "attempts", summary: "Total attempts, the first included (1 = no retry)."),
         KeyDoc(name: "backoff", summary: "Wait before the first retry; doubled for each further one, with jitter."),
         KeyDoc(name: "max_backoff", summary: "The longest wait between attempts."),
-        KeyDoc(name: "on", summary: "Outcomes that are retried: exit, exit:<code>, killed, oom_killed, timed_out, failed_to_start."),
+        KeyDoc(
+            name: "on",
+            summary: "Outcomes that are retried: exit, exit:<code>, killed, oom_killed, timed_out, failed_to_start."),
     ]
 
     /// Keys of one `include` entry.

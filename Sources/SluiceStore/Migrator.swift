@@ -14,9 +14,11 @@ public struct Migration: Sendable {
 
     /// Every migration this build knows, in order.
     public static let all: [Migration] = [
-        Migration(version: 1, name: "initial", sql: String(decoding: PackageResources.v0001_initial_sql, as: UTF8.self)),
         Migration(
-            version: 2, name: "dag_language", sql: String(decoding: PackageResources.v0002_dag_language_sql, as: UTF8.self)),
+            version: 1, name: "initial", sql: String(decoding: PackageResources.v0001_initial_sql, as: UTF8.self)),
+        Migration(
+            version: 2, name: "dag_language",
+            sql: String(decoding: PackageResources.v0002_dag_language_sql, as: UTF8.self)),
     ]
 
     /// The schema version this build expects.

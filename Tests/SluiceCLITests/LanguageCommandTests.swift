@@ -11,7 +11,8 @@ struct LanguageCommandTests {
     private func exampleProject() throws -> Project {
         let project = try Project()
         for folder in ["dags", "examples"] {
-            try FileManager.default.copyItem(atPath: Self.repository + "/" + folder, toPath: project.path + "/" + folder)
+            try FileManager.default.copyItem(
+                atPath: Self.repository + "/" + folder, toPath: project.path + "/" + folder)
         }
         for generated in ["data", "models"] {
             try? FileManager.default.removeItem(atPath: project.path + "/examples/churn/" + generated)
@@ -65,7 +66,8 @@ struct LanguageCommandTests {
         #expect((parsed?["steps"] as? [[String: Any]])?.map { $0["key"] as? String } == ["train", "promote"])
         let bad = try project.sluice("plan", "dags/churn_training.yaml", "--param", "epoch=10", "--param", "min_auc=2")
         #expect(bad.code == 2)
-        #expect(bad.stderr.contains("--param epoch: DAG churn_training has no parameter 'epoch' — did you mean 'epochs'?"))
+        #expect(
+            bad.stderr.contains("--param epoch: DAG churn_training has no parameter 'epoch' — did you mean 'epochs'?"))
         #expect(bad.stderr.contains("--param min_auc: parameter 'min_auc' must be at most 1.0, got 2.0"))
     }
 

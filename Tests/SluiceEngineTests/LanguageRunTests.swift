@@ -41,10 +41,12 @@ struct LanguageRunTests {
             """, params: [("greeting", "it's me"), ("brands", "ah,albert")], in: dir)
         #expect(result.state == .succeeded)
         #expect(detail.steps.map(\.step) == ["train", "score[ah]", "score[albert]", "done"])
-        let lines = try String(contentsOfFile: dir.path + "/out.txt", encoding: .utf8).split(separator: "\n").map(String.init)
+        let lines = try String(contentsOfFile: dir.path + "/out.txt", encoding: .utf8).split(separator: "\n").map(
+            String.init)
         #expect(
             Set(lines.prefix(2)) == [
-                "it's me ah file:///m/2026-11-20 \(result.runID)", "it's me albert file:///m/2026-11-20 \(result.runID)",
+                "it's me ah file:///m/2026-11-20 \(result.runID)",
+                "it's me albert file:///m/2026-11-20 \(result.runID)",
             ])
         #expect(lines.last == "lang")
         let row = try store.connection.query(

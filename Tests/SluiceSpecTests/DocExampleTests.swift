@@ -9,7 +9,8 @@ struct DocExampleTests {
     /// The ```yaml blocks of every Markdown file under docs/, with the line each starts on.
     static func examples() -> [String] {
         var found: [String] = []
-        for name in ((try? FileManager.default.contentsOfDirectory(atPath: docs)) ?? []).sorted() where name.hasSuffix(".md") {
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: docs)) ?? []).sorted()
+        where name.hasSuffix(".md") {
             guard let text = try? String(contentsOfFile: docs + "/" + name, encoding: .utf8) else { continue }
             var block: [String]?
             var start = 0
@@ -56,7 +57,8 @@ struct DocExampleTests {
     /// Every key of the vocabulary appears in the reference, so no key goes undocumented.
     @Test func theReferenceMentionsEveryKey() throws {
         let text = try String(contentsOfFile: Self.docs + "/dag-reference.md", encoding: .utf8)
-        let all = Vocabulary.dag + Vocabulary.template + Vocabulary.step + Vocabulary.param + Vocabulary.resources
+        let all =
+            Vocabulary.dag + Vocabulary.template + Vocabulary.step + Vocabulary.param + Vocabulary.resources
             + Vocabulary.retries + Vocabulary.include + Vocabulary.data + Vocabulary.handler
         let missing = Set(all.map(\.name)).filter { !text.contains("`\($0)`") }
         #expect(missing.isEmpty, "undocumented keys: \(missing.sorted())")

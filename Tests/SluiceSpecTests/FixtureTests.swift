@@ -9,8 +9,10 @@ enum Fixtures {
 
     static func files(_ folder: String) -> [String] {
         let directory = root + "/" + folder
-        return ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".yaml") }
-            .sorted().map { directory + "/" + $0 }
+        return ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter {
+            $0.hasSuffix(".yaml")
+        }
+        .sorted().map { directory + "/" + $0 }
     }
 
     /// The diagnostics of a DAG file, as `sluice validate` prints them, with paths relative to the fixtures root.
@@ -19,7 +21,8 @@ enum Fixtures {
             _ = try SpecLoader.load(path: path)
             return "(valid)\n"
         } catch let error as SpecError {
-            return error.diagnostics.map { $0.description.replacingOccurrences(of: root + "/", with: "") + "\n" }.joined()
+            return error.diagnostics.map { $0.description.replacingOccurrences(of: root + "/", with: "") + "\n" }
+                .joined()
         } catch {
             return "unexpected error: \(error)\n"
         }
@@ -61,8 +64,11 @@ struct FixtureTests {
     /// Between them, the valid fixtures use every key of every mapping in the vocabulary.
     @Test func validFixturesCoverEveryKey() throws {
         var text = ""
-        for path in Fixtures.files("valid") + Fixtures.files("templates") { text += try String(contentsOfFile: path, encoding: .utf8) }
-        let all = Vocabulary.dag + Vocabulary.template + Vocabulary.step + Vocabulary.param + Vocabulary.resources
+        for path in Fixtures.files("valid") + Fixtures.files("templates") {
+            text += try String(contentsOfFile: path, encoding: .utf8)
+        }
+        let all =
+            Vocabulary.dag + Vocabulary.template + Vocabulary.step + Vocabulary.param + Vocabulary.resources
             + Vocabulary.retries + Vocabulary.include + Vocabulary.data + Vocabulary.handler
         let missing = all.map(\.name).filter { name in
             !text.contains("\(name):") && !text.contains("{\(name):") && !text.contains(" \(name): ")

@@ -32,13 +32,16 @@ struct FuzzTests {
     }
 
     static let fragments = [
-        "${{", "}}", "${{ params.x }}", "[", "]", "{", "}", ": ", "- ", "&a ", "*a", "<<: ", "\n  ", "\n", "\t", "'", "\"",
+        "${{", "}}", "${{ params.x }}", "[", "]", "{", "}", ": ", "- ", "&a ", "*a", "<<: ", "\n  ", "\n", "\t", "'",
+        "\"",
         "#", "---\n", "!!str ", "~", "foreach: ", "needs: [", "when: ", "0 3 * * MON", "4Gi", "30s", "\u{0}", "\u{FF}",
     ]
 
     @Test func mutatedFixturesNeverCrash() throws {
         var rng = SplitMix64(state: 0x5EED)
-        let seeds = try (Fixtures.files("valid") + Fixtures.files("invalid")).map { Array(try Data(contentsOf: URL(fileURLWithPath: $0))) }
+        let seeds = try (Fixtures.files("valid") + Fixtures.files("invalid")).map {
+            Array(try Data(contentsOf: URL(fileURLWithPath: $0)))
+        }
         var counts: [String: Int] = [:]
         for _ in 0..<4000 {
             var bytes = seeds.randomElement(using: &rng)!
@@ -73,10 +76,13 @@ struct FuzzTests {
         let huge = Array(("dag: d\nsteps:\n  a: {command: \"" + String(repeating: "x", count: 2 << 20) + "\"}\n").utf8)
         #expect(Self.outcome(huge) == "invalid")
         var laughs = "dag: d\nl0: &l0 [x, x, x, x, x, x, x, x, x, x]\n"
-        for i in 1...9 { laughs += "l\(i): &l\(i) [" + Array(repeating: "*l\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        for i in 1...9 {
+            laughs += "l\(i): &l\(i) [" + Array(repeating: "*l\(i - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
         #expect(Self.outcome(Array((laughs + "steps:\n  a: {command: x}\n").utf8)) == "invalid")
         #expect(Self.outcome([0xFF, 0xFE, 0x00, 0x01]) == "invalid")
-        let deepMapping = Array(("dag: d\n" + (0..<500).map { String(repeating: " ", count: $0) + "k\($0):\n" }.joined()).utf8)
+        let deepMapping = Array(
+            ("dag: d\n" + (0..<500).map { String(repeating: " ", count: $0) + "k\($0):\n" }.joined()).utf8)
         #expect(Self.outcome(deepMapping) == "invalid")
     }
 }

@@ -9,7 +9,9 @@ struct SchemaTests {
 
     @Test func committedSchemaIsWhatSluiceSchemaPrints() throws {
         let committed = try String(contentsOfFile: Self.repository + "/docs/sluice-dag.schema.json", encoding: .utf8)
-        #expect(committed == DAGSchema.document.rendered() + "\n", "run: .build/debug/sluice schema > docs/sluice-dag.schema.json")
+        #expect(
+            committed == DAGSchema.document.rendered() + "\n",
+            "run: .build/debug/sluice schema > docs/sluice-dag.schema.json")
     }
 
     /// Every fixture says what the schema does with it (`# schema: rejects|accepts (…)|no instance (…)`);
@@ -34,7 +36,9 @@ struct SchemaTests {
             } else if marker.hasPrefix("# schema: no instance (") {
                 expected = "no instance"
             } else {
-                Issue.record("\(name): the first line must say what the schema does: # schema: rejects|accepts (why)|no instance (why)")
+                Issue.record(
+                    "\(name): the first line must say what the schema does: # schema: rejects|accepts (why)|no instance (why)"
+                )
                 continue
             }
             guard let instance = try? DAGSchema.instance(bytes: bytes, file: name) else {
@@ -70,7 +74,9 @@ struct SchemaTests {
         let verdicts = output.split(separator: "\n").map(String.init)
         #expect(verdicts.count == instances.count)
         for (name, verdict) in zip(instances, verdicts) {
-            #expect(verdict == expectations[name], "\(name): the schema \(verdict) it, the fixture says \(expectations[name] ?? "")")
+            #expect(
+                verdict == expectations[name],
+                "\(name): the schema \(verdict) it, the fixture says \(expectations[name] ?? "")")
         }
         #expect(instances.count >= 90)
     }

@@ -23,7 +23,9 @@ struct SpecLoaderTests {
         #expect(spec.steps.map(\.id) == ["features", "train"])
         #expect(spec.steps[0].command.templates.map(\.description) == ["python features.py --out data/features.csv"])
         #expect(
-            spec.steps[1].command.templates.map(\.description) == ["python", "train.py", "--features", "data/features.csv"])
+            spec.steps[1].command.templates.map(\.description) == [
+                "python", "train.py", "--features", "data/features.csv",
+            ])
         #expect(spec.steps[0].workdir?.description == "../examples/churn")
         #expect(
             spec.steps[0].env.map { "\($0.name)=\($0.value)" } == ["PYTHONUNBUFFERED=1", "BRAND=no", "SEED=42"])

@@ -6,7 +6,9 @@ struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Show what a run would do: resolved commands, env, workdir, resources, foreach instances, order.",
-        discussion: "Nothing is run and the database is not touched. Exit codes: 0 planned, 2 invalid DAG or parameters, 3 unreadable file.")
+        discussion:
+            "Nothing is run and the database is not touched. Exit codes: 0 planned, 2 invalid DAG or parameters, 3 unreadable file."
+    )
 
     @Argument(help: "The DAG file.") var file: String
     @OptionGroup var planning: PlanOptions

@@ -60,14 +60,19 @@ struct ValidateCommand: ParsableCommand {
                 case .template(let name):
                     results.append(
                         FileResult(
-                            file: file, valid: true, kind: "template", dag: name, steps: nil, error: nil, diagnostics: []))
+                            file: file, valid: true, kind: "template", dag: name, steps: nil, error: nil,
+                            diagnostics: []))
                 }
             } catch let error as SpecError {
                 results.append(
-                    FileResult(file: file, valid: false, kind: nil, dag: nil, steps: nil, error: nil, diagnostics: error.diagnostics))
+                    FileResult(
+                        file: file, valid: false, kind: nil, dag: nil, steps: nil, error: nil,
+                        diagnostics: error.diagnostics))
             } catch let error as SpecReadError {
                 results.append(
-                    FileResult(file: file, valid: false, kind: nil, dag: nil, steps: nil, error: error.reason, diagnostics: []))
+                    FileResult(
+                        file: file, valid: false, kind: nil, dag: nil, steps: nil, error: error.reason, diagnostics: [])
+                )
             }
         }
         let valid = results.allSatisfy(\.valid)
@@ -78,7 +83,9 @@ struct ValidateCommand: ParsableCommand {
                 if let error = result.error {
                     Terminal.printError("sluice: \(result.file): \(error)")
                 } else if result.valid {
-                    let what = result.kind == "template" ? "template \(result.dag ?? "")" : "dag \(result.dag ?? ""), \(result.steps ?? 0) steps"
+                    let what =
+                        result.kind == "template"
+                        ? "template \(result.dag ?? "")" : "dag \(result.dag ?? ""), \(result.steps ?? 0) steps"
                     print("\(result.file): ok (\(what))")
                 } else {
                     for diagnostic in result.diagnostics { Terminal.printError(diagnostic.description) }
@@ -87,7 +94,9 @@ struct ValidateCommand: ParsableCommand {
             if results.count > 1 {
                 let invalid = results.filter { !$0.valid }.count
                 let problems = results.reduce(0) { $0 + $1.diagnostics.count }
-                print("\(results.count) files: \(results.count - invalid) valid, \(invalid) invalid (\(problems) problems)")
+                print(
+                    "\(results.count) files: \(results.count - invalid) valid, \(invalid) invalid (\(problems) problems)"
+                )
             }
         }
         if results.contains(where: { $0.error != nil }) { throw ExitWith(code: ExitCodes.unreadable) }

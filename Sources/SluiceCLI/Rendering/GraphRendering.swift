@@ -30,7 +30,9 @@ enum GraphRendering {
             let children = graph.dependents[node]
             for (i, child) in children.enumerated() {
                 let last = i == children.count - 1
-                visit(child, prefix: prefix + childPrefix, connector: last ? "└─ " : "├─ ", childPrefix: last ? "   " : "│  ")
+                visit(
+                    child, prefix: prefix + childPrefix, connector: last ? "└─ " : "├─ ",
+                    childPrefix: last ? "   " : "│  ")
             }
         }
         for root in spec.steps.indices where graph.needs[root].isEmpty {
@@ -41,7 +43,9 @@ enum GraphRendering {
 
     /// Graphviz DOT, left to right.
     static func dot(_ spec: DAGSpec) -> String {
-        func quote(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        func quote(_ s: String) -> String {
+            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
         var lines = ["digraph \(quote(spec.name)) {", "  rankdir=LR;", "  node [shape=box, style=rounded];"]
         for step in spec.steps {
             let extra = step.foreach != nil ? ", peripheries=2" : ""

@@ -5,7 +5,8 @@ enum PlanRendering {
     static func commandText(_ command: CommandSpec) -> String {
         switch command {
         case .shell(let t): return t.render(quote: true) { _ in nil }
-        case .argv(let items): return items.map { ShellQuote.quote($0.description) }.joined(separator: " ") + "   (argv, no shell)"
+        case .argv(let items):
+            return items.map { ShellQuote.quote($0.description) }.joined(separator: " ") + "   (argv, no shell)"
         }
     }
 
@@ -22,7 +23,8 @@ enum PlanRendering {
     static func retriesText(_ r: RetryPolicy) -> String {
         let attempts = r.attempts ?? 1
         if attempts <= 1 { return "none (1 attempt)" }
-        return "\(attempts) attempts, backoff \(Units.formatDuration(r.backoff ?? 0)) doubling up to \(Units.formatDuration(r.maxBackoff ?? 0)), on "
+        return
+            "\(attempts) attempts, backoff \(Units.formatDuration(r.backoff ?? 0)) doubling up to \(Units.formatDuration(r.maxBackoff ?? 0)), on "
             + (r.on ?? []).map(\.description).joined(separator: ", ")
     }
 
@@ -55,7 +57,8 @@ enum PlanRendering {
         var lines = ["plan for dag \(spec.name) (\(spec.file)), logical date \(plan.logicalDate)"]
         if let schedule = spec.schedule {
             lines.append(
-                "schedule: \(schedule.text) (\(spec.timezone ?? "UTC")), catchup \(spec.catchup), max_active_runs \(spec.maxActiveRuns)")
+                "schedule: \(schedule.text) (\(spec.timezone ?? "UTC")), catchup \(spec.catchup), max_active_runs \(spec.maxActiveRuns)"
+            )
         }
         if !plan.params.isEmpty {
             lines.append("params:")
@@ -122,20 +125,27 @@ enum PlanRendering {
             let r = step.step.resources
             let retries = step.step.retries
             return .object([
-                ("key", .string(step.key)), ("step", .string(step.step.id)), ("item", step.item.map { .string($0) } ?? .null),
+                ("key", .string(step.key)), ("step", .string(step.step.id)),
+                ("item", step.item.map { .string($0) } ?? .null),
                 ("kind", .string(step.step.kind.rawValue)), ("needs", .array(step.needs.map { .string(keys[$0]) })),
                 ("command", command), ("workdir", .string(step.workdir.description)),
                 ("env", .object(step.env.map { ($0.name, .string($0.value.description)) })),
                 (
                     "when",
-                    step.when.map { .object([("condition", .string($0.description)), ("value", step.staticWhen.map { .bool($0) } ?? .null)]) }
+                    step.when.map {
+                        .object([
+                            ("condition", .string($0.description)),
+                            ("value", step.staticWhen.map { .bool($0) } ?? .null),
+                        ])
+                    }
                         ?? .null
                 ),
                 (
                     "resources",
                     .object([
                         ("cpus", opt(r.cpus)), ("memory_bytes", r.memoryBytes.map { .number(Double($0)) } ?? .null),
-                        ("gpus", optInt(r.gpus)), ("max_processes", optInt(r.maxProcesses)), ("max_open_files", optInt(r.maxOpenFiles)),
+                        ("gpus", optInt(r.gpus)), ("max_processes", optInt(r.maxProcesses)),
+                        ("max_open_files", optInt(r.maxOpenFiles)),
                     ])
                 ),
                 (
@@ -154,13 +164,23 @@ enum PlanRendering {
         let schedule: JSONValue =
             spec.schedule.map {
                 .object([
-                    ("cron", .string($0.text)), ("timezone", .string(spec.timezone ?? "UTC")), ("catchup", .bool(spec.catchup)),
+                    ("cron", .string($0.text)), ("timezone", .string(spec.timezone ?? "UTC")),
+                    ("catchup", .bool(spec.catchup)),
                     ("max_active_runs", .number(Double(spec.maxActiveRuns))),
                 ])
             } ?? .null
         return .object([
             ("dag", .string(spec.name)), ("file", .string(spec.file)), ("logical_date", .string(plan.logicalDate)),
-            ("params", .array(plan.params.map { .object([("name", .string($0.name)), ("value", $0.value.json), ("source", .string($0.source.rawValue))]) })),
+            (
+                "params",
+                .array(
+                    plan.params.map {
+                        .object([
+                            ("name", .string($0.name)), ("value", $0.value.json),
+                            ("source", .string($0.source.rawValue)),
+                        ])
+                    })
+            ),
             ("schedule", schedule), ("tags", .object(spec.tags.map { ($0.key, .string($0.value)) })),
             ("steps", .array(steps)),
             ("on_failure", .array(plan.onFailure.map { .string(commandText($0.command)) })),

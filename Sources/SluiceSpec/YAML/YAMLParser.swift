@@ -86,7 +86,8 @@ private struct TreeBuilder {
             let data = event.data.scalar
             if data.length > maxScalarBytes {
                 throw YAMLSyntaxError(
-                    message: "a scalar of \(data.length) bytes; the longest accepted is \(maxScalarBytes) bytes", mark: mark)
+                    message: "a scalar of \(data.length) bytes; the longest accepted is \(maxScalarBytes) bytes",
+                    mark: mark)
             }
             let text = String(decoding: UnsafeBufferPointer(start: data.value, count: data.length), as: UTF8.self)
             let style: ScalarStyle
@@ -102,7 +103,8 @@ private struct TreeBuilder {
         case YAML_SEQUENCE_START_EVENT where stack.count >= YAMLParser.maxDepth,
             YAML_MAPPING_START_EVENT where stack.count >= YAMLParser.maxDepth:
             throw YAMLSyntaxError(
-                message: "nesting deeper than \(YAMLParser.maxDepth) levels; a DAG file never needs that many", mark: mark)
+                message: "nesting deeper than \(YAMLParser.maxDepth) levels; a DAG file never needs that many",
+                mark: mark)
         case YAML_SEQUENCE_START_EVENT:
             let data = event.data.sequence_start
             stack.append(Frame(isMapping: false, mark: mark, tag: string(data.tag), anchor: string(data.anchor)))
@@ -118,7 +120,8 @@ private struct TreeBuilder {
             let frame = stack.removeLast()
             let list = items.removeLast()
             if !frame.isMapping {
-                try add(YAMLNode(.sequence(list), mark: frame.mark, tag: frame.tag), weight: weight, anchor: frame.anchor)
+                try add(
+                    YAMLNode(.sequence(list), mark: frame.mark, tag: frame.tag), weight: weight, anchor: frame.anchor)
             } else {
                 var pairs: [YAMLPair] = []
                 pairs.reserveCapacity(list.count / 2)
@@ -128,7 +131,8 @@ private struct TreeBuilder {
                     index += 2
                 }
                 pairs = try Self.applyMerges(pairs)
-                try add(YAMLNode(.mapping(pairs), mark: frame.mark, tag: frame.tag), weight: weight, anchor: frame.anchor)
+                try add(
+                    YAMLNode(.mapping(pairs), mark: frame.mark, tag: frame.tag), weight: weight, anchor: frame.anchor)
             }
         case YAML_ALIAS_EVENT:
             let name = string(event.data.alias.anchor) ?? ""
@@ -183,7 +187,8 @@ private struct TreeBuilder {
             }
             for source in sources {
                 guard case .mapping(let inner) = source.content, !sources.isEmpty else {
-                    throw YAMLSyntaxError(message: "'<<' merges mappings: write <<: *anchor or <<: [*a, *b]", mark: pair.value.mark)
+                    throw YAMLSyntaxError(
+                        message: "'<<' merges mappings: write <<: *anchor or <<: [*a, *b]", mark: pair.value.mark)
                 }
                 for item in inner {
                     guard case .scalar(let key, _) = item.key.content else { continue }
@@ -192,7 +197,8 @@ private struct TreeBuilder {
                 }
             }
             if sources.isEmpty {
-                throw YAMLSyntaxError(message: "'<<' merges mappings: write <<: *anchor or <<: [*a, *b]", mark: pair.value.mark)
+                throw YAMLSyntaxError(
+                    message: "'<<' merges mappings: write <<: *anchor or <<: [*a, *b]", mark: pair.value.mark)
             }
         }
         return result
