@@ -4,9 +4,9 @@ public enum ExitCodes {
     public static let success: Int32 = 0
     /// The subject failed: a run with failed steps; for `validate`, an invalid DAG.
     public static let failed: Int32 = 1
-    /// The DAG given to `run` is invalid; nothing ran.
+    /// The DAG or `--param` values given to `run` or `plan` are invalid; nothing ran.
     public static let invalidDAG: Int32 = 2
-    /// An input file could not be read (missing, a directory, not UTF-8).
+    /// An input file could not be read (missing, a directory, unreadable).
     public static let unreadable: Int32 = 3
     /// The database could not be reached or used.
     public static let database: Int32 = 4

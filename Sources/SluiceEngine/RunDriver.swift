@@ -107,7 +107,7 @@ public final class RunDriver {
                     return try settle(index, as: .skipped, message: "skipped: when \(when) is false")
                 case nil:
                     let missing = when.references.map(\.0).filter { runtime.value($0) == nil && $0.isRuntime }
-                    let reasons = missing.map { runtime.missingReason($0) }.joined(separator: "; ")
+                    let reasons = missing.map { runtime.missingMessage($0) }.joined(separator: "; ")
                     return try settle(
                         index, as: .failed, message: "step \(step.key) could not decide its when: \(reasons)")
                 case true?: break

@@ -85,26 +85,30 @@ public indirect enum Condition: Sendable, Hashable, CustomStringConvertible {
 
     /// Replaces references that `resolve` knows by literals, leaving the rest.
     public func substituting(_ resolve: (Reference) -> ConditionValue?) -> Condition {
-        switch self {
-        case .literal: return self
-        case .reference(let reference, _): return resolve(reference).map { .literal($0) } ?? self
-        case .not(let inner): return .not(inner.substituting(resolve))
-        case .and(let a, let b): return .and(a.substituting(resolve), b.substituting(resolve))
-        case .or(let a, let b): return .or(a.substituting(resolve), b.substituting(resolve))
-        case .compare(let op, let a, let b): return .compare(op, a.substituting(resolve), b.substituting(resolve))
-        case .isIn(let a, let list): return .isIn(a.substituting(resolve), list.map { $0.substituting(resolve) })
+        mapLeaves {
+            if case .reference(let reference, _) = $0, let value = resolve(reference) { return .literal(value) }
+            return $0
         }
     }
 
     func mapReferences(_ transform: (Reference) -> Reference) -> Condition {
+        mapLeaves {
+            if case .reference(let reference, let offset) = $0 {
+                return .reference(transform(reference), offset: offset)
+            }
+            return $0
+        }
+    }
+
+    /// The same condition with every literal and reference replaced by `transform` of it.
+    func mapLeaves(_ transform: (Condition) -> Condition) -> Condition {
         switch self {
-        case .literal: return self
-        case .reference(let reference, let offset): return .reference(transform(reference), offset: offset)
-        case .not(let inner): return .not(inner.mapReferences(transform))
-        case .and(let a, let b): return .and(a.mapReferences(transform), b.mapReferences(transform))
-        case .or(let a, let b): return .or(a.mapReferences(transform), b.mapReferences(transform))
-        case .compare(let op, let a, let b): return .compare(op, a.mapReferences(transform), b.mapReferences(transform))
-        case .isIn(let a, let list): return .isIn(a.mapReferences(transform), list.map { $0.mapReferences(transform) })
+        case .literal, .reference: return transform(self)
+        case .not(let inner): return .not(inner.mapLeaves(transform))
+        case .and(let a, let b): return .and(a.mapLeaves(transform), b.mapLeaves(transform))
+        case .or(let a, let b): return .or(a.mapLeaves(transform), b.mapLeaves(transform))
+        case .compare(let op, let a, let b): return .compare(op, a.mapLeaves(transform), b.mapLeaves(transform))
+        case .isIn(let a, let list): return .isIn(a.mapLeaves(transform), list.map { $0.mapLeaves(transform) })
         }
     }
 
@@ -367,14 +371,9 @@ struct ConditionParser {
 extension Condition {
     fileprivate func shifted(by shift: Int) -> Condition {
         guard shift != 0 else { return self }
-        switch self {
-        case .literal: return self
-        case .reference(let reference, let offset): return .reference(reference, offset: offset + shift)
-        case .not(let inner): return .not(inner.shifted(by: shift))
-        case .and(let a, let b): return .and(a.shifted(by: shift), b.shifted(by: shift))
-        case .or(let a, let b): return .or(a.shifted(by: shift), b.shifted(by: shift))
-        case .compare(let op, let a, let b): return .compare(op, a.shifted(by: shift), b.shifted(by: shift))
-        case .isIn(let a, let list): return .isIn(a.shifted(by: shift), list.map { $0.shifted(by: shift) })
+        return mapLeaves {
+            if case .reference(let reference, let offset) = $0 { return .reference(reference, offset: offset + shift) }
+            return $0
         }
     }
 }

@@ -93,7 +93,7 @@ public struct RuntimeValues: Sendable {
     }
 
     /// Why a reference has no value, in words a data scientist can act on.
-    func missingMessage(_ reference: Reference) -> String {
+    public func missingMessage(_ reference: Reference) -> String {
         switch reference {
         case .stepOutput(let step, let key):
             if states[step] == "skipped" { return "\(reference) has no value: \(step) was skipped" }
@@ -166,7 +166,4 @@ extension RuntimeValues {
         default: return nil
         }
     }
-
-    /// Why a reference has no value, for messages.
-    public func missingReason(_ reference: Reference) -> String { missingMessage(reference) }
 }

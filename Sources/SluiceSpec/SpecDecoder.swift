@@ -116,9 +116,6 @@ struct SpecDecoder {
                 steps.append(step)
             }
         }
-        if stepsSeen && stepNodes.isEmpty && steps.isEmpty && reader.diagnostics.isEmpty {
-            reader.error(top.first { $0.key == "steps" }!.value.mark, "steps", "steps: a DAG needs at least one step")
-        }
         let all = reader.diagnostics + extra
         guard all.isEmpty, let name else { return (nil, all) }
         let spec = DAGSpec(

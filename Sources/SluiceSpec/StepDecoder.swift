@@ -69,12 +69,11 @@ extension NodeReader {
                 error(node.mark, path, "\(path): the command is empty")
                 return nil
             }
-            let quoted = template.quotedReferenceOffsets()
-            for offset in quoted {
-                let ref = template.references.first { $0.mark == template.markAt(offset) }
+            let quoted = template.quotedReferences()
+            for (reference, mark) in quoted {
                 error(
-                    template.markAt(offset), path,
-                    "\(path): ${{ \(ref.map { "\($0.reference)" } ?? "…") }} is inside quotes; remove them: Sluice shell-quotes every value it substitutes",
+                    mark, path,
+                    "\(path): ${{ \(reference) }} is inside quotes; remove them: Sluice shell-quotes every value it substitutes",
                     code: "quoted-template")
             }
             return quoted.isEmpty ? .shell(template) : nil

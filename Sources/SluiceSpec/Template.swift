@@ -211,11 +211,11 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
         return .success(Template(segments: segments, mark: mark, firstColumn: firstColumn))
     }
 
-    /// Offsets of references that sit inside single or double quotes of a shell command.
-    func quotedReferenceOffsets() -> [Int] {
+    /// References that sit inside single or double quotes of a shell command, with their positions.
+    func quotedReferences() -> [(reference: Reference, mark: SourceMark)] {
         var state: Character? = nil
         var escaped = false
-        var offsets: [Int] = []
+        var found: [(reference: Reference, mark: SourceMark)] = []
         for segment in segments {
             switch segment {
             case .literal(let text):
@@ -232,10 +232,10 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
                     }
                 }
             case .value: break
-            case .reference(_, let offset): if state != nil { offsets.append(offset) }
+            case .reference(let reference, let offset): if state != nil { found.append((reference, markAt(offset))) }
             }
         }
-        return offsets
+        return found
     }
 }
 
