@@ -1,4 +1,5 @@
 import Foundation
+import SluiceSpec
 
 /// How times, durations and sizes are written in tables.
 enum Formatting {
@@ -25,16 +26,6 @@ enum Formatting {
     /// Local wall-clock time as `22:19:03`.
     static func clock(_ date: Date = Date()) -> String { String(time(date).suffix(8)) }
 
-    /// `512 MiB`, `1.5 GiB`.
-    static func bytes(_ value: Int64?) -> String {
-        guard let value else { return "-" }
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var size = Double(value)
-        var unit = 0
-        while size >= 1024 && unit < units.count - 1 {
-            size /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(value) B" : String(format: "%.1f %@", size, units[unit])
-    }
+    /// `512.0 MiB`, `1.5 GiB`; `-` when unknown.
+    static func bytes(_ value: Int64?) -> String { value.map(Units.formatBytes) ?? "-" }
 }
