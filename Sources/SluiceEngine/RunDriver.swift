@@ -168,7 +168,7 @@ public final class RunDriver {
                     step: keys[index], status: status, viaShell: attempt.launch.viaShell, wall: wall)
                 if status.succeeded {
                     ending.outputs = StepLauncher.readOutputs(
-                        String(attempt.launch.stdoutPath.dropLast(".out".count)) + ".output")
+                        launcher.outputPath(index, runID: runID, attempt: attempt.number))
                 }
                 var final: StepState = status.succeeded ? .succeeded : .failed
                 if let signal = cancelSignal, !status.succeeded {

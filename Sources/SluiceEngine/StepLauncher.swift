@@ -13,13 +13,13 @@ struct StepLauncher {
         let resolved = try step.resolve(runtime)
         var environment = options.baseEnvironment
         for variable in resolved.env { environment[variable.name] = variable.value }
-        let base = logDirectory(runID: runID) + "/\(Self.fileName(step.key)).\(attempt)"
+        let base = attemptBase(index, runID: runID, attempt: attempt)
         environment["SLUICE_RUN_ID"] = String(runID)
         environment["SLUICE_DAG"] = plan.spec.name
         environment["SLUICE_STEP"] = step.key
         environment["SLUICE_ATTEMPT"] = String(attempt)
         environment["SLUICE_LOGICAL_DATE"] = plan.logicalDate
-        environment["SLUICE_OUTPUT"] = base + ".output"
+        environment["SLUICE_OUTPUT"] = outputPath(index, runID: runID, attempt: attempt)
         if let item = step.item { environment["SLUICE_ITEM"] = item } else { environment["SLUICE_ITEM"] = nil }
         let viaShell: Bool
         if case .shell = resolved.command { viaShell = true } else { viaShell = false }
@@ -30,6 +30,16 @@ struct StepLauncher {
     }
 
     func logDirectory(runID: Int64) -> String { options.logRoot + "/\(runID)" }
+
+    /// Where an attempt's files live, without their extension: `<logs>/<run>/<key>.<attempt>`.
+    func attemptBase(_ index: Int, runID: Int64, attempt: Int) -> String {
+        logDirectory(runID: runID) + "/\(Self.fileName(plan.steps[index].key)).\(attempt)"
+    }
+
+    /// The attempt's `$SLUICE_OUTPUT` file.
+    func outputPath(_ index: Int, runID: Int64, attempt: Int) -> String {
+        attemptBase(index, runID: runID, attempt: attempt) + ".output"
+    }
 
     /// The command as recorded before the run: static values substituted, run-time references as written.
     static func recordedCommand(_ step: PlannedStep) -> [String] {
