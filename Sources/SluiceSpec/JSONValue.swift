@@ -1,5 +1,5 @@
 /// A JSON value whose objects keep their key order, so generated documents are stable and readable.
-public indirect enum JSONValue: Sendable, Hashable, Encodable {
+public indirect enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
     case number(Double)
@@ -33,24 +33,6 @@ public indirect enum JSONValue: Sendable, Hashable, Encodable {
             return "{\n"
                 + pairs.map { inner + Self.quote($0.0) + ": " + $0.1.rendered(indent: inner) }.joined(separator: ",\n")
                 + "\n\(indent)}"
-        }
-    }
-
-    /// Encodes through `Encoder`, keeping the value's own key order where the encoder allows.
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let value): try container.encode(value)
-        case .number(let value):
-            if value == value.rounded() && abs(value) < 1e15 {
-                try container.encode(Int64(value))
-            } else {
-                try container.encode(value)
-            }
-        case .string(let value): try container.encode(value)
-        case .array(let items): try container.encode(items)
-        case .object(let pairs): try container.encode(Dictionary(pairs, uniquingKeysWith: { a, _ in a }))
         }
     }
 

@@ -62,7 +62,7 @@ struct NodeReader {
                 let suggestion = Suggestions.closest(to: key, in: allowed)
                 error(
                     pair.key.mark, join(path, key),
-                    "unknown key '\(key)' \(place)\(suggestion.map { " — did you mean '\($0)'?" } ?? "")",
+                    "unknown key '\(key)' \(place)\(Suggestions.phrase(suggestion))",
                     code: "unknown-key", suggestion: suggestion)
                 continue
             }
@@ -149,7 +149,7 @@ struct NodeReader {
                 Diagnostic(
                     file: file, mark: node.mark, path: path,
                     message:
-                        "\(path): expected \(expected), found '\(text)'\(suggestion.map { " — did you mean '\($0)'?" } ?? "")",
+                        "\(path): expected \(expected), found '\(text)'\(Suggestions.phrase(suggestion))",
                     code: "type", expected: expected, found: "'\(text)'", suggestion: suggestion))
             return nil
         }
@@ -186,7 +186,7 @@ struct NodeReader {
         }
         guard let bytes = Units.memory(text) else {
             let suggestion = Units.memorySuggestion(text)
-            mismatch(node, path, expected: expected, hint: suggestion.map { " — did you mean '\($0)'?" } ?? "")
+            mismatch(node, path, expected: expected, hint: Suggestions.phrase(suggestion))
             return nil
         }
         return bytes
@@ -195,14 +195,7 @@ struct NodeReader {
     /// A string parsed for `${{ … }}` references.
     mutating func template(_ node: YAMLNode, path: String, allowEmpty: Bool = true) -> Template? {
         guard let text = allowEmpty ? string(node, path: path) : nonEmptyString(node, path: path) else { return nil }
-        var firstColumn: Int?
-        if case .scalar(_, let style) = node.content, !text.contains("\n") {
-            switch style {
-            case .plain: firstColumn = node.mark.column
-            case .singleQuoted, .doubleQuoted: firstColumn = node.mark.column + 1
-            default: break
-            }
-        }
+        let firstColumn = Self.contentColumn(node, text)
         switch Template.parse(text, mark: node.mark, firstColumn: firstColumn) {
         case .success(let template): return template
         case .failure(let failure):
@@ -230,6 +223,16 @@ struct NodeReader {
             if let text = string(item, path: "\(path)[\(index)]") { result.append(text) } else { ok = false }
         }
         return ok ? result : nil
+    }
+
+    /// The column of a one-line scalar's first character (after its quote), so offsets in it map onto columns.
+    static func contentColumn(_ node: YAMLNode, _ text: String) -> Int? {
+        guard case .scalar(_, let style) = node.content, !text.contains("\n") else { return nil }
+        switch style {
+        case .plain: return node.mark.column
+        case .singleQuoted, .doubleQuoted: return node.mark.column + 1
+        default: return nil
+        }
     }
 
     func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }

@@ -30,7 +30,7 @@ enum SpecChecker {
                     let suggestion = Suggestions.closest(to: need, in: ids)
                     report(
                         step.file, step.needMarks[i], path,
-                        "\(path): unknown step '\(need)'\(suggestion.map { " — did you mean '\($0)'?" } ?? "")",
+                        "\(path): unknown step '\(need)'\(Suggestions.phrase(suggestion))",
                         code: "unknown-step", suggestion: suggestion)
                 } else if !seen.insert(need).inserted {
                     report(
@@ -62,7 +62,7 @@ enum SpecChecker {
                         let known = scope.params.isEmpty ? " (no params are declared)" : ""
                         report(
                             step.file, mark, path,
-                            "\(path): unknown parameter 'params.\(name)'\(known)\(suggestion.map { " — did you mean 'params.\($0)'?" } ?? "")",
+                            "\(path): unknown parameter 'params.\(name)'\(known)\(Suggestions.phrase(suggestion, prefix: "params."))",
                             code: "unknown-reference", suggestion: suggestion.map { "params.\($0)" })
                         return
                     }
@@ -82,7 +82,7 @@ enum SpecChecker {
                         let suggestion = Suggestions.closest(to: other, in: ids)
                         report(
                             step.file, mark, path,
-                            "\(path): unknown step '\(other)' in \(reference)\(suggestion.map { " — did you mean '\($0)'?" } ?? "")",
+                            "\(path): unknown step '\(other)' in \(reference)\(Suggestions.phrase(suggestion))",
                             code: "unknown-reference", suggestion: suggestion)
                         return
                     }
@@ -143,7 +143,7 @@ enum SpecChecker {
                             let suggestion = Suggestions.closest(to: name, in: spec.params.map(\.name))
                             report(
                                 spec.file, mark, path,
-                                "\(path): unknown parameter 'params.\(name)'\(suggestion.map { " — did you mean 'params.\($0)'?" } ?? "")",
+                                "\(path): unknown parameter 'params.\(name)'\(Suggestions.phrase(suggestion, prefix: "params."))",
                                 code: "unknown-reference")
                         case .item, .stepOutput, .stepState:
                             report(

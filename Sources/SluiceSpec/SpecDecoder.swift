@@ -266,7 +266,7 @@ struct SpecDecoder {
                 let suggestion = Suggestions.closest(to: key, in: template.params.map(\.name))
                 reader.error(
                     keyMark, bindingPath,
-                    "\(path).params: template '\(template.name)' has no parameter '\(key)'\(suggestion.map { " — did you mean '\($0)'?" } ?? "")",
+                    "\(path).params: template '\(template.name)' has no parameter '\(key)'\(Suggestions.phrase(suggestion))",
                     code: "unknown-param", suggestion: suggestion)
                 continue
             }
@@ -433,7 +433,7 @@ struct SpecDecoder {
             let suggestion = Suggestions.closest(to: text, in: TimeZones.all)
             reader.error(
                 node.mark, "timezone",
-                "timezone: '\(text)' is not a tz database zone such as Europe/Amsterdam or UTC\(suggestion.map { " — did you mean '\($0)'?" } ?? "")",
+                "timezone: '\(text)' is not a tz database zone such as Europe/Amsterdam or UTC\(Suggestions.phrase(suggestion))",
                 code: "timezone", suggestion: suggestion)
             return nil
         }

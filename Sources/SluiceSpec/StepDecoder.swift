@@ -125,13 +125,10 @@ extension NodeReader {
         switch ConditionParser.parse(text) {
         case .success(let condition): return condition
         case .failure(let failure):
-            var mark = node.mark
-            if case .scalar(_, let style) = node.content, !text.contains("\n"),
-                style == .plain || style == .singleQuoted || style == .doubleQuoted
-            {
-                mark = SourceMark(
-                    line: node.mark.line, column: node.mark.column + (style == .plain ? 0 : 1) + failure.offset)
-            }
+            let mark =
+                Self.contentColumn(node, text).map {
+                    SourceMark(line: node.mark.line, column: $0 + failure.offset)
+                } ?? node.mark
             error(mark, path, "\(path): \(failure.message)", code: "condition")
             return nil
         }

@@ -20,7 +20,12 @@ public enum Suggestions {
 
     /// " — did you mean 'x'?" or "".
     public static func hint(for word: String, in candidates: [String]) -> String {
-        closest(to: word, in: candidates).map { " — did you mean '\($0)'?" } ?? ""
+        phrase(closest(to: word, in: candidates))
+    }
+
+    /// " — did you mean '<prefix><suggestion>'?", or "" without a suggestion.
+    public static func phrase(_ suggestion: String?, prefix: String = "") -> String {
+        suggestion.map { " — did you mean '\(prefix)\($0)'?" } ?? ""
     }
 
     /// Levenshtein distance, counting a swap of two neighbours as one edit.

@@ -68,7 +68,7 @@ public enum Reference: Sendable, Hashable, CustomStringConvertible {
         if hint.isEmpty, let head = parts.first, parts.count > 1 {
             let fixed = Suggestions.closest(to: head, in: ["params", "run", "dag", "steps"])
             if let fixed, fixed != head {
-                hint = " — did you mean '\(([fixed] + parts.dropFirst()).joined(separator: "."))'?"
+                hint = Suggestions.phrase(([fixed] + parts.dropFirst()).joined(separator: "."))
             }
         }
         return .failure(ReferenceError(message: "unknown reference '\(text)': expected \(forms)\(hint)"))
