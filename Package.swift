@@ -20,14 +20,14 @@ let package = Package(
         .target(
             name: "SluiceStore", dependencies: ["CLibPQ", "SluiceBasics"],
             resources: [.embedInCode("Migrations")]),
-        .target(name: "SluiceExecutor", dependencies: ["SluiceBasics", "SluiceStore"]),
+        .target(name: "SluiceExecutor", dependencies: ["SluiceBasics", "SluiceSpec", "SluiceStore"]),
         .target(
             name: "SluiceEngine",
             dependencies: ["SluiceSpec", "SluiceStore", "SluiceExecutor", "SluiceBasics"]),
         .target(
             name: "SluiceCLI",
             dependencies: [
-                "SluiceEngine", "SluiceSpec", "SluiceStore", "SluiceBasics",
+                "SluiceEngine", "SluiceExecutor", "SluiceSpec", "SluiceStore", "SluiceBasics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(
             name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceTestSupport"]),
         .testTarget(
-            name: "SluiceExecutorTests", dependencies: ["SluiceExecutor", "SluiceBasics"]),
+            name: "SluiceExecutorTests", dependencies: ["SluiceExecutor", "SluiceBasics", "SluiceSpec", "SluiceTestSupport"]),
         .testTarget(
             name: "SluiceEngineTests",
             dependencies: ["SluiceEngine", "SluiceSpec", "SluiceStore", "SluiceTestSupport"]),

@@ -117,6 +117,12 @@ static void child_run(const sluice_spawn_request *request, const child_report *r
     if (request->new_session ? setsid() < 0 : setpgid(0, 0) < 0) {
         child_fail(report, SLUICE_STAGE_SESSION);
     }
+    /* Join the attempt's cgroups first, so that everything after (and every descendant) is accounted and limited. */
+    for (int i = 0; i < request->cgroup_fd_count; i++) {
+        if (write(request->cgroup_fds[i], "0", 1) != 1) {
+            child_fail(report, SLUICE_STAGE_CGROUP);
+        }
+    }
     if (request->bind_source != NULL && request->bind_target != NULL) {
         if (unshare(CLONE_NEWNS) != 0
             || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0
@@ -136,6 +142,13 @@ static void child_run(const sluice_spawn_request *request, const child_report *r
         }
     }
     child_mark_cloexec_from_3();
+    /* Last, so that a low open-files limit cannot break the descriptor shuffling above. */
+    for (int i = 0; i < request->rlimit_count; i++) {
+        struct rlimit limit = { request->rlimits[i].soft, request->rlimits[i].hard };
+        if (setrlimit(request->rlimits[i].resource, &limit) != 0) {
+            child_fail(report, SLUICE_STAGE_RLIMIT);
+        }
+    }
     execve(request->path, request->argv, request->envp);
     child_fail(report, SLUICE_STAGE_EXEC);
 }

@@ -76,7 +76,20 @@ public struct ChildProcess: Sendable, Hashable {
                                 }
                                 c.bind_source = bindSource
                                 c.bind_target = bindTarget
-                                return sluice_spawn(&c, &failure)
+                                let limits = request.limits.map { limit in
+                                    sluice_rlimit(
+                                        resource: limit.resource, soft: limit.soft.map { rlim_t($0) } ?? rlim_t.max,
+                                        hard: limit.hard.map { rlim_t($0) } ?? rlim_t.max)
+                                }
+                                return request.cgroupProcs.withUnsafeBufferPointer { fds in
+                                    limits.withUnsafeBufferPointer { rlimits in
+                                        c.cgroup_fds = fds.baseAddress
+                                        c.cgroup_fd_count = Int32(fds.count)
+                                        c.rlimits = rlimits.baseAddress
+                                        c.rlimit_count = Int32(rlimits.count)
+                                        return sluice_spawn(&c, &failure)
+                                    }
+                                }
                             }
                         }
                     }

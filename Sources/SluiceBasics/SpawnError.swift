@@ -6,7 +6,7 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
     /// The step of the start sequence that failed.
     public enum Stage: Int32, Sendable {
         case pipe = 1
-        case fork, session, mount, stdio, chdir, credentials, exec
+        case fork, session, mount, stdio, chdir, credentials, exec, cgroup, limits
     }
 
     /// Which stage failed.
@@ -31,6 +31,8 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
         case .mount: return "cannot set up a private mount namespace: \(reason)"
         case .stdio: return "cannot set up stdin/stdout/stderr: \(reason)"
         case .credentials: return "cannot switch user: \(reason)"
+        case .cgroup: return "cannot join the attempt's cgroup: \(reason)"
+        case .limits: return "cannot apply resource limits: \(reason)"
         }
     }
 }

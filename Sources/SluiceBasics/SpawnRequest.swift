@@ -22,6 +22,10 @@ public struct SpawnRequest: Sendable {
     public var credentials: (uid: uid_t, gid: gid_t)?
     /// Bind-mount `source` on `target` in a private mount namespace before exec.
     public var bindMount: (source: String, target: String)?
+    /// Descriptors open for writing on `cgroup.procs` files; the child joins each before exec.
+    public var cgroupProcs: [Int32]
+    /// Resource limits the child sets on itself just before exec.
+    public var limits: [ResourceLimit]
 
     /// A request with /dev/null for stdio, a new process group and the caller's identity.
     public init(
@@ -37,5 +41,31 @@ public struct SpawnRequest: Sendable {
         self.newSession = false
         self.credentials = nil
         self.bindMount = nil
+        self.cgroupProcs = []
+        self.limits = []
+    }
+}
+
+/// One `setrlimit` for a child: which resource, and its soft and hard values (nil for unlimited).
+public struct ResourceLimit: Sendable, Equatable {
+    /// The resource, such as `RLIMIT_NOFILE`.
+    public let resource: Int32
+    /// The soft limit; nil for unlimited.
+    public let soft: UInt64?
+    /// The hard limit; nil for unlimited.
+    public let hard: UInt64?
+
+    /// A limit with the same soft and hard value.
+    public init(resource: Int32, value: UInt64?) {
+        self.resource = resource
+        soft = value
+        hard = value
+    }
+
+    /// A limit with distinct soft and hard values.
+    public init(resource: Int32, soft: UInt64?, hard: UInt64?) {
+        self.resource = resource
+        self.soft = soft
+        self.hard = hard
     }
 }

@@ -28,9 +28,11 @@ struct PlanOptions: ParsableArguments {
         }
     }
 
-    /// Loads, validates and plans a DAG file; refuses steps whose executor this build cannot run when `forRun`.
-    func plan(file: String, forRun: Bool) throws -> RunPlan {
+    /// Loads, validates and plans a DAG file; refuses steps that cannot fit on this host, and when `forRun`
+    /// steps whose executor this build cannot run.
+    func plan(file: String, forRun: Bool, config: HostConfig) throws -> RunPlan {
         let spec = try SpecLoader.load(path: file)
+        try ConfigOption.checkCapacity(spec, config: config)
         let plan = try Planner.plan(
             spec, params: pairs, logicalDate: logicalDate ?? Planner.today(timezone: spec.timezone))
         if forRun, let step = spec.steps.first(where: { $0.executor != .local }) {

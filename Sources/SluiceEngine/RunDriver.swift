@@ -21,6 +21,12 @@ public final class RunDriver {
         let number: Int
         let launch: AttemptLaunch
         let running: RunningAttempt
+        /// When its `timeout` runs out, on the monotonic clock.
+        let deadline: Double?
+        /// When the engine sent SIGTERM for the timeout.
+        var terminatedAt: Double?
+        /// True once SIGKILL followed.
+        var killed = false
     }
 
     /// Creates a driver that records into `store` and reports to `observer`.
@@ -70,7 +76,11 @@ public final class RunDriver {
         var runtime = RuntimeValues(runID: runID)
 
         var machine = RunStateMachine(needs: plan.steps.map(\.needs))
+        var ledger = CapacityLedger(options.capacity)
+        let requests = plan.steps.map { StepRequest($0.step.resources, defaults: options.defaultResources) }
         var active: [Int: Active] = [:]
+        /// Steps between attempts: the next attempt's number and when it is due.
+        var waiting: [Int: (due: Double, number: Int)] = [:]
         var cancelSignal: Int32?
         var killDeadline: Double?
         var killed = false
@@ -87,9 +97,11 @@ public final class RunDriver {
             if step.item == nil { runtime.states[step.step.id] = state.rawValue }
         }
 
-        /// Ends a ready step without running it, with the reason recorded on the step.
+        /// Ends a step that will not run (again): `skipped` or `failed`, from `ready` or between attempts.
         func settle(_ index: Int, as final: StepState, message: String) throws {
-            let transitions = machine.settle(index, as: final)
+            let retrying = waiting.removeValue(forKey: index) != nil
+            var transitions = retrying ? machine.finish(index, as: final) : machine.settle(index, as: final)
+            if retrying { transitions[0] = StepTransition(step: index, from: .retrying, to: final) }
             try recorder.changeSteps(
                 runID: runID,
                 transitions.map {
@@ -99,47 +111,87 @@ public final class RunDriver {
             for t in transitions { observer.stepChanged(step: keys[t.step], from: t.from, to: t.to) }
         }
 
-        func startStep(_ index: Int) throws {
+        /// Decides a ready step's `when`; true when it was settled (skipped, or failed to decide) instead of run.
+        func settledByWhen(_ index: Int) throws -> Bool {
             let step = plan.steps[index]
-            if let when = step.when {
-                switch when.evaluate({ runtime.conditionValue($0) }) {
-                case false?:
-                    return try settle(index, as: .skipped, message: "skipped: when \(when) is false")
-                case nil:
-                    let missing = when.references.map(\.0).filter { runtime.value($0) == nil && $0.isRuntime }
-                    let reasons = missing.map { runtime.missingMessage($0) }.joined(separator: "; ")
-                    return try settle(
-                        index, as: .failed, message: "step \(step.key) could not decide its when: \(reasons)")
-                case true?: break
-                }
+            guard let when = step.when else { return false }
+            switch when.evaluate({ runtime.conditionValue($0) }) {
+            case false?:
+                try settle(index, as: .skipped, message: "skipped: when \(when) is false")
+                return true
+            case nil:
+                let missing = when.references.map(\.0).filter { runtime.value($0) == nil && $0.isRuntime }
+                let reasons = missing.map { runtime.missingMessage($0) }.joined(separator: "; ")
+                try settle(index, as: .failed, message: "step \(step.key) could not decide its when: \(reasons)")
+                return true
+            case true?: return false
             }
-            let number = 1
+        }
+
+        /// Starts attempt `number` of a step that is `ready` (the first) or `retrying` (a later one).
+        func startAttempt(_ index: Int, number: Int, from: StepState) throws {
+            let step = plan.steps[index]
+            let request = requests[index]
+            let gpus = ledger.take(request, for: index)
             let launch: AttemptLaunch
             do {
-                launch = try launcher.launch(index, runID: runID, attempt: number, runtime: runtime)
+                launch = try launcher.launch(
+                    index, runID: runID, attempt: number, runtime: runtime, request: request, gpus: gpus)
             } catch {
+                ledger.release(index)
                 return try settle(
                     index, as: .failed,
                     message: "step \(step.key) could not start: \(error.messages.joined(separator: "; "))")
             }
+            waiting.removeValue(forKey: index)
             let attemptID = try recorder.beginAttempt(
-                runID: runID, stepID: ids[index], from: .ready, number: number, host: options.host,
-                stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath, command: launch.argv)
-            _ = machine.markRunning(index)
+                runID: runID, stepID: ids[index], from: from, number: number, host: options.host,
+                stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath, command: launch.argv,
+                request: AttemptRequest(
+                    cpus: request.cpus, memoryBytes: request.memoryBytes, gpus: request.gpus,
+                    maxProcesses: request.maxProcesses, gpuIDs: gpus, enforcement: executor.control.summary))
+            if from == .ready {
+                _ = machine.markRunning(index)
+            } else {
+                observer.stepChanged(step: step.key, from: .retrying, to: .running)
+            }
             do {
                 let running = try executor.start(launch)
                 // Tracked before the next write: if that write fails, the error path must stop this process.
-                active[index] = Active(attemptID: attemptID, number: number, launch: launch, running: running)
+                active[index] = Active(
+                    attemptID: attemptID, number: number, launch: launch, running: running,
+                    deadline: step.step.timeout.map { running.startedAt + $0 })
                 try recorder.attemptRunning(
                     runID: runID, stepID: ids[index], attemptID: attemptID, pid: running.process.pid)
                 observer.attemptStarted(step: step.key, attempt: number, pid: running.process.pid)
             } catch let failure as LaunchFailure {
+                ledger.release(index)
                 let ending = AttemptOutcome.failedToStart(step: step.key, reason: failure.reason)
-                try end(index, attemptID: attemptID, number: number, ending: ending, final: .failed)
+                try conclude(index, attemptID: attemptID, number: number, ending: ending, succeeded: false)
             }
         }
 
-        func end(_ index: Int, attemptID: Int64, number: Int, ending: AttemptEnding, final: StepState) throws {
+        /// Records an attempt's ending, and then either the step's end or its wait for the next attempt.
+        func conclude(_ index: Int, attemptID: Int64, number: Int, ending: AttemptEnding, succeeded: Bool) throws {
+            let policy = plan.steps[index].step.retries
+            let attempts = policy.attempts ?? 1
+            if !succeeded, cancelSignal == nil, number < attempts, RetryTiming.retries(policy, ending) {
+                let delay = RetryTiming.delay(policy, afterAttempt: number, random: Double.random(in: 0...1))
+                let outcome = ending.message ?? "attempt \(number) ended \(ending.state.rawValue)"
+                let message =
+                    "\(outcome); retrying in \(Units.formatDuration(delay.rounded(.up))) (attempt \(number + 1) of \(attempts))"
+                try recorder.endAttempt(
+                    runID: runID, stepID: ids[index], attemptID: attemptID, ending: ending,
+                    stepChanges: [
+                        StepChange(
+                            id: ids[index], from: .running, to: .retrying, exitCode: ending.exitCode, message: message,
+                            retryDelay: delay)
+                    ])
+                waiting[index] = (MonotonicClock.now() + delay, number + 1)
+                observer.attemptEnded(step: keys[index], attempt: number, ending: ending, stepState: .retrying)
+                return
+            }
+            let final: StepState = succeeded ? .succeeded : (cancelSignal != nil ? .cancelled : .failed)
             let transitions = machine.finish(index, as: final)
             let changes = transitions.map { t in
                 t.step == index
@@ -161,23 +213,55 @@ public final class RunDriver {
 
         func reap() throws {
             for (index, attempt) in active.sorted(by: { $0.key < $1.key }) {
-                guard let status = executor.poll(attempt.running) else { continue }
+                guard let exit = executor.poll(attempt.running) else { continue }
                 active.removeValue(forKey: index)
-                let wall = MonotonicClock.now() - attempt.running.startedAt
+                ledger.release(index)
+                let timeout = plan.steps[index].step.timeout
+                let stop = attempt.terminatedAt != nil && cancelSignal == nil
+                    ? AttemptOutcome.Stop.timeout(seconds: timeout ?? 0, killed: attempt.killed) : nil
                 var ending = AttemptOutcome.ending(
-                    step: keys[index], status: status, viaShell: attempt.launch.viaShell, wall: wall)
-                if status.succeeded {
+                    step: keys[index], exit: exit, limits: attempt.launch.limits, viaShell: attempt.launch.viaShell,
+                    stop: stop)
+                let succeeded = ending.state == .exited && ending.exitCode == 0
+                if succeeded {
                     ending.outputs = StepLauncher.readOutputs(
                         launcher.outputPath(index, runID: runID, attempt: attempt.number))
-                }
-                var final: StepState = status.succeeded ? .succeeded : .failed
-                if let signal = cancelSignal, !status.succeeded {
-                    final = .cancelled
+                } else if let signal = cancelSignal {
                     ending.message =
                         "step \(keys[index]) was stopped: the run was cancelled (\(AttemptOutcome.signalName(signal)))"
                 }
-                try end(index, attemptID: attempt.attemptID, number: attempt.number, ending: ending, final: final)
+                try conclude(
+                    index, attemptID: attempt.attemptID, number: attempt.number, ending: ending, succeeded: succeeded)
             }
+        }
+
+        /// SIGTERM at a step's timeout, then SIGKILL to its group and cgroup after the grace period.
+        func enforceTimeouts(now: Double) {
+            for (index, attempt) in active {
+                if attempt.terminatedAt == nil, let deadline = attempt.deadline, now >= deadline {
+                    executor.signal(attempt.running, SIGTERM)
+                    active[index]?.terminatedAt = now
+                } else if let terminated = attempt.terminatedAt, !attempt.killed,
+                    now >= terminated + options.gracePeriod
+                {
+                    executor.kill(attempt.running)
+                    active[index]?.killed = true
+                }
+            }
+        }
+
+        /// The next moment a timer needs the loop: a timeout, a kill after the grace period, or a due retry.
+        func nextTimer() -> Double? {
+            var times = [killDeadline, nextTick].compactMap { $0 }
+            for attempt in active.values {
+                if let terminated = attempt.terminatedAt {
+                    if !attempt.killed { times.append(terminated + options.gracePeriod) }
+                } else if let deadline = attempt.deadline {
+                    times.append(deadline)
+                }
+            }
+            if cancelSignal == nil { times += waiting.values.map(\.due) }
+            return times.min()
         }
 
         func stopAll(_ signal: Int32) {
@@ -185,28 +269,55 @@ public final class RunDriver {
         }
 
         func killAllNow() {
-            stopAll(SIGKILL)
+            for attempt in active.values { executor.kill(attempt.running) }
             killed = true
             killDeadline = nil
+        }
+
+        /// Starts what is due and fits: retries whose backoff is over first, then ready steps in the order they
+        /// became ready. The first that does not fit waits, and so does everything behind it.
+        func admit() throws {
+            while cancelSignal == nil && active.count < options.parallelism {
+                let now = MonotonicClock.now()
+                if let (index, next) = waiting.filter({ $0.value.due <= now }).min(by: { $0.value.due < $1.value.due }) {
+                    guard ledger.fits(requests[index]) else { return }
+                    try startAttempt(index, number: next.number, from: .retrying)
+                } else if let index = machine.peekReady() {
+                    if try settledByWhen(index) { continue }
+                    guard ledger.fits(requests[index]) else {
+                        if active.isEmpty {
+                            // Nothing runs, so nothing will free capacity: it can never fit here.
+                            try settle(
+                                index, as: .failed,
+                                message: "step \(keys[index]) asks for more than this host's capacity; it could never start")
+                            continue
+                        }
+                        return
+                    }
+                    try startAttempt(index, number: 1, from: .ready)
+                } else {
+                    return
+                }
+            }
         }
 
         do {
             try record(machine.start())
             while true {
-                if cancelSignal == nil {
-                    while active.count < options.parallelism, let next = machine.peekReady() {
-                        try startStep(next)
-                    }
-                }
-                if active.isEmpty {
+                try admit()
+                if active.isEmpty && (waiting.isEmpty || cancelSignal != nil) {
                     if machine.isComplete { break }
                     throw SystemError("internal error: run \(runID) has no step running or ready but is not complete")
                 }
-                var timeout = [killDeadline, nextTick].compactMap { $0 }.min().map { max(0, $0 - MonotonicClock.now()) }
+                var timeout = nextTimer().map { max(0, $0 - MonotonicClock.now()) }
                 let exitFDs = active.values.compactMap(\.running.exitFD)
                 if exitFDs.count < active.count { timeout = min(timeout ?? 0.05, 0.05) }  // no pidfd: poll
                 let wakers = [wake.readFD] + (signalFD.map { [$0] } ?? [])
-                let readable = Poller.wait(wakers + exitFDs, timeout: timeout)
+                let logFDs = active.values.flatMap(\.running.logFDs)
+                let readable = Poller.wait(wakers + exitFDs + logFDs, timeout: timeout)
+                for attempt in active.values where attempt.running.logFDs.contains(where: readable.contains) {
+                    attempt.running.pumpLogs()
+                }
                 var signals: [UInt8] = []
                 for fd in wakers where readable.contains(fd) { signals += Poller.drain(fd) }
                 if let interrupt = signals.map(Int32.init).first(where: { $0 == SIGINT || $0 == SIGTERM }) {
@@ -214,13 +325,18 @@ public final class RunDriver {
                         cancelSignal = interrupt
                         observer.cancelling(signal: interrupt)
                         try record(machine.cancelPending())
+                        for index in waiting.keys.sorted() {
+                            try settle(index, as: .cancelled, message: "the run was cancelled before its next attempt")
+                        }
                         stopAll(SIGTERM)
                         killDeadline = MonotonicClock.now() + options.gracePeriod
                     } else if !killed {
                         killAllNow()
                     }
                 }
-                if let deadline = killDeadline, MonotonicClock.now() >= deadline { killAllNow() }
+                let now = MonotonicClock.now()
+                if let deadline = killDeadline, now >= deadline { killAllNow() }
+                enforceTimeouts(now: now)
                 try reap()
                 if let tick = nextTick, let interval = options.tickInterval, MonotonicClock.now() >= tick {
                     observer.tick()
@@ -247,7 +363,7 @@ public final class RunDriver {
                     active.removeValue(forKey: index)
                 }
                 if active.isEmpty { break }
-                if MonotonicClock.now() >= deadline { stopAll(SIGKILL) }
+                if MonotonicClock.now() >= deadline { killAllNow() }
                 _ = Poller.wait(active.values.compactMap(\.running.exitFD), timeout: 0.1)
             }
             throw error
@@ -281,21 +397,18 @@ public final class RunDriver {
                 viaShell = false
             }
             let base = logDirectory + "/\(kind).\(index)"
-            let launch = AttemptLaunch(
+            var launch = AttemptLaunch(
                 argv: argv, viaShell: viaShell,
                 environment: environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
                 workdir: handler.workdir.map(render) ?? plan.spec.baseDirectory, stdoutPath: base + ".out",
-                stderrPath: base + ".err")
+                stderrPath: base + ".err", cgroupName: "run\(runID)-\(kind).\(index)")
+            launch.logLimit = options.logLimit
             let detail: String
             do {
-                let running = try executor.start(launch)
-                var status = executor.poll(running)
-                while status == nil {
-                    _ = Poller.wait(running.exitFD.map { [$0] } ?? [], timeout: running.exitFD == nil ? 0.05 : nil)
-                    status = executor.poll(running)
-                }
-                let ending = AttemptOutcome.ending(step: name, status: status!, viaShell: viaShell, wall: 0)
-                detail = status!.succeeded ? "\(name): exited 0" : "\(name): \(ending.message ?? ending.state.rawValue)"
+                let exit = try executor.runToEnd(launch)
+                let ending = AttemptOutcome.ending(step: name, exit: exit, limits: launch.limits, viaShell: viaShell)
+                detail =
+                    exit.status.succeeded ? "\(name): exited 0" : "\(name): \(ending.message ?? ending.state.rawValue)"
             } catch {
                 detail = "\(name): could not start: \(error.reason)"
             }

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceSpec
 
 /// How a run is driven.
 public struct RunOptions: Sendable {
@@ -16,6 +17,12 @@ public struct RunOptions: Sendable {
     public var tickInterval: Double?
     /// True to cancel the run on SIGINT/SIGTERM to this process (the CLI); false when the caller cancels it.
     public var handleSignals: Bool
+    /// What the host can give steps at once.
+    public var capacity: HostCapacity
+    /// What a step gets for each resource it does not ask for.
+    public var defaultResources: Resources
+    /// Most bytes kept per log stream of an attempt; nil for no cap.
+    public var logLimit: Int64?
 
     /// This machine's name from `gethostname` (no DNS lookup).
     static func hostName() -> String {
@@ -37,5 +44,17 @@ public struct RunOptions: Sendable {
         host = Self.hostName()
         handleSignals = false
         tickInterval = nil
+        let config = HostConfig()
+        capacity = HostCapacity.resolve(config)
+        defaultResources = config.defaultResources
+        logLimit = config.logLimit
+    }
+
+    /// Takes capacity, default resources, the grace period and the log cap from a configuration file.
+    public mutating func apply(_ config: HostConfig) {
+        capacity = HostCapacity.resolve(config)
+        defaultResources = config.defaultResources
+        gracePeriod = config.gracePeriod
+        logLimit = config.logLimit
     }
 }

@@ -8,7 +8,9 @@ struct StepLauncher {
     let options: RunOptions
 
     /// The launch of `attempt` of instance `index`; throws `PlanError` when a run-time reference has no value.
-    func launch(_ index: Int, runID: Int64, attempt: Int, runtime: RuntimeValues) throws(PlanError) -> AttemptLaunch {
+    func launch(
+        _ index: Int, runID: Int64, attempt: Int, runtime: RuntimeValues, request: StepRequest, gpus: [Int]
+    ) throws(PlanError) -> AttemptLaunch {
         let step = plan.steps[index]
         let resolved = try step.resolve(runtime)
         var environment = options.baseEnvironment
@@ -21,12 +23,20 @@ struct StepLauncher {
         environment["SLUICE_LOGICAL_DATE"] = plan.logicalDate
         environment["SLUICE_OUTPUT"] = outputPath(index, runID: runID, attempt: attempt)
         if let item = step.item { environment["SLUICE_ITEM"] = item } else { environment["SLUICE_ITEM"] = nil }
+        // The GPUs this attempt was given, and no others: an empty list hides every GPU from CUDA.
+        environment["CUDA_VISIBLE_DEVICES"] = gpus.map(String.init).joined(separator: ",")
         let viaShell: Bool
         if case .shell = resolved.command { viaShell = true } else { viaShell = false }
-        return AttemptLaunch(
+        var launch = AttemptLaunch(
             argv: resolved.command.arguments, viaShell: viaShell,
             environment: environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
-            workdir: resolved.workdir, stdoutPath: base + ".out", stderrPath: base + ".err")
+            workdir: resolved.workdir, stdoutPath: base + ".out", stderrPath: base + ".err",
+            cgroupName: "run\(runID)-\(Self.fileName(step.key)).\(attempt)")
+        launch.limits = AttemptLimits(
+            cpus: request.cpus, memoryBytes: request.memoryBytes, memoryRequested: request.memoryRequested,
+            maxProcesses: request.maxProcesses, maxOpenFiles: request.maxOpenFiles)
+        launch.logLimit = options.logLimit
+        return launch
     }
 
     func logDirectory(runID: Int64) -> String { options.logRoot + "/\(runID)" }

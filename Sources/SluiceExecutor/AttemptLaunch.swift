@@ -1,4 +1,4 @@
-/// A resolved attempt, ready to start: what to run, where, with which environment and log files.
+/// A resolved attempt, ready to start: what to run, where, with which environment, limits and log files.
 public struct AttemptLaunch: Sendable {
     /// argv; argv[0] is looked up in the environment's PATH unless it contains a slash.
     public let argv: [String]
@@ -12,10 +12,17 @@ public struct AttemptLaunch: Sendable {
     public let stdoutPath: String
     /// Absolute path of the stderr log.
     public let stderrPath: String
+    /// What the attempt is limited to.
+    public var limits: AttemptLimits
+    /// The name of its cgroup, unique on this host while it runs.
+    public var cgroupName: String
+    /// Most bytes kept per log stream; nil for no cap.
+    public var logLimit: Int64?
 
-    /// Creates a launch description.
+    /// Creates a launch description with no limits and no log cap.
     public init(
-        argv: [String], viaShell: Bool, environment: [String], workdir: String, stdoutPath: String, stderrPath: String
+        argv: [String], viaShell: Bool, environment: [String], workdir: String, stdoutPath: String, stderrPath: String,
+        cgroupName: String
     ) {
         self.argv = argv
         self.viaShell = viaShell
@@ -23,5 +30,8 @@ public struct AttemptLaunch: Sendable {
         self.workdir = workdir
         self.stdoutPath = stdoutPath
         self.stderrPath = stderrPath
+        self.limits = AttemptLimits()
+        self.cgroupName = cgroupName
+        self.logLimit = nil
     }
 }

@@ -1,14 +1,37 @@
 import Foundation
 import SluiceBasics
+import SluiceSpec
 import SluiceStore
 
 /// Turns a process ending into the attempt state and a message a data scientist can act on.
 public enum AttemptOutcome {
-    /// The recorded ending for a process that ran and ended with `status` after `wall` seconds.
-    public static func ending(step: String, status: ProcessExit, viaShell: Bool, wall: Double) -> AttemptEnding {
+    /// Why the engine stopped an attempt, if it did.
+    public enum Stop: Sendable, Equatable {
+        /// It ran past its `timeout` (seconds); `killed` when SIGTERM was not enough.
+        case timeout(seconds: Double, killed: Bool)
+    }
+
+    /// The recorded ending of an attempt that ran: timed out, OOM-killed, killed by a signal, or exited.
+    public static func ending(
+        step: String, exit: AttemptExit, limits: AttemptLimits, viaShell: Bool, stop: Stop? = nil
+    ) -> AttemptEnding {
+        let status = exit.status
+        let usage = exit.usage
         let state: AttemptState
-        let message: String?
-        if let code = status.exitCode {
+        var message: String?
+        if case .timeout(let seconds, let killed)? = stop {
+            state = .timedOut
+            let how = killed ? "SIGTERM, then SIGKILL after the grace period" : "SIGTERM"
+            message =
+                "step \(step) timed out after \(Units.formatDuration(seconds)) and was stopped with \(how). Raise timeout or make the step faster."
+        } else if let usage, usage.oomKills > 0, !status.succeeded {
+            state = .oomKilled
+            let limit = limits.memoryBytes.map(Units.formatBytes) ?? "none"
+            let peak = usage.peakMemoryBytes.map(Units.formatBytes) ?? "unknown"
+            let raise = limits.memoryBytes.map { " (e.g. \(suggestedMemory(above: $0)))" } ?? ""
+            message =
+                "step \(step) was killed: out of memory (limit \(limit), peak \(peak)). Raise resources.memory\(raise) or use less memory."
+        } else if let code = status.exitCode {
             state = .exited
             switch code {
             case 0: message = nil
@@ -27,14 +50,36 @@ public enum AttemptOutcome {
             state = .lost
             message = "step \(step): its ending could not be observed"
         }
-        return AttemptEnding(
-            state: state, exitCode: status.exitCode, signal: status.signal, message: message, wallSeconds: wall,
-            userCPU: status.userCPU, systemCPU: status.systemCPU, maxRSSBytes: status.maxRSSBytes)
+        if let usage, usage.pidsLimitHits > 0, let most = limits.maxProcesses, state != .exited || status.exitCode != 0 {
+            message =
+                (message ?? "step \(step)")
+                + "; \(usage.pidsLimitHits) forks failed at max_processes \(most). Raise resources.max_processes or start fewer processes."
+        }
+        if exit.droppedLogBytes > 0 {
+            let note = "its output passed the log limit and \(Units.formatBytes(exit.droppedLogBytes)) was dropped"
+            message = message.map { "\($0); \(note)" } ?? "step \(step): \(note)"
+        }
+        var ending = AttemptEnding(
+            state: state, exitCode: status.exitCode, signal: status.signal, message: message,
+            wallSeconds: exit.wallSeconds, userCPU: usage?.userCPU ?? status.userCPU,
+            systemCPU: usage?.systemCPU ?? status.systemCPU,
+            maxRSSBytes: usage?.peakMemoryBytes ?? status.maxRSSBytes)
+        ending.usageSource = usage?.peakMemoryBytes != nil ? "cgroup" : "rusage"
+        return ending
     }
 
     /// The recorded ending for a process that could not be started.
     public static func failedToStart(step: String, reason: String) -> AttemptEnding {
         AttemptEnding(state: .failedToStart, message: "step \(step) failed to start: \(reason)")
+    }
+
+    /// A memory figure half again above `bytes`, rounded up to a whole `Gi` (or a multiple of 64 `Mi` below 1 GiB).
+    public static func suggestedMemory(above bytes: Int64) -> String {
+        let target = bytes + bytes / 2
+        let gib: Int64 = 1 << 30
+        let mib: Int64 = 1 << 20
+        if target >= gib { return "\((target + gib - 1) / gib)Gi" }
+        return "\(((target + 64 * mib - 1) / (64 * mib)) * 64)Mi"
     }
 
     /// `SIGTERM`-style name of a signal number.
@@ -43,6 +88,7 @@ public enum AttemptOutcome {
             SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGABRT: "SIGABRT",
             SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGSEGV: "SIGSEGV", SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM",
             SIGTERM: "SIGTERM", SIGBUS: "SIGBUS", SIGUSR1: "SIGUSR1", SIGUSR2: "SIGUSR2", SIGXCPU: "SIGXCPU",
+            SIGXFSZ: "SIGXFSZ",
         ]
         return names[signal] ?? "signal \(signal)"
     }

@@ -124,7 +124,7 @@ public enum SpecLoader {
         }
     }
 
-    private static func read(_ path: String) throws -> [UInt8] {
+    static func read(_ path: String) throws -> [UInt8] {
         do {
             if let size = FileSystem.size(path), size > maxFileBytes {
                 throw SpecReadError(

@@ -224,6 +224,7 @@ extension NodeReader {
         var resources = Resources()
         for (key, _, value) in fields {
             let fieldPath = "\(path).\(key)"
+            resources.marks[key] = value.mark
             switch key {
             case "cpus": resources.cpus = number(value, path: fieldPath, positive: true)
             case "memory": resources.memoryBytes = memory(value, path: fieldPath)

@@ -114,6 +114,8 @@ public struct Resources: Sendable, Hashable {
     public var maxProcesses: Int?
     /// Most open files.
     public var maxOpenFiles: Int?
+    /// Where each field is written (`cpus`, `memory`, …), for diagnostics; not part of equality.
+    public var marks: [String: SourceMark] = [:]
 
     /// Creates a request.
     public init(
@@ -131,10 +133,27 @@ public struct Resources: Sendable, Hashable {
     public var isEmpty: Bool { self == Resources() }
 
     /// These fields, with `base` filling the ones not set.
-    func over(_ base: Resources) -> Resources {
-        Resources(
+    public func over(_ base: Resources) -> Resources {
+        var merged = Resources(
             cpus: cpus ?? base.cpus, memoryBytes: memoryBytes ?? base.memoryBytes, gpus: gpus ?? base.gpus,
             maxProcesses: maxProcesses ?? base.maxProcesses, maxOpenFiles: maxOpenFiles ?? base.maxOpenFiles)
+        merged.marks = base.marks.merging(marks) { _, own in own }
+        return merged
+    }
+
+    /// Equal when the requests are, wherever they are written.
+    public static func == (a: Resources, b: Resources) -> Bool {
+        a.cpus == b.cpus && a.memoryBytes == b.memoryBytes && a.gpus == b.gpus && a.maxProcesses == b.maxProcesses
+            && a.maxOpenFiles == b.maxOpenFiles
+    }
+
+    /// Hashes the requests only.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(cpus)
+        hasher.combine(memoryBytes)
+        hasher.combine(gpus)
+        hasher.combine(maxProcesses)
+        hasher.combine(maxOpenFiles)
     }
 }
 

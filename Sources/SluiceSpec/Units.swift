@@ -67,6 +67,11 @@ public enum Units {
         return text
     }
 
+    /// A number as written in YAML: `2` for 2.0, `0.5` for 0.5.
+    public static func formatNumber(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+
     /// A readable binary size: `4294967296` → `4.0 GiB`.
     public static func formatBytes(_ bytes: Int64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]

@@ -19,6 +19,9 @@ public struct Migration: Sendable {
         Migration(
             version: 2, name: "dag_language",
             sql: String(decoding: PackageResources.v0002_dag_language_sql, as: UTF8.self)),
+        Migration(
+            version: 3, name: "local_executor",
+            sql: String(decoding: PackageResources.v0003_local_executor_sql, as: UTF8.self)),
     ]
 
     /// The schema version this build expects.

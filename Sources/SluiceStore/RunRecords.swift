@@ -54,14 +54,20 @@ public struct StepChange: Sendable, Encodable {
     public let exitCode: Int32?
     /// A message to record, such as why it failed.
     public let message: String?
+    /// For a move to `retrying`: seconds until the next attempt.
+    public let retryDelay: Double?
 
     /// Creates a change.
-    public init(id: Int64, from: StepState, to: StepState, exitCode: Int32? = nil, message: String? = nil) {
+    public init(
+        id: Int64, from: StepState, to: StepState, exitCode: Int32? = nil, message: String? = nil,
+        retryDelay: Double? = nil
+    ) {
         self.id = id
         self.from = from
         self.to = to
         self.exitCode = exitCode
         self.message = message
+        self.retryDelay = retryDelay
     }
 
     enum CodingKeys: String, CodingKey {
@@ -70,6 +76,7 @@ public struct StepChange: Sendable, Encodable {
         case to = "to_state"
         case exitCode = "exit_code"
         case message
+        case retryDelay = "retry_delay"
     }
 }
 
@@ -93,6 +100,8 @@ public struct AttemptEnding: Sendable {
     public let maxRSSBytes: Int64?
     /// What the attempt reported in `$SLUICE_OUTPUT`, if anything.
     public var outputs: [String: String]?
+    /// Where the usage figures come from: `cgroup` accounting or `rusage` from wait4.
+    public var usageSource: String?
 
     /// Creates an ending.
     public init(
@@ -107,6 +116,35 @@ public struct AttemptEnding: Sendable {
         self.userCPU = userCPU
         self.systemCPU = systemCPU
         self.maxRSSBytes = maxRSSBytes
+    }
+}
+
+/// What an attempt asked for and how it was enforced, recorded when it begins.
+public struct AttemptRequest: Sendable, Equatable {
+    /// CPU cores.
+    public var cpus: Double?
+    /// Memory in bytes.
+    public var memoryBytes: Int64?
+    /// GPUs.
+    public var gpus: Int?
+    /// Most processes.
+    public var maxProcesses: Int?
+    /// The GPU indices it was given (`CUDA_VISIBLE_DEVICES`).
+    public var gpuIDs: [Int]
+    /// `cgroup v1`, `cgroup v2` or `rlimit`.
+    public var enforcement: String?
+
+    /// Creates a request record.
+    public init(
+        cpus: Double? = nil, memoryBytes: Int64? = nil, gpus: Int? = nil, maxProcesses: Int? = nil,
+        gpuIDs: [Int] = [], enforcement: String? = nil
+    ) {
+        self.cpus = cpus
+        self.memoryBytes = memoryBytes
+        self.gpus = gpus
+        self.maxProcesses = maxProcesses
+        self.gpuIDs = gpuIDs
+        self.enforcement = enforcement
     }
 }
 
@@ -182,20 +220,26 @@ public struct RunRecorder: Sendable {
     /// Moves a step to `running` and records attempt `number` as `starting`, in one statement; returns the attempt id.
     public func beginAttempt(
         runID: Int64, stepID: Int64, from: StepState, number: Int, host: String, stdoutPath: String,
-        stderrPath: String, command: [String] = []
+        stderrPath: String, command: [String] = [], request: AttemptRequest = AttemptRequest()
     ) throws -> Int64 {
+        let gpuIDs = request.gpuIDs.map(String.init).joined(separator: ",")
         let conflict = "step \(stepID) of run \(runID) was not \(from.rawValue) when attempt \(number) began"
         return try Self.mapConflicts {
             try connection.query(
                 """
                 WITH s AS (
                     UPDATE step_instance SET state = 'running', attempts = \(number),
-                        started_at = coalesce(started_at, clock_timestamp()), ended_at = NULL
+                        started_at = coalesce(started_at, clock_timestamp()), ended_at = NULL, next_attempt_at = NULL
                     WHERE id = \(stepID) AND run_id = \(runID) AND state = \(from.rawValue)
                     RETURNING id
                 ), a AS (
-                    INSERT INTO attempt (step_instance_id, number, state, host, stdout_path, stderr_path, command)
-                    SELECT id, \(number), 'starting', \(host), \(stdoutPath), \(stderrPath), nullif(\(json: command)::jsonb, '[]') FROM s
+                    INSERT INTO attempt (step_instance_id, number, state, host, stdout_path, stderr_path, command,
+                                         requested_cpus, requested_memory_bytes, requested_gpus, requested_max_processes,
+                                         gpu_ids, enforcement)
+                    SELECT id, \(number), 'starting', \(host), \(stdoutPath), \(stderrPath), nullif(\(json: command)::jsonb, '[]'),
+                           \(request.cpus), \(request.memoryBytes), \(request.gpus), \(request.maxProcesses),
+                           nullif(\(gpuIDs), ''), \(request.enforcement)
+                    FROM s
                     RETURNING id, step_instance_id
                 ), e AS (
                     INSERT INTO event (run_id, step_instance_id, attempt_id, kind, from_state, to_state)
@@ -280,13 +324,15 @@ public struct RunRecorder: Sendable {
                         started_at = coalesce(started_at, clock_timestamp()),
                         wall_seconds = \(ending?.wallSeconds), user_cpu_seconds = \(ending?.userCPU),
                         system_cpu_seconds = \(ending?.systemCPU), max_rss_bytes = \(ending?.maxRSSBytes),
+                        usage_source = \(ending?.usageSource),
                         outputs = nullif(\(json: ending?.outputs ?? [:])::jsonb, '{}')
                     WHERE id = \(attempt?.id) AND state IN ('starting', 'running')
                     RETURNING id, state, step_instance_id
                 ), c AS (
                     SELECT * FROM ROWS FROM (jsonb_to_recordset(\(json: changes)::jsonb)
-                        AS (id bigint, from_state text, to_state text, exit_code integer, message text))
-                        WITH ORDINALITY AS c(id, from_state, to_state, exit_code, message, n)
+                        AS (id bigint, from_state text, to_state text, exit_code integer, message text,
+                            retry_delay double precision))
+                        WITH ORDINALITY AS c(id, from_state, to_state, exit_code, message, retry_delay, n)
                 ), u AS (
                     UPDATE step_instance s SET
                         state = c.to_state,
@@ -294,8 +340,10 @@ public struct RunRecorder: Sendable {
                         message = coalesce(c.message, s.message),
                         started_at = CASE WHEN c.to_state = 'running' THEN coalesce(s.started_at, clock_timestamp())
                                           ELSE s.started_at END,
-                        ended_at = CASE WHEN c.to_state IN ('pending', 'ready', 'running') THEN NULL
-                                        ELSE clock_timestamp() END
+                        ended_at = CASE WHEN c.to_state IN ('pending', 'ready', 'running', 'retrying') THEN NULL
+                                        ELSE clock_timestamp() END,
+                        next_attempt_at = CASE WHEN c.retry_delay IS NULL THEN NULL
+                                               ELSE clock_timestamp() + make_interval(secs => c.retry_delay) END
                     FROM c
                     WHERE s.id = c.id AND s.run_id = \(runID) AND s.state = c.from_state
                     RETURNING s.id, c.from_state, c.to_state, c.message, c.n

@@ -8,14 +8,17 @@ public enum RunState: String, Sendable, Codable, CaseIterable {
 
 /// A step instance's lifecycle within a run.
 public enum StepState: String, Sendable, Codable, CaseIterable {
-    case pending, ready, running, succeeded, failed, skipped
+    case pending, ready, running
+    /// Between attempts: the last one failed and the next waits out its backoff.
+    case retrying
+    case succeeded, failed, skipped
     case upstreamFailed = "upstream_failed"
     case cancelled, cached
 
     /// True once the step can no longer change.
     public var isTerminal: Bool {
         switch self {
-        case .pending, .ready, .running: return false
+        case .pending, .ready, .running, .retrying: return false
         default: return true
         }
     }

@@ -16,16 +16,15 @@ struct LocalExecutorTests {
         try? FileSystem.makeDirectory(base)
         return AttemptLaunch(
             argv: argv, viaShell: viaShell, environment: env, workdir: workdir, stdoutPath: base + "/1.out",
-            stderrPath: base + "/1.err")
+            stderrPath: base + "/1.err", cgroupName: "test")
     }
 
     private func runToEnd(_ launch: AttemptLaunch) throws -> ProcessExit {
-        let executor = LocalExecutor()
-        let running = try executor.start(launch)
-        while true {
-            if let status = executor.poll(running) { return status }
-            _ = Poller.wait(running.exitFD.map { [$0] } ?? [], timeout: 1)
-        }
+        try LocalExecutor().runToEnd(launch).status
+    }
+
+    private func exit(_ status: ProcessExit) -> AttemptExit {
+        AttemptExit(status: status, usage: nil, wallSeconds: 0.1, droppedLogBytes: 0, cleanupProblem: nil)
     }
 
     @Test func outputGoesToOneLogFilePerStream() throws {
@@ -53,18 +52,53 @@ struct LocalExecutorTests {
         #expect(failure?.reason.contains("cannot enter working directory /nonexistent/wd") == true)
     }
 
+    @Test func aFileThatIsNotExecutableIsAStartFailure() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try FileSystem.makeDirectory(base)
+        let script = base + "/script.sh"
+        try "#!/bin/sh\necho hi\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o644)
+        let failure = #expect(throws: LaunchFailure.self) { try LocalExecutor().start(launch([script])) }
+        #expect(failure?.reason == "permission denied: \(script) is not executable")
+    }
+
+    @Test func aMissingBinaryByPathIsAStartFailure() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let failure = #expect(throws: LaunchFailure.self) { try LocalExecutor().start(launch(["/opt/none/train"])) }
+        #expect(failure?.reason.contains("/opt/none/train") == true)
+    }
+
+    @Test func outputPastTheLogLimitIsCutWithAMarker() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        var l = launch(["/bin/sh", "-c", "head -c 300000 /dev/zero | tr '\\0' x; echo tail-of-output"], viaShell: true)
+        l.logLimit = 1000
+        let exit = try LocalExecutor().runToEnd(l)
+        #expect(exit.status.succeeded)
+        let text = try String(contentsOfFile: l.stdoutPath, encoding: .utf8)
+        #expect(text.hasPrefix(String(repeating: "x", count: 1000) + "\n[sluice: output cut here: the log limit is"))
+        #expect(!text.contains("tail-of-output"))
+        #expect(exit.droppedLogBytes == 300_015 - 1000)
+        #expect(text.hasSuffix("[sluice: \(300_015 - 1000) more bytes were dropped]\n"))
+    }
+
+    @Test func theOOMAdviceRoundsUp() {
+        #expect(AttemptOutcome.suggestedMemory(above: 4 << 30) == "6Gi")
+        #expect(AttemptOutcome.suggestedMemory(above: 64 << 20) == "128Mi")
+        #expect(AttemptOutcome.suggestedMemory(above: 700 << 20) == "2Gi")
+    }
+
     @Test func shellExit127IsCommandNotFound() {
         let status = ProcessExit(exitCode: 127, signal: nil, userCPU: 0, systemCPU: 0, maxRSSBytes: 0)
-        let ending = AttemptOutcome.ending(step: "train", status: status, viaShell: true, wall: 0.1)
+        let ending = AttemptOutcome.ending(step: "train", exit: exit(status), limits: AttemptLimits(), viaShell: true)
         #expect(ending.state == .exited)
         #expect(ending.message?.contains("command not found") == true)
-        let argv = AttemptOutcome.ending(step: "train", status: status, viaShell: false, wall: 0.1)
+        let argv = AttemptOutcome.ending(step: "train", exit: exit(status), limits: AttemptLimits(), viaShell: false)
         #expect(argv.message == "step train failed: exited with code 127")
     }
 
     @Test func signalEndingsNameTheSignal() {
         let status = ProcessExit(exitCode: nil, signal: SIGKILL, userCPU: 0, systemCPU: 0, maxRSSBytes: 0)
-        let ending = AttemptOutcome.ending(step: "score", status: status, viaShell: false, wall: 1)
+        let ending = AttemptOutcome.ending(step: "score", exit: exit(status), limits: AttemptLimits(), viaShell: false)
         #expect(ending.state == .killed)
         #expect(ending.signal == SIGKILL)
         #expect(ending.message == "step score was killed by SIGKILL")

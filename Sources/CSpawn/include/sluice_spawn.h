@@ -2,7 +2,15 @@
 #ifndef SLUICE_SPAWN_H
 #define SLUICE_SPAWN_H
 
+#include <sys/resource.h>
 #include <sys/types.h>
+
+/* One resource limit to set in the child: soft and hard values (RLIM_INFINITY for none). */
+typedef struct sluice_rlimit {
+    int resource;
+    rlim_t soft;
+    rlim_t hard;
+} sluice_rlimit;
 
 /* What to start and how; every field is read before fork, nothing is allocated after it. */
 typedef struct sluice_spawn_request {
@@ -19,6 +27,10 @@ typedef struct sluice_spawn_request {
     gid_t gid;
     const char *bind_source;    /* non-NULL: private mount namespace with source bound on target */
     const char *bind_target;
+    const int *cgroup_fds;      /* open for writing on each cgroup.procs to join before exec */
+    int cgroup_fd_count;
+    const sluice_rlimit *rlimits; /* applied just before exec */
+    int rlimit_count;
 } sluice_spawn_request;
 
 /* Where a start failed: the stage and the errno the child saw. */
@@ -37,6 +49,8 @@ enum {
     SLUICE_STAGE_CHDIR = 6,
     SLUICE_STAGE_IDS = 7,
     SLUICE_STAGE_EXEC = 8,
+    SLUICE_STAGE_CGROUP = 9,
+    SLUICE_STAGE_RLIMIT = 10,
 };
 
 /* Starts a child; returns its pid, or -1 with *failure set (the child is already reaped). */

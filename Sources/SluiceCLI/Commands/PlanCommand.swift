@@ -13,9 +13,10 @@ struct PlanCommand: ParsableCommand {
     @Argument(help: "The DAG file.") var file: String
     @OptionGroup var planning: PlanOptions
     @Flag(help: "Print the plan as JSON.") var json = false
+    @OptionGroup var config: ConfigOption
 
     func run() throws {
-        let plan = try planning.plan(file: file, forRun: false)
+        let plan = try planning.plan(file: file, forRun: false, config: try config.load(dagFile: file))
         print(json ? PlanRendering.json(plan).rendered() : PlanRendering.text(plan))
     }
 }

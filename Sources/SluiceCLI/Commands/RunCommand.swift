@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SluiceBasics
 import SluiceEngine
+import SluiceExecutor
 import SluiceSpec
 import SluiceStore
 
@@ -12,32 +13,44 @@ struct RunCommand: ParsableCommand {
 
     @Argument(help: "The DAG file.") var file: String
     @Option(help: "Most steps running at once (default: the number of cores).") var parallelism: Int?
-    @Option(name: .customLong("grace-period"), help: "Seconds between SIGTERM and SIGKILL when stopping steps.")
-    var gracePeriod: Double = 10
+    @Option(
+        name: .customLong("grace-period"),
+        help: "Seconds between SIGTERM and SIGKILL when stopping steps (default: grace_period in the configuration, 10).")
+    var gracePeriod: Double?
     @Flag(help: "Print the result as JSON on stdout (progress goes to stderr).") var json = false
     @OptionGroup var planning: PlanOptions
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var config: ConfigOption
 
     func validate() throws {
         if let parallelism, parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
-        if gracePeriod < 0 { throw ValidationError("--grace-period must not be negative") }
+        if let gracePeriod, gracePeriod < 0 { throw ValidationError("--grace-period must not be negative") }
     }
 
     func run() throws {
-        let plan = try planning.plan(file: file, forRun: true)
+        let hostConfig = try config.load(dagFile: file)
+        let plan = try planning.plan(file: file, forRun: true, config: hostConfig)
         let spec = plan.spec
         let stateDirectory = global.resolveStateDirectory(dagFile: file)
         let store = try Store.open(global.databaseTarget(stateDirectory: stateDirectory))
         let interactive = !json && Terminal.stdoutIsInteractive
         var options = RunOptions(logRoot: stateDirectory + "/logs/\(spec.name)")
+        options.apply(hostConfig)
         if let parallelism { options.parallelism = parallelism }
-        options.gracePeriod = gracePeriod
+        if let gracePeriod { options.gracePeriod = gracePeriod }
         options.handleSignals = true
         if interactive { options.tickInterval = 1 }
         let display = ProgressDisplay(
             interactive: interactive, output: json ? FileHandle.standardError : FileHandle.standardOutput,
             parallelism: options.parallelism)
-        let result = try RunDriver(store: store, observer: display, options: options).run(plan)
+        let control = ResourceControl.setUp(
+            mode: CgroupMode(rawValue: hostConfig.cgroups) ?? .auto, parent: hostConfig.cgroupParent)
+        if let reason = control.fallbackReason, !json, hostConfig.cgroups != "off" {
+            Terminal.printError("sluice: limits are enforced with rlimits only: \(reason) (see: sluice doctor)")
+        }
+        let result = try RunDriver(
+            store: store, executor: LocalExecutor(control: control), observer: display, options: options
+        ).run(plan)
         let detail = try RunQueries(store: store).runDetail(id: result.runID)
         if json {
             if let detail { try JSONOutput.print(detail) }

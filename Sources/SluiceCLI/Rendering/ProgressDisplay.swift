@@ -46,10 +46,10 @@ final class ProgressDisplay: RunObserver {
 
     func attemptEnded(step: String, attempt: Int, ending: AttemptEnding, stepState: StepState) {
         running.removeAll { $0 == step }
-        finished += 1
-        var text = paint(stepState.rawValue, for: stepState)
+        if stepState != .retrying { finished += 1 }
+        var text = paint(stepState == .retrying ? "attempt \(attempt) \(ending.state.rawValue)" : stepState.rawValue, for: stepState)
         if let wall = ending.wallSeconds { text += " in \(Formatting.duration(wall))" }
-        if stepState == .failed || stepState == .cancelled, let message = ending.message {
+        if stepState == .failed || stepState == .cancelled || stepState == .retrying, let message = ending.message {
             text += ": \(message)"
             if stepState == .failed && ending.state != .failedToStart {
                 text += " (see: sluice logs \(runID) \(step) --stderr)"
@@ -117,7 +117,7 @@ final class ProgressDisplay: RunObserver {
         switch state {
         case .succeeded, .cached: return "\u{1B}[32m\(text)\u{1B}[0m"
         case .failed, .upstreamFailed: return "\u{1B}[31m\(text)\u{1B}[0m"
-        case .cancelled, .skipped: return "\u{1B}[33m\(text)\u{1B}[0m"
+        case .cancelled, .skipped, .retrying: return "\u{1B}[33m\(text)\u{1B}[0m"
         default: return text
         }
     }

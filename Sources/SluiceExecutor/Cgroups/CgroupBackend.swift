@@ -1,0 +1,119 @@
+import Foundation
+import SluiceBasics
+
+/// The limits one attempt's cgroup enforces; nil leaves a resource unlimited.
+public struct CgroupLimits: Sendable, Equatable {
+    /// Memory, swap excluded (the step gets no swap).
+    public var memoryBytes: Int64?
+    /// CPU cores as a quota per period.
+    public var cpus: Double?
+    /// Most processes and threads.
+    public var maxProcesses: Int?
+
+    /// Creates limits.
+    public init(memoryBytes: Int64? = nil, cpus: Double? = nil, maxProcesses: Int? = nil) {
+        self.memoryBytes = memoryBytes
+        self.cpus = cpus
+        self.maxProcesses = maxProcesses
+    }
+
+    /// The CFS period, in microseconds, that a CPU quota is given against.
+    static let cpuPeriod = 100_000
+
+    /// The quota in microseconds per period for `cpus` (at least the kernel's minimum of 1 ms).
+    static func cpuQuota(_ cpus: Double) -> Int { max(1000, Int((cpus * Double(cpuPeriod)).rounded())) }
+}
+
+/// One attempt's cgroup: a directory per hierarchy (one on v2).
+public struct AttemptCgroup: Sendable, Equatable {
+    /// Its name under the parent.
+    public let name: String
+    /// Its directories.
+    public let directories: [String]
+}
+
+/// What a cgroup's accounting says the attempt used; nil where the host does not account it.
+public struct CgroupUsage: Sendable, Equatable {
+    /// User CPU seconds of every process in the cgroup.
+    public var userCPU: Double?
+    /// System CPU seconds of every process in the cgroup.
+    public var systemCPU: Double?
+    /// Peak memory in bytes.
+    public var peakMemoryBytes: Int64?
+    /// How many processes the OOM killer killed.
+    public var oomKills: Int64 = 0
+    /// How many forks failed at the pids limit.
+    public var pidsLimitHits: Int64 = 0
+}
+
+/// A cgroup interface (v1 or v2) that can make, measure, empty and remove attempt cgroups.
+public protocol CgroupBackend: Sendable {
+    /// Which interface this is.
+    var version: CgroupVersion { get }
+    /// The parent directories attempt cgroups are made in.
+    var parentDirectories: [String] { get }
+    /// The controllers it enforces with (`memory`, `cpu`, `pids`).
+    var controllers: [String] { get }
+    /// Creates the parents and enables what they need; throws when this host does not let us.
+    func prepare() throws
+    /// Creates an attempt's cgroup with its limits written.
+    func create(name: String, limits: CgroupLimits) throws -> AttemptCgroup
+    /// The `cgroup.procs` files a child writes itself into.
+    func procsFiles(_ cgroup: AttemptCgroup) -> [String]
+    /// What the cgroup's accounting says.
+    func usage(_ cgroup: AttemptCgroup) -> CgroupUsage
+    /// The pids still in the cgroup.
+    func members(_ cgroup: AttemptCgroup) -> [pid_t]
+    /// Kills every process in the cgroup.
+    func killAll(_ cgroup: AttemptCgroup)
+    /// Removes the cgroup; throws if it could not be removed.
+    func remove(_ cgroup: AttemptCgroup) throws
+}
+
+extension CgroupBackend {
+    /// Sends SIGKILL to every member until none is left (or a bounded number of rounds has passed).
+    func killMembers(_ cgroup: AttemptCgroup) {
+        for _ in 0..<1000 {
+            let pids = members(cgroup)
+            if pids.isEmpty { return }
+            for pid in pids { kill(pid, SIGKILL) }
+            sched_yield()
+        }
+    }
+
+    /// Removes directories, retrying while the kernel still counts exiting members (EBUSY).
+    func removeDirectories(_ directories: [String], files: CgroupFiles) throws {
+        for directory in directories {
+            var attempt = 0
+            while true {
+                do {
+                    try files.removeDirectory(directory)
+                    break
+                } catch {
+                    attempt += 1
+                    if attempt >= 200 { throw error }
+                    killMembers(AttemptCgroup(name: "", directories: [directory]))
+                    usleep(1000)
+                }
+            }
+        }
+    }
+
+    /// `cgroup_parent` resolved inside a hierarchy: absolute from its mount, relative to this process's cgroup.
+    static func parentDirectory(_ parent: String, in hierarchy: CgroupHierarchy) -> (start: String, path: String) {
+        let start = parent.hasPrefix("/") ? hierarchy.mountPoint : hierarchy.ownDirectory
+        return (start, CgroupLayout.join(start, parent))
+    }
+
+    /// Creates each directory from `start` (exclusive) down to `path`.
+    static func makeLevels(from start: String, to path: String, files: CgroupFiles) throws -> [String] {
+        var levels: [String] = []
+        var current = start
+        for component in path.dropFirst(start.count).split(separator: "/") {
+            current += "/" + component
+            try files.makeDirectory(current)
+            levels.append(current)
+        }
+        return levels
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import SluiceBasics
+
+/// Attempt cgroups in the v1 hierarchies: `memory` (+ `memsw`, no swap), `cpu` CFS quota, `cpuacct`, `pids`.
+public struct CgroupV1: CgroupBackend {
+    /// The hierarchies used, one per mount, each with the controllers Sluice wants from it.
+    public let hierarchies: [CgroupHierarchy]
+    /// Where attempt cgroups go, from `cgroup_parent`.
+    public let parent: String
+    /// The file accessor (the host's, or a fake tree in tests).
+    public let files: CgroupFiles
+
+    /// The controllers taken from v1: the enforcing ones plus `cpuacct` for CPU accounting.
+    static let used = CgroupLayout.wanted + ["cpuacct"]
+
+    /// Creates the backend over the layout's v1 hierarchies that carry a controller Sluice uses.
+    public init(layout: CgroupLayout, parent: String, files: CgroupFiles = HostCgroupFiles()) {
+        hierarchies = layout.legacy.filter { !Set($0.controllers).isDisjoint(with: Self.used) }
+        self.parent = parent
+        self.files = files
+    }
+
+    /// Always v1.
+    public var version: CgroupVersion { .v1 }
+    /// One parent per hierarchy.
+    public var parentDirectories: [String] { hierarchies.map { Self.parentDirectory(parent, in: $0).path } }
+    /// The enforcing controllers present.
+    public var controllers: [String] {
+        CgroupLayout.wanted.filter { c in hierarchies.contains { $0.controllers.contains(c) } }
+    }
+
+    /// Creates the parent in every hierarchy.
+    public func prepare() throws {
+        guard !controllers.isEmpty else { throw SystemError("no v1 hierarchy carries memory, cpu or pids") }
+        for hierarchy in hierarchies {
+            let (start, path) = Self.parentDirectory(parent, in: hierarchy)
+            _ = try Self.makeLevels(from: start, to: path, files: files)
+        }
+    }
+
+    /// Makes `<parent>/<name>` in each hierarchy and writes its limits.
+    public func create(name: String, limits: CgroupLimits) throws -> AttemptCgroup {
+        var made: [String] = []
+        do {
+            for (hierarchy, parentDirectory) in zip(hierarchies, parentDirectories) {
+                let directory = parentDirectory + "/" + name
+                try files.makeDirectory(directory)
+                made.append(directory)
+                let has = hierarchy.controllers.contains
+                if has("memory"), let bytes = limits.memoryBytes {
+                    try files.write(directory + "/memory.limit_in_bytes", String(bytes))
+                    // Memory plus swap at the same figure: the step gets no swap.
+                    if files.exists(directory + "/memory.memsw.limit_in_bytes") {
+                        try files.write(directory + "/memory.memsw.limit_in_bytes", String(bytes))
+                    }
+                }
+                if has("cpu"), let cpus = limits.cpus {
+                    try files.write(directory + "/cpu.cfs_period_us", String(CgroupLimits.cpuPeriod))
+                    try files.write(directory + "/cpu.cfs_quota_us", String(CgroupLimits.cpuQuota(cpus)))
+                }
+                if has("pids"), let most = limits.maxProcesses {
+                    try files.write(directory + "/pids.max", String(most))
+                }
+            }
+        } catch {
+            for directory in made { try? files.removeDirectory(directory) }
+            throw error
+        }
+        return AttemptCgroup(name: name, directories: made)
+    }
+
+    /// Each hierarchy's `cgroup.procs`.
+    public func procsFiles(_ cgroup: AttemptCgroup) -> [String] { cgroup.directories.map { $0 + "/cgroup.procs" } }
+
+    /// `cpuacct.usage_user/_sys`, `memory.max_usage_in_bytes`, the `oom_kill` count and `pids.events`.
+    public func usage(_ cgroup: AttemptCgroup) -> CgroupUsage {
+        var usage = CgroupUsage()
+        for (hierarchy, directory) in zip(hierarchies, cgroup.directories) {
+            let has = hierarchy.controllers.contains
+            if has("cpuacct") {
+                usage.userCPU = CgroupText.number(files.read(directory + "/cpuacct.usage_user")).map { Double($0) / 1e9 }
+                usage.systemCPU = CgroupText.number(files.read(directory + "/cpuacct.usage_sys")).map { Double($0) / 1e9 }
+            }
+            if has("memory") {
+                usage.peakMemoryBytes = CgroupText.number(files.read(directory + "/memory.max_usage_in_bytes"))
+                usage.oomKills = CgroupText.field(files.read(directory + "/memory.oom_control"), "oom_kill") ?? 0
+            }
+            if has("pids") {
+                usage.pidsLimitHits = CgroupText.field(files.read(directory + "/pids.events"), "max") ?? 0
+            }
+        }
+        return usage
+    }
+
+    /// The pids in any hierarchy's `cgroup.procs` (the child joined them all).
+    public func members(_ cgroup: AttemptCgroup) -> [pid_t] {
+        Array(Set(cgroup.directories.flatMap { CgroupText.pids(files.read($0 + "/cgroup.procs")) })).sorted()
+    }
+
+    /// SIGKILL to each member until none is left (v1 has no `cgroup.kill`).
+    public func killAll(_ cgroup: AttemptCgroup) { killMembers(cgroup) }
+
+    /// Removes the directory in each hierarchy.
+    public func remove(_ cgroup: AttemptCgroup) throws { try removeDirectories(cgroup.directories, files: files) }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import SluiceBasics
+
+/// The host's configuration file (`sluice.yaml` at the project root): capacity, default resources, enforcement.
+public struct HostConfig: Sendable, Equatable {
+    /// Capacity overrides; a field left nil is detected from the host.
+    public var capacity = CapacityOverride()
+    /// What a step gets for each resource it does not ask for.
+    public var defaultResources = HostConfig.standardDefaults
+    /// `auto` (cgroups when possible) or `off` (rlimits only).
+    public var cgroups = "auto"
+    /// Where attempt cgroups are made: absolute from the hierarchy's root, or relative to Sluice's own cgroup.
+    public var cgroupParent = "sluice"
+    /// Seconds between SIGTERM and SIGKILL when a step is stopped.
+    public var gracePeriod: Double = 10
+    /// Most bytes kept per log stream of an attempt; nil for no cap.
+    public var logLimit: Int64? = 100 << 20
+    /// The file it was read from, if any.
+    public var file: String?
+
+    /// The documented defaults for a step without `resources`: 1 CPU, 2 GiB, no GPU, 4096 processes.
+    public static let standardDefaults = Resources(cpus: 1, memoryBytes: 2 << 30, gpus: 0, maxProcesses: 4096)
+
+    /// The configuration with every default.
+    public init() {}
+
+    /// The keys of the file.
+    public static let keys = ["capacity", "default_resources", "cgroups", "cgroup_parent", "grace_period", "log_limit"]
+
+    /// The file's name at a project root.
+    public static let fileName = "sluice.yaml"
+
+    /// Reads a configuration file; throws `SpecReadError` or `SpecError` (with file:line:column).
+    public static func load(path: String) throws -> HostConfig {
+        let bytes = try SpecLoader.read(path)
+        let root: YAMLNode
+        switch SpecLoader.parseTree(bytes: bytes, file: path) {
+        case .success(let tree): root = tree
+        case .failure(let error): throw error
+        }
+        var reader = NodeReader(file: path)
+        var config = HostConfig()
+        config.file = path
+        if !root.isNull, let fields = reader.mapping(root, path: "", allowed: keys, what: "a mapping of settings") {
+            for (key, _, value) in fields {
+                switch key {
+                case "capacity": config.capacity = reader.capacity(value) ?? config.capacity
+                case "default_resources":
+                    if let given = reader.resources(value, path: key) { config.defaultResources = given.over(standardDefaults) }
+                case "cgroups": config.cgroups = reader.choice(value, path: key, ["auto", "off"]) ?? config.cgroups
+                case "cgroup_parent":
+                    if let parent = reader.nonEmptyString(value, path: key) {
+                        if parent.split(separator: "/").contains("..") || parent.contains("\n") {
+                            reader.error(value.mark, key, "cgroup_parent: '..' and newlines are not allowed")
+                        } else {
+                            config.cgroupParent = parent
+                        }
+                    }
+                case "grace_period": config.gracePeriod = reader.duration(value, path: key) ?? config.gracePeriod
+                case "log_limit":
+                    if case .scalar("none", _) = value.content {
+                        config.logLimit = nil
+                    } else {
+                        config.logLimit = reader.memory(value, path: key) ?? config.logLimit
+                    }
+                default: break
+                }
+            }
+        }
+        if !reader.diagnostics.isEmpty { throw SpecError(reader.diagnostics) }
+        return config
+    }
+
+    /// The file to use: `explicit`, `$SLUICE_CONFIG`, else `sluice.yaml` in `projectRoot` if it exists.
+    public static func locate(explicit: String?, projectRoot: String) -> String? {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["SLUICE_CONFIG"], !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
+        let candidate = (projectRoot as NSString).appendingPathComponent(fileName)
+        return FileSystem.exists(candidate) ? candidate : nil
+    }
+}
+
+/// Capacity figures that replace what is detected.
+public struct CapacityOverride: Sendable, Equatable {
+    /// CPU cores.
+    public var cpus: Double?
+    /// Memory in bytes.
+    public var memoryBytes: Int64?
+    /// GPUs.
+    public var gpus: Int?
+    /// Where each field is written.
+    public var marks: [String: SourceMark] = [:]
+
+    /// No overrides.
+    public init(cpus: Double? = nil, memoryBytes: Int64? = nil, gpus: Int? = nil) {
+        self.cpus = cpus
+        self.memoryBytes = memoryBytes
+        self.gpus = gpus
+    }
+}
+
+extension NodeReader {
+    mutating func capacity(_ node: YAMLNode) -> CapacityOverride? {
+        guard let fields = mapping(node, path: "capacity", allowed: ["cpus", "memory", "gpus"], what: "a mapping with cpus, memory, gpus")
+        else { return nil }
+        var result = CapacityOverride()
+        for (key, _, value) in fields {
+            result.marks[key] = value.mark
+            switch key {
+            case "cpus": result.cpus = number(value, path: "capacity.cpus", positive: true)
+            case "memory": result.memoryBytes = memory(value, path: "capacity.memory")
+            case "gpus": result.gpus = int(value, path: "capacity.gpus", range: 0...1024)
+            default: break
+            }
+        }
+        return result
+    }
+}
