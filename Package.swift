@@ -42,7 +42,7 @@ let package = Package(
             name: "SluiceExecutorTests", dependencies: ["SluiceExecutor", "SluiceBasics", "SluiceSpec", "SluiceTestSupport"]),
         .testTarget(
             name: "SluiceEngineTests",
-            dependencies: ["SluiceEngine", "SluiceSpec", "SluiceStore", "SluiceTestSupport"]),
+            dependencies: ["SluiceEngine", "SluiceExecutor", "SluiceSpec", "SluiceStore", "SluiceTestSupport"]),
         .testTarget(
             name: "SluiceCLITests", dependencies: ["sluice", "SluiceTestSupport", "SluiceBasics", "SluiceStore"]),
     ],

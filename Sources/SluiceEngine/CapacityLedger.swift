@@ -68,7 +68,7 @@ public enum CapacityCheck {
                     has: Units.formatBytes(capacity.memoryBytes))
             }
             if request.gpus > capacity.gpus {
-                report("gpus", asked: "\(request.gpus) GPUs", has: "\(capacity.gpus)")
+                report("gpus", asked: request.gpus == 1 ? "1 GPU" : "\(request.gpus) GPUs", has: "\(capacity.gpus)")
             }
         }
         return diagnostics

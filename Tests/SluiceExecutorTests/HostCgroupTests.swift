@@ -1,0 +1,97 @@
+import Foundation
+import SluiceBasics
+import SluiceExecutor
+import SluiceSpec
+import SluiceStore
+import SluiceTestSupport
+import Testing
+
+/// Real cgroups on this host (v1 here; v2 where it is delegated). These need root and a writable hierarchy.
+@Suite("Limits enforced with the host's real cgroups", .serialized)
+struct HostCgroupTests {
+    private let base = "/tmp/sluice-cgroup-test-\(getpid())-\(UUID().uuidString)"
+    private let marker = UUID().uuidString
+
+    private func control() throws -> ResourceControl {
+        let control = ResourceControl.setUp(mode: .auto, parent: "sluice-test")
+        try #require(control.backend != nil, "no writable cgroup on this host: \(control.fallbackReason ?? "")")
+        return control
+    }
+
+    private func launch(_ script: String, limits: AttemptLimits) throws -> AttemptLaunch {
+        try FileSystem.makeDirectory(base)
+        var launch = AttemptLaunch(
+            argv: ["/bin/sh", "-c", script], viaShell: true,
+            environment: ["PATH=/usr/bin:/bin", "SLUICE_TEST_MARK=\(marker)"], workdir: "/tmp",
+            stdoutPath: base + "/out", stderrPath: base + "/err", cgroupName: "test")
+        launch.limits = limits
+        return launch
+    }
+
+    private func marked() -> [pid_t] { ProcessScan.withEnvironment("SLUICE_TEST_MARK=\(marker)") }
+
+    @Test func aMemoryHogIsOOMKilledWithItsPeakRecorded() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let executor = LocalExecutor(control: try control())
+        let limits = AttemptLimits(memoryBytes: 64 << 20, memoryRequested: true)
+        let l = try launch("python3 -c 'x = []\nwhile True: x.append(bytearray(8 << 20))'", limits: limits)
+        let exit = try executor.runToEnd(l)
+        let ending = AttemptOutcome.ending(step: "hog", exit: exit, limits: limits, viaShell: true)
+        #expect(ending.state == .oomKilled)
+        #expect(exit.usage?.oomKills ?? 0 > 0)
+        #expect((exit.usage?.peakMemoryBytes ?? 0) >= 60 << 20)
+        #expect((exit.usage?.peakMemoryBytes ?? .max) <= 64 << 20)
+        #expect(
+            ending.message
+                == "step hog was killed: out of memory (limit 64.0 MiB, peak \(Units.formatBytes(exit.usage!.peakMemoryBytes!))). Raise resources.memory (e.g. 128Mi) or use less memory."
+        )
+        #expect(ending.usageSource == "cgroup")
+    }
+
+    @Test func halfACPUIsHalfACore() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let executor = LocalExecutor(control: try control())
+        let limits = AttemptLimits(cpus: 0.5)
+        let l = try launch("python3 -c 'import time\nt = time.time()\nwhile time.time() - t < 2: pass'", limits: limits)
+        let exit = try executor.runToEnd(l)
+        #expect(exit.status.succeeded)
+        let cpu = (exit.usage?.userCPU ?? 0) + (exit.usage?.systemCPU ?? 0)
+        let share = cpu / exit.wallSeconds
+        #expect(share > 0.35 && share < 0.65, "used \(cpu) s of CPU in \(exit.wallSeconds) s")
+    }
+
+    @Test func aForkBombIsContainedByMaxProcesses() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let executor = LocalExecutor(control: try control())
+        let limits = AttemptLimits(maxProcesses: 20)
+        let l = try launch("bomb() { bomb | bomb & }; bomb; wait", limits: limits)
+        let running = try executor.start(l)
+        let backend = try #require(executor.control.backend)
+        let deadline = MonotonicClock.now() + 30
+        while backend.usage(running.cgroup!).pidsLimitHits == 0 && MonotonicClock.now() < deadline {
+            _ = Poller.wait([], timeout: 0.01)  // the bomb has not reached its limit yet
+        }
+        // While the bomb is live, the machine still starts processes of its own.
+        #expect(try LocalExecutor().runToEnd(launch("true", limits: AttemptLimits())).status.succeeded)
+        executor.kill(running)
+        var exit: AttemptExit?
+        while exit == nil {
+            _ = Poller.wait(running.exitFD.map { [$0] } ?? [], timeout: 0.05)
+            exit = executor.poll(running)
+        }
+        #expect((exit?.usage?.pidsLimitHits ?? 0) > 0)
+        #expect(marked().isEmpty)
+        #expect(!FileSystem.exists(running.cgroup!.directories[0]))
+    }
+
+    @Test func nothingAStepStartedSurvivesIt() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let executor = LocalExecutor(control: try control())
+        let l = try launch("sleep 1000 & setsid sleep 1000 & echo started", limits: AttemptLimits())
+        let exit = try executor.runToEnd(l)
+        #expect(exit.status.succeeded)
+        #expect(try String(contentsOfFile: l.stdoutPath, encoding: .utf8) == "started\n")
+        #expect(marked().isEmpty)
+        #expect(exit.cleanupProblem == nil)
+    }
+}
