@@ -8,7 +8,7 @@ struct SluiceCommand: ParsableCommand {
         version: SluiceVersion.current,
         subcommands: [
             RunCommand.self, ValidateCommand.self, PlanCommand.self, GraphCommand.self, SchemaCommand.self,
-            StatusCommand.self, RunsCommand.self, LogsCommand.self, DBCommand.self,
+            StatusCommand.self, RunsCommand.self, LogsCommand.self, DBCommand.self, DoctorCommand.self,
         ])
 }
 

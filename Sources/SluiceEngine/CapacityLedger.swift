@@ -60,7 +60,9 @@ public enum CapacityCheck {
                         code: "over-capacity"))
             }
             if request.millicores > Int((capacity.cpus * 1000).rounded(.down)) {
-                report("cpus", asked: "\(Units.formatNumber(request.cpus)) cpus", has: "\(Units.formatNumber(capacity.cpus))")
+                report(
+                    "cpus", asked: "\(Units.formatNumber(request.cpus)) cpus",
+                    has: "\(Units.formatNumber(capacity.cpus))")
             }
             if request.memoryBytes > capacity.memoryBytes {
                 report(

@@ -217,7 +217,8 @@ public final class RunDriver {
                 active.removeValue(forKey: index)
                 ledger.release(index)
                 let timeout = plan.steps[index].step.timeout
-                let stop = attempt.terminatedAt != nil && cancelSignal == nil
+                let stop =
+                    attempt.terminatedAt != nil && cancelSignal == nil
                     ? AttemptOutcome.Stop.timeout(seconds: timeout ?? 0, killed: attempt.killed) : nil
                 var ending = AttemptOutcome.ending(
                     step: keys[index], exit: exit, limits: attempt.launch.limits, viaShell: attempt.launch.viaShell,
@@ -279,7 +280,8 @@ public final class RunDriver {
         func admit() throws {
             while cancelSignal == nil && active.count < options.parallelism {
                 let now = MonotonicClock.now()
-                if let (index, next) = waiting.filter({ $0.value.due <= now }).min(by: { $0.value.due < $1.value.due }) {
+                if let (index, next) = waiting.filter({ $0.value.due <= now }).min(by: { $0.value.due < $1.value.due })
+                {
                     guard ledger.fits(requests[index]) else { return }
                     try startAttempt(index, number: next.number, from: .retrying)
                 } else if let index = machine.peekReady() {
@@ -289,7 +291,8 @@ public final class RunDriver {
                             // Nothing runs, so nothing will free capacity: it can never fit here.
                             try settle(
                                 index, as: .failed,
-                                message: "step \(keys[index]) asks for more than this host's capacity; it could never start")
+                                message:
+                                    "step \(keys[index]) asks for more than this host's capacity; it could never start")
                             continue
                         }
                         return

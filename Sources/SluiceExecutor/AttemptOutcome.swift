@@ -50,7 +50,8 @@ public enum AttemptOutcome {
             state = .lost
             message = "step \(step): its ending could not be observed"
         }
-        if let usage, usage.pidsLimitHits > 0, let most = limits.maxProcesses, state != .exited || status.exitCode != 0 {
+        if let usage, usage.pidsLimitHits > 0, let most = limits.maxProcesses, state != .exited || status.exitCode != 0
+        {
             message =
                 (message ?? "step \(step)")
                 + "; \(usage.pidsLimitHits) forks failed at max_processes \(most). Raise resources.max_processes or start fewer processes."

@@ -94,7 +94,8 @@ public final class LogRelay {
         if !cut {
             cut = true
             writeAll(
-                Array("\n[sluice: output cut here: the log limit is \(Units.formatBytes(limit)) per stream]\n".utf8)[...])
+                Array("\n[sluice: output cut here: the log limit is \(Units.formatBytes(limit)) per stream]\n".utf8)[
+                    ...])
         }
         dropped += Int64(bytes.count) - room
     }

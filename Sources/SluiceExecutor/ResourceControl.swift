@@ -55,7 +55,9 @@ public struct ResourceControl: Sendable {
     public let layout: CgroupLayout
 
     /// Detects the host's cgroups and prepares the parent; falls back to rlimits, saying why, when that fails.
-    public static func setUp(mode: CgroupMode, parent: String, files: CgroupFiles = HostCgroupFiles()) -> ResourceControl {
+    public static func setUp(mode: CgroupMode, parent: String, files: CgroupFiles = HostCgroupFiles())
+        -> ResourceControl
+    {
         let layout = CgroupLayout.detect(files: files)
         if mode == .off {
             return ResourceControl(backend: nil, fallbackReason: "cgroups are off in the configuration", layout: layout)
@@ -78,7 +80,8 @@ public struct ResourceControl: Sendable {
 
     /// Rlimits only, without looking at the host (for tests and tools that start no steps).
     public static let rlimitsOnly = ResourceControl(
-        backend: nil, fallbackReason: "cgroups are off in the configuration", layout: CgroupLayout(unified: nil, legacy: []))
+        backend: nil, fallbackReason: "cgroups are off in the configuration",
+        layout: CgroupLayout(unified: nil, legacy: []))
 
     /// One word for the run records: `cgroup v1`, `cgroup v2` or `rlimit`.
     public var summary: String { backend.map { "cgroup \($0.version.rawValue)" } ?? "rlimit" }
@@ -123,7 +126,9 @@ public struct ResourceControl: Sendable {
     /// The rlimits a child sets for these limits: open files always; memory and processes without a cgroup.
     public func rlimits(for limits: AttemptLimits) -> [ResourceLimit] {
         var result: [ResourceLimit] = []
-        if let files = limits.maxOpenFiles { result.append(ResourceLimit(resource: Int32(RLIMIT_NOFILE.rawValue), value: UInt64(files))) }
+        if let files = limits.maxOpenFiles {
+            result.append(ResourceLimit(resource: Int32(RLIMIT_NOFILE.rawValue), value: UInt64(files)))
+        }
         if backend?.controllers.contains("memory") != true, limits.memoryRequested, let bytes = limits.memoryBytes {
             result.append(ResourceLimit(resource: Int32(RLIMIT_AS.rawValue), value: UInt64(bytes)))
         }

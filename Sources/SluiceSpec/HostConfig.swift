@@ -46,7 +46,9 @@ public struct HostConfig: Sendable, Equatable {
                 switch key {
                 case "capacity": config.capacity = reader.capacity(value) ?? config.capacity
                 case "default_resources":
-                    if let given = reader.resources(value, path: key) { config.defaultResources = given.over(standardDefaults) }
+                    if let given = reader.resources(value, path: key) {
+                        config.defaultResources = given.over(standardDefaults)
+                    }
                 case "cgroups": config.cgroups = reader.choice(value, path: key, ["auto", "off"]) ?? config.cgroups
                 case "cgroup_parent":
                     if let parent = reader.nonEmptyString(value, path: key) {
@@ -103,7 +105,9 @@ public struct CapacityOverride: Sendable, Equatable {
 
 extension NodeReader {
     mutating func capacity(_ node: YAMLNode) -> CapacityOverride? {
-        guard let fields = mapping(node, path: "capacity", allowed: ["cpus", "memory", "gpus"], what: "a mapping with cpus, memory, gpus")
+        guard
+            let fields = mapping(
+                node, path: "capacity", allowed: ["cpus", "memory", "gpus"], what: "a mapping with cpus, memory, gpus")
         else { return nil }
         var result = CapacityOverride()
         for (key, _, value) in fields {

@@ -86,6 +86,34 @@ public struct AttemptDetail: Sendable, Codable {
     public let systemCPUSeconds: Double?
     /// Peak resident memory in bytes.
     public let maxRSSBytes: Int64?
+    /// Where the usage figures come from: `cgroup` or `rusage`.
+    public let usageSource: String?
+    /// CPU cores it asked for.
+    public let requestedCPUs: Double?
+    /// Memory it asked for, in bytes.
+    public let requestedMemoryBytes: Int64?
+    /// GPUs it asked for.
+    public let requestedGPUs: Int?
+    /// The process limit it ran with.
+    public let requestedMaxProcesses: Int?
+    /// The GPU indices it was given.
+    public let gpuIDs: String?
+    /// How its limits were enforced: `cgroup v1`, `cgroup v2` or `rlimit`.
+    public let enforcement: String?
+
+    enum CodingKeys: String, CodingKey {
+        case step, number, state, exitCode, signal, message, host, pid, stdoutPath, stderrPath, wallSeconds
+        case userCPUSeconds = "userCpuSeconds"
+        case systemCPUSeconds = "systemCpuSeconds"
+        case maxRSSBytes = "maxRssBytes"
+        case usageSource
+        case requestedCPUs = "requestedCpus"
+        case requestedMemoryBytes
+        case requestedGPUs = "requestedGpus"
+        case requestedMaxProcesses
+        case gpuIDs = "gpuIds"
+        case enforcement
+    }
 }
 
 /// A run with its steps and attempts.
@@ -222,7 +250,12 @@ public struct RunQueries: Sendable {
             message: row["message"], host: row["host"] ?? "", pid: row.int("pid").map { Int32($0) },
             stdoutPath: row["stdout_path"] ?? "", stderrPath: row["stderr_path"] ?? "",
             wallSeconds: row.double("wall_seconds"), userCPUSeconds: row.double("user_cpu_seconds"),
-            systemCPUSeconds: row.double("system_cpu_seconds"), maxRSSBytes: row.int("max_rss_bytes"))
+            systemCPUSeconds: row.double("system_cpu_seconds"), maxRSSBytes: row.int("max_rss_bytes"),
+            usageSource: row["usage_source"], requestedCPUs: row.double("requested_cpus"),
+            requestedMemoryBytes: row.int("requested_memory_bytes"),
+            requestedGPUs: row.int("requested_gpus").map { Int($0) },
+            requestedMaxProcesses: row.int("requested_max_processes").map { Int($0) }, gpuIDs: row["gpu_ids"],
+            enforcement: row["enforcement"])
     }
 
     private static func date(_ epoch: Double?) -> Date? { epoch.map { Date(timeIntervalSince1970: $0) } }

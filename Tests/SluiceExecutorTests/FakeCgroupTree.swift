@@ -48,7 +48,9 @@ final class FakeCgroupTree: CgroupFiles, @unchecked Sendable {
     }
 
     func removeDirectory(_ path: String) throws {
-        if !(contents(path + "/cgroup.procs") ?? "").isEmpty { throw SystemError("cannot remove cgroup \(path)", errno: EBUSY) }
+        if !(contents(path + "/cgroup.procs") ?? "").isEmpty {
+            throw SystemError("cannot remove cgroup \(path)", errno: EBUSY)
+        }
         try FileManager.default.removeItem(atPath: path)
     }
 

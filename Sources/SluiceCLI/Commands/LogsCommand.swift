@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SluiceBasics
 import SluiceSpec
 import SluiceStore
 
@@ -12,6 +13,10 @@ struct LogsCommand: ParsableCommand {
     @Argument(help: "The step id.") var step: String
     @Option(help: "Which attempt (default: the last).") var attempt: Int?
     @Flag(help: "Print stderr instead of stdout.") var stderr = false
+    @Flag(
+        name: [.customShort("f"), .customLong("follow")],
+        help: "Keep printing as the step writes, through its retries, until it ends.")
+    var follow = false
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -40,8 +45,49 @@ struct LogsCommand: ParsableCommand {
                 exitCode: ExitCodes.notFound)
         }
         defer { try? handle.close() }
-        while let chunk = try handle.read(upToCount: 65536), !chunk.isEmpty {
+        copy(handle)
+        if follow && attempt == nil { try followStep(from: chosen, handle: handle, run: id) }
+    }
+
+    /// Prints what the file holds beyond what was printed; returns true when there was something.
+    @discardableResult
+    private func copy(_ handle: FileHandle) -> Bool {
+        var any = false
+        while let chunk = try? handle.read(upToCount: 65536), !chunk.isEmpty {
             FileHandle.standardOutput.write(chunk)
+            any = true
+        }
+        return any
+    }
+
+    /// Follows the step's attempts until the last has ended and its log is printed to the end.
+    private func followStep(from first: AttemptDetail, handle first_: FileHandle, run id: Int64) throws {
+        let queries = RunQueries(store: try global.openStore(migrate: false))
+        var current = first
+        var handle = first_
+        while true {
+            if copy(handle) { continue }
+            guard let detail = try queries.runDetail(id: id) else { return }
+            let attempts = detail.attempts.filter { $0.step == step }
+            let state = detail.steps.first { $0.step == step }?.state
+            if let next = attempts.first(where: { $0.number > current.number }) {
+                copy(handle)
+                guard let opened = FileHandle(forReadingAtPath: stderr ? next.stderrPath : next.stdoutPath) else {
+                    _ = Poller.wait([], timeout: 0.2)
+                    continue
+                }
+                FileHandle.standardOutput.write(Data("--- attempt \(next.number) ---\n".utf8))
+                try? handle.close()
+                handle = opened
+                current = next
+                continue
+            }
+            let live = attempts.last.map { $0.state == .starting || $0.state == .running } ?? false
+            if !live && state != .retrying {
+                copy(handle)
+                return
+            }
+            _ = Poller.wait([], timeout: 0.2)  // no inotify on every file system: poll the file and the record
         }
     }
 }

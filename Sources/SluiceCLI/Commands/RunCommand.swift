@@ -15,7 +15,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Most steps running at once (default: the number of cores).") var parallelism: Int?
     @Option(
         name: .customLong("grace-period"),
-        help: "Seconds between SIGTERM and SIGKILL when stopping steps (default: grace_period in the configuration, 10).")
+        help:
+            "Seconds between SIGTERM and SIGKILL when stopping steps (default: grace_period in the configuration, 10).")
     var gracePeriod: Double?
     @Flag(help: "Print the result as JSON on stdout (progress goes to stderr).") var json = false
     @OptionGroup var planning: PlanOptions

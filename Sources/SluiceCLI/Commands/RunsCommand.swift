@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import SluiceExecutor
+import SluiceSpec
 import SluiceStore
 
 /// `sluice runs`: list runs, or show one.
@@ -47,7 +49,8 @@ struct RunsListCommand: ParsableCommand {
 /// `sluice runs show RUN`.
 struct RunsShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "show", abstract: "Show a run's steps: state, start, end, duration, exit code, attempts.")
+        commandName: "show",
+        abstract: "Show a run's steps (state, times, exit code) and each attempt's outcome, usage, request and host.")
 
     @Argument(help: ArgumentHelp("The run id, or 'latest'.", valueName: "run")) var runReference: String
     @Flag(help: "Print as JSON.") var json = false
@@ -75,6 +78,30 @@ struct RunsShowCommand: ParsableCommand {
             ])
         }
         print(table.render())
+        if !detail.attempts.isEmpty {
+            print("")
+            var usage = TextTable(
+                "STEP", "ATTEMPT", "OUTCOME", "WALL", "USER CPU", "SYS CPU", "PEAK MEM", "ASKED", "HOST", "LIMITS")
+            for attempt in detail.attempts {
+                let outcome =
+                    attempt.state == .exited
+                    ? "exited(\(attempt.exitCode.map(String.init) ?? "?"))"
+                    : attempt.state == .killed
+                        ? "killed(\(attempt.signal.map(AttemptOutcome.signalName) ?? "?"))" : attempt.state.rawValue
+                var asked: [String] = []
+                if let cpus = attempt.requestedCPUs { asked.append("\(Units.formatNumber(cpus)) cpu") }
+                if let memory = attempt.requestedMemoryBytes { asked.append(Formatting.bytes(memory)) }
+                if let gpus = attempt.requestedGPUs, gpus > 0 { asked.append("gpu \(attempt.gpuIDs ?? "?")") }
+                usage.add([
+                    attempt.step, String(attempt.number), outcome, Formatting.duration(attempt.wallSeconds),
+                    attempt.userCPUSeconds.map { String(format: "%.2fs", $0) } ?? "-",
+                    attempt.systemCPUSeconds.map { String(format: "%.2fs", $0) } ?? "-",
+                    Formatting.bytes(attempt.maxRSSBytes), asked.isEmpty ? "-" : asked.joined(separator: ", "),
+                    attempt.host, attempt.enforcement ?? "-",
+                ])
+            }
+            print(usage.render())
+        }
         let problems = detail.steps.compactMap { step in step.message.map { "  \(step.step): \($0)" } }
         if !problems.isEmpty {
             print("\nproblems:")

@@ -16,6 +16,7 @@ struct ValidateCommand: ParsableCommand {
 
     @Argument(help: "DAG files or folders (default: dags).") var paths: [String] = []
     @Flag(help: "Print diagnostics as JSON.") var json = false
+    @OptionGroup var config: ConfigOption
 
     struct FileResult: Encodable {
         let file: String
@@ -40,6 +41,7 @@ struct ValidateCommand: ParsableCommand {
             do {
                 switch try SpecLoader.check(path: file) {
                 case .dag(let spec):
+                    try ConfigOption.checkCapacity(spec, config: try config.load(dagFile: file))
                     var result = FileResult(
                         file: file, valid: true, kind: "dag", dag: spec.name, steps: spec.steps.count, error: nil,
                         diagnostics: [])

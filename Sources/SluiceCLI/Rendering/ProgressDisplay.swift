@@ -47,7 +47,8 @@ final class ProgressDisplay: RunObserver {
     func attemptEnded(step: String, attempt: Int, ending: AttemptEnding, stepState: StepState) {
         running.removeAll { $0 == step }
         if stepState != .retrying { finished += 1 }
-        var text = paint(stepState == .retrying ? "attempt \(attempt) \(ending.state.rawValue)" : stepState.rawValue, for: stepState)
+        var text = paint(
+            stepState == .retrying ? "attempt \(attempt) \(ending.state.rawValue)" : stepState.rawValue, for: stepState)
         if let wall = ending.wallSeconds { text += " in \(Formatting.duration(wall))" }
         if stepState == .failed || stepState == .cancelled || stepState == .retrying, let message = ending.message {
             text += ": \(message)"

@@ -24,7 +24,9 @@ public struct HostCgroupFiles: CgroupFiles {
 
     /// Creates one directory; fine if it exists already.
     public func makeDirectory(_ path: String) throws {
-        if mkdir(path, 0o755) != 0 && errno != EEXIST { throw SystemError("cannot create cgroup \(path)", errno: errno) }
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw SystemError("cannot create cgroup \(path)", errno: errno)
+        }
     }
 
     /// Removes one empty cgroup directory.

@@ -78,8 +78,12 @@ public struct CgroupV1: CgroupBackend {
         for (hierarchy, directory) in zip(hierarchies, cgroup.directories) {
             let has = hierarchy.controllers.contains
             if has("cpuacct") {
-                usage.userCPU = CgroupText.number(files.read(directory + "/cpuacct.usage_user")).map { Double($0) / 1e9 }
-                usage.systemCPU = CgroupText.number(files.read(directory + "/cpuacct.usage_sys")).map { Double($0) / 1e9 }
+                usage.userCPU = CgroupText.number(files.read(directory + "/cpuacct.usage_user")).map {
+                    Double($0) / 1e9
+                }
+                usage.systemCPU = CgroupText.number(files.read(directory + "/cpuacct.usage_sys")).map {
+                    Double($0) / 1e9
+                }
             }
             if has("memory") {
                 usage.peakMemoryBytes = CgroupText.number(files.read(directory + "/memory.max_usage_in_bytes"))

@@ -58,7 +58,9 @@ public struct CgroupV2: CgroupBackend {
                 try files.write(directory + "/memory.max", limits.memoryBytes.map(String.init) ?? "max")
                 if files.exists(directory + "/memory.swap.max") { try files.write(directory + "/memory.swap.max", "0") }
                 // One OOM kill takes the whole step down, as it would on a cluster, instead of leaving it half-dead.
-                if files.exists(directory + "/memory.oom.group") { try files.write(directory + "/memory.oom.group", "1") }
+                if files.exists(directory + "/memory.oom.group") {
+                    try files.write(directory + "/memory.oom.group", "1")
+                }
             }
             if controllers.contains("cpu") {
                 let quota = limits.cpus.map { String(CgroupLimits.cpuQuota($0)) } ?? "max"
