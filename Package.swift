@@ -39,7 +39,8 @@ let package = Package(
         .testTarget(
             name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceTestSupport"]),
         .testTarget(
-            name: "SluiceExecutorTests", dependencies: ["SluiceExecutor", "SluiceBasics", "SluiceSpec", "SluiceTestSupport"]),
+            name: "SluiceExecutorTests",
+            dependencies: ["SluiceExecutor", "SluiceBasics", "SluiceSpec", "SluiceTestSupport"]),
         .testTarget(
             name: "SluiceEngineTests",
             dependencies: ["SluiceEngine", "SluiceExecutor", "SluiceSpec", "SluiceStore", "SluiceTestSupport"]),

@@ -40,6 +40,14 @@ struct DocExampleTests {
         let text = String(example[example.index(after: newline)...])
         let firstLine = text.prefix { $0 != "\n" }
         do {
+            if firstLine == "# sluice.yaml" {
+                // A host configuration example: it must load as one.
+                let file = "/tmp/sluice-doc-config-\(getpid())-\(UUID().uuidString).yaml"
+                try text.write(toFile: file, atomically: true, encoding: .utf8)
+                defer { try? FileManager.default.removeItem(atPath: file) }
+                _ = try HostConfig.load(path: file)
+                return
+            }
             _ = try SpecLoader.parse(bytes: Array(text.utf8), file: origin, baseDirectory: Self.docs)
             #expect(!firstLine.hasPrefix("# invalid:"), "\(origin): expected it to fail")
         } catch let error as SpecError {

@@ -61,10 +61,10 @@ struct LogsCommand: ParsableCommand {
     }
 
     /// Follows the step's attempts until the last has ended and its log is printed to the end.
-    private func followStep(from first: AttemptDetail, handle first_: FileHandle, run id: Int64) throws {
+    private func followStep(from first: AttemptDetail, handle opened: FileHandle, run id: Int64) throws {
         let queries = RunQueries(store: try global.openStore(migrate: false))
         var current = first
-        var handle = first_
+        var handle = opened
         while true {
             if copy(handle) { continue }
             guard let detail = try queries.runDetail(id: id) else { return }
@@ -72,13 +72,13 @@ struct LogsCommand: ParsableCommand {
             let state = detail.steps.first { $0.step == step }?.state
             if let next = attempts.first(where: { $0.number > current.number }) {
                 copy(handle)
-                guard let opened = FileHandle(forReadingAtPath: stderr ? next.stderrPath : next.stdoutPath) else {
+                guard let nextHandle = FileHandle(forReadingAtPath: stderr ? next.stderrPath : next.stdoutPath) else {
                     _ = Poller.wait([], timeout: 0.2)
                     continue
                 }
                 FileHandle.standardOutput.write(Data("--- attempt \(next.number) ---\n".utf8))
                 try? handle.close()
-                handle = opened
+                handle = nextHandle
                 current = next
                 continue
             }
