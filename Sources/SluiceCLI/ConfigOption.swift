@@ -40,8 +40,9 @@ struct ConfigOption: ParsableArguments {
     }
 
     /// Refuses a DAG with a step that could never fit on this host.
-    static func checkCapacity(_ spec: DAGSpec, config: HostConfig) throws {
-        let diagnostics = CapacityCheck.check(spec, capacity: HostCapacity.resolve(config), config: config)
+    static func checkCapacity(_ spec: DAGSpec, config: HostConfig, capacity: HostCapacity? = nil) throws {
+        let diagnostics = CapacityCheck.check(
+            spec, capacity: capacity ?? HostCapacity.resolve(config), config: config)
         if !diagnostics.isEmpty { throw SpecError(diagnostics) }
     }
 }

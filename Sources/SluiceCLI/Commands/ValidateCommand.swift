@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SluiceBasics
+import SluiceEngine
 import SluiceSpec
 
 /// `sluice validate [PATH...]`: check DAG and template files, or whole folders, without running anything.
@@ -37,11 +38,18 @@ struct ValidateCommand: ParsableCommand {
         let inputs = paths.isEmpty ? ["dags"] : paths
         var results: [FileResult] = []
         var owners: [String: (file: String, mark: SourceMark)] = [:]
+        // One configuration and one capacity detection per project, not per file.
+        var hosts: [String: (config: HostConfig, capacity: HostCapacity)] = [:]
         for file in Self.expand(inputs, results: &results) {
             do {
                 switch try SpecLoader.check(path: file) {
                 case .dag(let spec):
-                    try ConfigOption.checkCapacity(spec, config: try config.load(dagFile: file))
+                    let root = ConfigOption.projectRoot(dagFile: file)
+                    if hosts[root] == nil {
+                        let loaded = try config.load(dagFile: file)
+                        hosts[root] = (loaded, HostCapacity.resolve(loaded))
+                    }
+                    try ConfigOption.checkCapacity(spec, config: hosts[root]!.config, capacity: hosts[root]!.capacity)
                     var result = FileResult(
                         file: file, valid: true, kind: "dag", dag: spec.name, steps: spec.steps.count, error: nil,
                         diagnostics: [])
