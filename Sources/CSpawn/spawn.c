@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -137,9 +138,14 @@ static void child_run(const sluice_spawn_request *request, const child_report *r
         child_fail(report, SLUICE_STAGE_CHDIR);
     }
     if (request->set_ids) {
-        if (setgroups(0, NULL) != 0 || setgid(request->gid) != 0 || setuid(request->uid) != 0) {
+        if (setgroups((size_t)request->group_count, request->groups) != 0 || setgid(request->gid) != 0
+            || setuid(request->uid) != 0) {
             child_fail(report, SLUICE_STAGE_IDS);
         }
+    }
+    /* After the id change, which clears it: a helper such as initdb must not outlive the setup that started it. */
+    if (request->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+        child_fail(report, SLUICE_STAGE_SESSION);
     }
     child_mark_cloexec_from_3();
     /* Last, so that a low open-files limit cannot break the descriptor shuffling above. */

@@ -74,6 +74,7 @@ public struct ChildProcess: Sendable, Hashable {
                                     c.uid = ids.uid
                                     c.gid = ids.gid
                                 }
+                                c.die_with_parent = request.dieWithParent ? 1 : 0
                                 c.bind_source = bindSource
                                 c.bind_target = bindTarget
                                 let limits = request.limits.map { limit in
@@ -83,11 +84,15 @@ public struct ChildProcess: Sendable, Hashable {
                                 }
                                 return request.cgroupProcs.withUnsafeBufferPointer { fds in
                                     limits.withUnsafeBufferPointer { rlimits in
-                                        c.cgroup_fds = fds.baseAddress
-                                        c.cgroup_fd_count = Int32(fds.count)
-                                        c.rlimits = rlimits.baseAddress
-                                        c.rlimit_count = Int32(rlimits.count)
-                                        return sluice_spawn(&c, &failure)
+                                        request.groups.withUnsafeBufferPointer { groups in
+                                            c.cgroup_fds = fds.baseAddress
+                                            c.cgroup_fd_count = Int32(fds.count)
+                                            c.rlimits = rlimits.baseAddress
+                                            c.rlimit_count = Int32(rlimits.count)
+                                            c.groups = groups.baseAddress
+                                            c.group_count = Int32(groups.count)
+                                            return sluice_spawn(&c, &failure)
+                                        }
                                     }
                                 }
                             }

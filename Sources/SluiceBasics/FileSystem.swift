@@ -25,16 +25,31 @@ public enum FileSystem {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// Reads a whole file as bytes.
-    public static func readBytes(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// Reads a whole regular file as bytes, at most `limit` bytes; FIFOs, devices, sockets and directories are
+    /// refused before anything is read, so a DAG path such as `/dev/zero` or a FIFO can neither grow without
+    /// bound nor hang.
+    public static func readBytes(_ path: String, limit: Int = Int.max) throws -> [UInt8] {
+        // O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("cannot read \(path)", errno: errno) }
         defer { close(fd) }
+        return try readRegular(fd: fd, path: path, limit: limit)
+    }
+
+    /// Reads an open descriptor that must be a regular file, at most `limit` bytes (more is an error).
+    public static func readRegular(fd: Int32, path: String, limit: Int) throws -> [UInt8] {
         var st = stat()
-        if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
-            throw SystemError("cannot read \(path): it is a directory")
+        guard fstat(fd, &st) == 0 else { throw SystemError("cannot read \(path)", errno: errno) }
+        let type = st.st_mode & S_IFMT
+        guard type == S_IFREG else {
+            throw SystemError("cannot read \(path): it is \(describeType(type)), not a regular file")
         }
+        if Int(st.st_size) > limit {
+            throw FileTooLarge(path: path, size: Int(st.st_size), limit: limit)
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         var result: [UInt8] = []
+        result.reserveCapacity(Int(st.st_size))
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
@@ -43,9 +58,25 @@ public enum FileSystem {
                 throw SystemError("cannot read \(path)", errno: errno)
             }
             if n == 0 { break }
+            // A file that grows while it is read (or lies about its size) is still cut at the limit.
+            if result.count + n > limit { throw FileTooLarge(path: path, size: result.count + n, limit: limit) }
             result.append(contentsOf: chunk[0..<n])
         }
         return result
+    }
+
+    /// "a directory", "a FIFO", … for a `st_mode & S_IFMT` value.
+    public static func describeType(_ type: mode_t) -> String {
+        switch type {
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO (named pipe)"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        case S_IFLNK: return "a symbolic link"
+        case S_IFREG: return "a regular file"
+        default: return "a special file"
+        }
     }
 
     /// Opens (creating or truncating) a file for writing, close-on-exec.
@@ -89,4 +120,23 @@ extension FileSystem {
     public static func entries(_ path: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
     }
+}
+
+/// How much room a file system has, from `fstatvfs`.
+public struct DiskSpace: Sendable, Equatable {
+    /// Bytes an unprivileged writer may still use.
+    public let available: Int64
+    /// The file system's size in bytes.
+    public let total: Int64
+
+    /// The space of the file system holding the open descriptor; nil when it cannot be read.
+    public static func of(fd: Int32) -> DiskSpace? {
+        var info = statvfs()
+        guard fstatvfs(fd, &info) == 0 else { return nil }
+        let unit = Int64(info.f_frsize)
+        return DiskSpace(available: Int64(info.f_bavail) * unit, total: Int64(info.f_blocks) * unit)
+    }
+
+    /// True when an unprivileged writer has no block left.
+    public var isFull: Bool { available <= 0 }
 }

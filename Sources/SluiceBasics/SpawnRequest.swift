@@ -20,6 +20,10 @@ public struct SpawnRequest: Sendable {
     public var newSession: Bool
     /// Run as this user and group instead of the caller's.
     public var credentials: (uid: uid_t, gid: gid_t)?
+    /// The supplementary groups to run with when `credentials` are set (none when empty).
+    public var groups: [gid_t]
+    /// Kill the child (SIGKILL) if the thread that spawned it exits first: for helpers that must not outlive us.
+    public var dieWithParent: Bool
     /// Bind-mount `source` on `target` in a private mount namespace before exec.
     public var bindMount: (source: String, target: String)?
     /// Descriptors open for writing on `cgroup.procs` files; the child joins each before exec.
@@ -40,6 +44,8 @@ public struct SpawnRequest: Sendable {
         self.stderr = nil
         self.newSession = false
         self.credentials = nil
+        self.groups = []
+        self.dieWithParent = false
         self.bindMount = nil
         self.cgroupProcs = []
         self.limits = []

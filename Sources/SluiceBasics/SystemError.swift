@@ -15,3 +15,31 @@ public struct SystemError: Error, Sendable, CustomStringConvertible {
         description = message
     }
 }
+
+/// A file larger than a reader accepts.
+public struct FileTooLarge: Error, Sendable, CustomStringConvertible {
+    /// The file.
+    public let path: String
+    /// Its size, or how much was read before giving up.
+    public let size: Int
+    /// The most bytes accepted.
+    public let limit: Int
+
+    /// Creates the error.
+    public init(path: String, size: Int, limit: Int) {
+        self.path = path
+        self.size = size
+        self.limit = limit
+    }
+
+    /// `path is 40.0 MiB; at most 32 MiB is read`.
+    public var description: String {
+        "\(path) is larger than the \(FileTooLarge.format(limit)) Sluice reads from such a file"
+    }
+
+    static func format(_ bytes: Int) -> String {
+        if bytes >= 1 << 20 && bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
+        if bytes >= 1 << 10 && bytes % (1 << 10) == 0 { return "\(bytes >> 10) KiB" }
+        return "\(bytes) bytes"
+    }
+}

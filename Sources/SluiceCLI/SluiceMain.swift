@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SluiceBasics
+import SluiceEngine
 import SluiceSpec
 import SluiceStore
 
@@ -39,6 +40,8 @@ public enum SluiceMain {
         case let database as DatabaseError: return ("sluice: \(database.message)", ExitCodes.database)
         case let system as SystemError: return ("sluice: \(system.description)", ExitCodes.failed)
         case let conflict as StateConflict: return ("sluice: \(conflict.description)", ExitCodes.database)
+        case let state as StateDirectoryError: return ("sluice: \(state.description)", ExitCodes.unreadable)
+        case let user as StepUserError: return ("sluice: \(user.description)", ExitCodes.invalidDAG)
         default: return nil
         }
     }

@@ -71,7 +71,7 @@ public final class RunDriver {
             logicalDate: plan.logicalDate)
         let runID = created.runID
         let ids = created.stepIDs
-        try FileSystem.makeDirectory(launcher.logDirectory(runID: runID))
+        let logDirectory = try launcher.openLogDirectory(runID: runID)
         observer.runStarted(runID: runID, dag: spec.name, steps: keys)
         var runtime = RuntimeValues(runID: runID)
 
@@ -136,7 +136,8 @@ public final class RunDriver {
             let launch: AttemptLaunch
             do {
                 launch = try launcher.launch(
-                    index, runID: runID, attempt: number, runtime: runtime, request: request, gpus: gpus)
+                    index, runID: runID, attempt: number, runtime: runtime, request: request, gpus: gpus,
+                    logDirectory: logDirectory)
             } catch {
                 ledger.release(index)
                 return try settle(
@@ -223,11 +224,12 @@ public final class RunDriver {
                 var ending = AttemptOutcome.ending(
                     step: keys[index], exit: exit, limits: attempt.launch.limits, viaShell: attempt.launch.viaShell,
                     stop: stop)
-                let succeeded = ending.state == .exited && ending.exitCode == 0
-                if succeeded {
-                    ending.outputs = StepLauncher.readOutputs(
-                        launcher.outputPath(index, runID: runID, attempt: attempt.number))
-                } else if let signal = cancelSignal {
+                if let bytes = exit.outputBytes {
+                    let parsed = StepLauncher.parseOutputs(bytes)
+                    ending.outputs = parsed.outputs
+                }
+                let succeeded = ending.succeeded
+                if !succeeded, let signal = cancelSignal {
                     ending.message =
                         "step \(keys[index]) was stopped: the run was cancelled (\(AttemptOutcome.signalName(signal)))"
                 }
@@ -353,7 +355,7 @@ public final class RunDriver {
                 try runHandlers(
                     state == .succeeded ? plan.onSuccess : (state == .failed ? plan.onFailure : []),
                     kind: state == .succeeded ? "on_success" : "on_failure", plan: plan, runID: runID, state: state,
-                    failedSteps: failed, logDirectory: launcher.logDirectory(runID: runID))
+                    failedSteps: failed, logDirectory: logDirectory)
             }
             observer.runFinished(runID: runID, state: state)
             return RunResult(runID: runID, state: state)
@@ -376,7 +378,7 @@ public final class RunDriver {
     /// Runs `on_failure`/`on_success` handlers one after another, recording how each ended as a run event.
     private func runHandlers(
         _ handlers: [HandlerSpec], kind: String, plan: RunPlan, runID: Int64, state: RunState, failedSteps: [String],
-        logDirectory: String
+        logDirectory: SecureDirectory
     ) throws {
         for (index, handler) in handlers.enumerated() {
             let name = "\(kind)[\(index)]"
@@ -399,13 +401,14 @@ public final class RunDriver {
                 argv = items.map(render)
                 viaShell = false
             }
-            let base = logDirectory + "/\(kind).\(index)"
             var launch = AttemptLaunch(
                 argv: argv, viaShell: viaShell,
                 environment: environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
-                workdir: handler.workdir.map(render) ?? plan.spec.baseDirectory, stdoutPath: base + ".out",
-                stderrPath: base + ".err", cgroupName: "run\(runID)-\(kind).\(index)")
+                workdir: handler.workdir.map(render) ?? plan.spec.baseDirectory, logDirectory: logDirectory,
+                logName: "\(kind).\(index)", cgroupName: "run\(runID)-\(kind).\(index)")
             launch.logLimit = options.logLimit
+            launch.logMode = options.logFileMode
+            launch.user = options.runAs
             let detail: String
             do {
                 let exit = try executor.runToEnd(launch)

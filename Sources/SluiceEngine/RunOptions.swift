@@ -1,4 +1,5 @@
 import Foundation
+import SluiceBasics
 import SluiceSpec
 
 /// How a run is driven.
@@ -23,6 +24,13 @@ public struct RunOptions: Sendable {
     public var defaultResources: Resources
     /// Most bytes kept per log stream of an attempt; nil for no cap.
     public var logLimit: Int64?
+    /// The mode of log files (0600: only Sluice's user can read them); directories get the matching `x` bits.
+    public var logFileMode: mode_t
+    /// The user steps and handlers run as; nil for Sluice's own user.
+    public var runAs: UserIdentity?
+
+    /// The mode of a directory holding files of `mode`: each `r` gains its `x` (0600 → 0700, 0640 → 0750).
+    public static func directoryMode(forFiles mode: mode_t) -> mode_t { mode | ((mode & 0o444) >> 2) }
 
     /// This machine's name from `gethostname` (no DNS lookup).
     static func hostName() -> String {
@@ -48,6 +56,8 @@ public struct RunOptions: Sendable {
         capacity = HostCapacity.resolve(config)
         defaultResources = config.defaultResources
         logLimit = config.logLimit
+        logFileMode = config.logFileMode
+        runAs = nil
     }
 
     /// Takes capacity, default resources, the grace period and the log cap from a configuration file.
@@ -56,5 +66,39 @@ public struct RunOptions: Sendable {
         defaultResources = config.defaultResources
         gracePeriod = config.gracePeriod
         logLimit = config.logLimit
+        logFileMode = config.logFileMode
     }
+}
+
+/// Who steps run as: decided once from `run_as` (or `--run-as`), refusing root unless it was asked for.
+public enum StepUser {
+    /// The user to switch to, or nil to stay Sluice's own user; throws `StepUserError` when that is not allowed.
+    public static func resolve(_ configured: String?, euid: uid_t = geteuid()) throws -> UserIdentity? {
+        guard let configured, !configured.isEmpty else {
+            if euid == 0 {
+                throw StepUserError(
+                    "sluice runs as root, and steps would run as root too: set run_as in \(HostConfig.fileName) to the user steps should run as (or to root, to allow it), or pass --run-as USER"
+                )
+            }
+            return nil
+        }
+        guard let user = UserIdentity.lookup(configured) else {
+            throw StepUserError("run_as: this system has no user '\(configured)'")
+        }
+        if user.uid == euid { return nil }
+        if euid != 0 {
+            throw StepUserError(
+                "run_as is \(user.name), but only root can run steps as another user; sluice runs as \(StateDirectory.userName(euid))"
+            )
+        }
+        return user
+    }
+}
+
+/// Steps cannot run as the configured user.
+public struct StepUserError: Error, Sendable, CustomStringConvertible {
+    /// Why, and what to change.
+    public let description: String
+
+    init(_ description: String) { self.description = description }
 }

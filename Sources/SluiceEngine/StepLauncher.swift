@@ -1,4 +1,5 @@
 import Foundation
+import SluiceBasics
 import SluiceExecutor
 import SluiceSpec
 
@@ -9,19 +10,18 @@ struct StepLauncher {
 
     /// The launch of `attempt` of instance `index`; throws `PlanError` when a run-time reference has no value.
     func launch(
-        _ index: Int, runID: Int64, attempt: Int, runtime: RuntimeValues, request: StepRequest, gpus: [Int]
+        _ index: Int, runID: Int64, attempt: Int, runtime: RuntimeValues, request: StepRequest, gpus: [Int],
+        logDirectory: SecureDirectory
     ) throws(PlanError) -> AttemptLaunch {
         let step = plan.steps[index]
         let resolved = try step.resolve(runtime)
         var environment = options.baseEnvironment
         for variable in resolved.env { environment[variable.name] = variable.value }
-        let base = attemptBase(index, runID: runID, attempt: attempt)
         environment["SLUICE_RUN_ID"] = String(runID)
         environment["SLUICE_DAG"] = plan.spec.name
         environment["SLUICE_STEP"] = step.key
         environment["SLUICE_ATTEMPT"] = String(attempt)
         environment["SLUICE_LOGICAL_DATE"] = plan.logicalDate
-        environment["SLUICE_OUTPUT"] = outputPath(index, runID: runID, attempt: attempt)
         if let item = step.item { environment["SLUICE_ITEM"] = item } else { environment["SLUICE_ITEM"] = nil }
         // The GPUs this attempt was given, and no others: an empty list hides every GPU from CUDA.
         environment["CUDA_VISIBLE_DEVICES"] = gpus.map(String.init).joined(separator: ",")
@@ -30,8 +30,11 @@ struct StepLauncher {
         var launch = AttemptLaunch(
             argv: resolved.command.arguments, viaShell: viaShell,
             environment: environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
-            workdir: resolved.workdir, stdoutPath: base + ".out", stderrPath: base + ".err",
+            workdir: resolved.workdir, logDirectory: logDirectory, logName: "\(Self.fileName(step.key)).\(attempt)",
             cgroupName: "run\(runID)-\(Self.fileName(step.key)).\(attempt)")
+        launch.outputVariable = "SLUICE_OUTPUT"
+        launch.logMode = options.logFileMode
+        launch.user = options.runAs
         launch.limits = AttemptLimits(
             cpus: request.cpus, memoryBytes: request.memoryBytes, memoryRequested: request.memoryRequested,
             maxProcesses: request.maxProcesses, maxOpenFiles: request.maxOpenFiles)
@@ -39,16 +42,11 @@ struct StepLauncher {
         return launch
     }
 
-    func logDirectory(runID: Int64) -> String { options.logRoot + "/\(runID)" }
-
-    /// Where an attempt's files live, without their extension: `<logs>/<run>/<key>.<attempt>`.
-    func attemptBase(_ index: Int, runID: Int64, attempt: Int) -> String {
-        logDirectory(runID: runID) + "/\(Self.fileName(plan.steps[index].key)).\(attempt)"
-    }
-
-    /// The attempt's `$SLUICE_OUTPUT` file.
-    func outputPath(_ index: Int, runID: Int64, attempt: Int) -> String {
-        attemptBase(index, runID: runID, attempt: attempt) + ".output"
+    /// The run's log directory: `<logRoot>/<run id>`, made and opened without following links.
+    func openLogDirectory(runID: Int64) throws -> SecureDirectory {
+        let mode = RunOptions.directoryMode(forFiles: options.logFileMode)
+        try FileSystem.makeDirectory(options.logRoot, mode: mode)
+        return try SecureDirectory.open(options.logRoot).subdirectory(String(runID), mode: mode)
     }
 
     /// The command as recorded before the run: static values substituted, run-time references as written.
@@ -73,17 +71,20 @@ struct StepLauncher {
         return name
     }
 
-    /// Parses a `$SLUICE_OUTPUT` file: `key=value` lines; blank lines and `#` comments are ignored.
-    static func readOutputs(_ path: String) -> [String: String]? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    /// Parses a `$SLUICE_OUTPUT` file: `key=value` lines; blank lines and `#` comments are ignored, and
+    /// every other line is returned as malformed so the attempt can say so.
+    static func parseOutputs(_ bytes: [UInt8]) -> (outputs: [String: String], malformed: [String]) {
         var outputs: [String: String] = [:]
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        var malformed: [String] = []
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let text = line.hasSuffix("\r") ? line.dropLast() : line
-            guard !text.hasPrefix("#"), let eq = text.firstIndex(of: "=") else { continue }
-            let key = text[..<eq].trimmingCharacters(in: .whitespaces)
-            guard !key.isEmpty else { continue }
-            outputs[key] = String(text[text.index(after: eq)...])
+            if text.allSatisfy(\.isWhitespace) || text.hasPrefix("#") { continue }
+            guard let eq = text.firstIndex(of: "="), !text[..<eq].trimmingCharacters(in: .whitespaces).isEmpty else {
+                malformed.append(String(text))
+                continue
+            }
+            outputs[text[..<eq].trimmingCharacters(in: .whitespaces)] = String(text[text.index(after: eq)...])
         }
-        return outputs
+        return (outputs, malformed)
     }
 }

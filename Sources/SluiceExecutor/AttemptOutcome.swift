@@ -60,12 +60,16 @@ public enum AttemptOutcome {
             let note = "its output passed the log limit and \(Units.formatBytes(exit.droppedLogBytes)) was dropped"
             message = message.map { "\($0); \(note)" } ?? "step \(step): \(note)"
         }
+        if let problem = exit.recordProblem {
+            message = message.map { "\($0); \(problem)" } ?? "step \(step) exited 0, but \(problem)"
+        }
         var ending = AttemptEnding(
             state: state, exitCode: status.exitCode, signal: status.signal, message: message,
             wallSeconds: exit.wallSeconds, userCPU: usage?.userCPU ?? status.userCPU,
             systemCPU: usage?.systemCPU ?? status.systemCPU,
             maxRSSBytes: usage?.peakMemoryBytes ?? status.maxRSSBytes)
         ending.usageSource = usage?.peakMemoryBytes != nil ? "cgroup" : "rusage"
+        ending.incomplete = exit.recordProblem != nil
         return ending
     }
 

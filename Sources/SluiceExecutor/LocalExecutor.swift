@@ -1,5 +1,6 @@
 import Foundation
 import SluiceBasics
+import SluiceSpec
 import Synchronization
 
 /// Numbers attempt cgroups made by this process, so that two runs in one process never share a name.
@@ -17,13 +18,22 @@ public final class RunningAttempt {
     public let cgroup: AttemptCgroup?
     /// The stdout and stderr relays.
     public let logs: [LogRelay]
+    /// Where it writes its outputs, if it was given such a file.
+    let outputFile: OutputFile?
+    /// The run's log directory, whose disk is checked when the attempt ends.
+    let logDirectory: SecureDirectory
 
-    init(process: ChildProcess, startedAt: Double, exitFD: Int32?, cgroup: AttemptCgroup?, logs: [LogRelay]) {
+    init(
+        process: ChildProcess, startedAt: Double, exitFD: Int32?, cgroup: AttemptCgroup?, logs: [LogRelay],
+        outputFile: OutputFile?, logDirectory: SecureDirectory
+    ) {
         self.process = process
         self.startedAt = startedAt
         self.exitFD = exitFD
         self.cgroup = cgroup
         self.logs = logs
+        self.outputFile = outputFile
+        self.logDirectory = logDirectory
     }
 
     /// The descriptors to poll: log pipes that are still open.
@@ -45,6 +55,10 @@ public struct AttemptExit: Sendable {
     public let droppedLogBytes: Int64
     /// A problem cleaning up (a cgroup that could not be removed), for the operator's log.
     public let cleanupProblem: String?
+    /// What the attempt wrote to its output file; nil when it had none or it could not be read.
+    public var outputBytes: [UInt8]?
+    /// Why its logs or outputs are incomplete: a write that failed, a full disk, an unreadable output file.
+    public var recordProblem: String?
 
     /// Creates an exit record.
     public init(
@@ -76,18 +90,34 @@ public struct LocalExecutor: Sendable {
 
     /// Starts an attempt; throws `LaunchFailure` when the command cannot start.
     public func start(_ launch: AttemptLaunch) throws(LaunchFailure) -> RunningAttempt {
-        let pathVariable = launch.environment.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+        var environment = launch.environment
+        if let user = launch.user, !user.isCurrent {
+            environment = environment.filter {
+                !($0.hasPrefix("HOME=") || $0.hasPrefix("USER=") || $0.hasPrefix("LOGNAME="))
+            }
+            environment += ["HOME=\(user.home)", "USER=\(user.name)", "LOGNAME=\(user.name)"]
+        }
+        let pathVariable = environment.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
         guard let program = launch.argv.first else { throw LaunchFailure(reason: "empty command") }
         guard let executable = ExecutableLookup.resolve(program, path: pathVariable) else {
             throw LaunchFailure(reason: "command not found: \(program) (not in the step's PATH)")
         }
         let out: (relay: LogRelay, childEnd: Int32)
         let err: (relay: LogRelay, childEnd: Int32)
+        let outputFile: OutputFile?
         do {
-            out = try LogRelay.open(path: launch.stdoutPath, limit: launch.logLimit)
-            err = try LogRelay.open(path: launch.stderrPath, limit: launch.logLimit)
+            out = try LogRelay.open(
+                in: launch.logDirectory, name: launch.logName + ".out", mode: launch.logMode, limit: launch.logLimit,
+                masking: launch.maskedValues)
+            err = try LogRelay.open(
+                in: launch.logDirectory, name: launch.logName + ".err", mode: launch.logMode, limit: launch.logLimit,
+                masking: launch.maskedValues)
+            outputFile = launch.outputVariable == nil ? nil : try OutputFile.make(for: launch)
         } catch {
-            throw LaunchFailure(reason: "cannot create log files: \(error)")
+            throw LaunchFailure(reason: "cannot create its log files: \(error)\(Self.diskNote(launch.logDirectory))")
+        }
+        if let variable = launch.outputVariable, let outputFile {
+            environment = environment.filter { !$0.hasPrefix(variable + "=") } + ["\(variable)=\(outputFile.path)"]
         }
         defer {
             close(out.childEnd)
@@ -108,29 +138,39 @@ public struct LocalExecutor: Sendable {
                 for file in backend.procsFiles(made) { procs.append(try HostCgroupFiles().openForWriting(file)) }
             } catch {
                 if let made = cgroup { try? backend.remove(made) }
+                outputFile?.remove()
                 throw LaunchFailure(reason: "cannot set up the attempt's cgroup: \(error)")
             }
         }
         var request = SpawnRequest(
-            executable: executable, arguments: launch.argv, environment: launch.environment, workdir: launch.workdir)
+            executable: executable, arguments: launch.argv, environment: environment, workdir: launch.workdir)
         request.stdout = out.childEnd
         request.stderr = err.childEnd
         request.cgroupProcs = procs
         request.limits = control.rlimits(for: launch.limits)
+        if let user = launch.user, !user.isCurrent {
+            request.credentials = (user.uid, user.gid)
+            request.groups = user.groups
+        }
         let started = MonotonicClock.now()
         do {
             let process = try ChildProcess.spawn(request)
             return RunningAttempt(
                 process: process, startedAt: started, exitFD: process.exitDescriptor(), cgroup: cgroup,
-                logs: [out.relay, err.relay])
+                logs: [out.relay, err.relay], outputFile: outputFile, logDirectory: launch.logDirectory)
         } catch {
             if let made = cgroup, let backend = control.backend { try? backend.remove(made) }
-            throw LaunchFailure(reason: error.description)
+            outputFile?.remove()
+            var reason = error.description
+            if let user = launch.user, !user.isCurrent, error.stage == .chdir || error.stage == .exec {
+                reason += " (steps run as \(user.name))"
+            }
+            throw LaunchFailure(reason: reason)
         }
     }
 
     /// Once the main process has exited: kills what it left in its group and cgroup, reads the cgroup's
-    /// accounting, removes the cgroup and flushes the logs. Nil while it runs.
+    /// accounting, removes the cgroup, flushes the logs and reads the outputs. Nil while it runs.
     public func poll(_ attempt: RunningAttempt) -> AttemptExit? {
         guard let status = attempt.process.pollKillingGroup() else { return nil }
         let wall = MonotonicClock.now() - attempt.startedAt
@@ -147,9 +187,35 @@ public struct LocalExecutor: Sendable {
             }
         }
         for relay in attempt.logs { relay.finish() }
-        return AttemptExit(
+        var exit = AttemptExit(
             status: status, usage: usage, wallSeconds: wall,
             droppedLogBytes: attempt.logs.reduce(0) { $0 + $1.dropped }, cleanupProblem: problem)
+        var problems: [String] = []
+        for relay in attempt.logs {
+            if let code = relay.writeError {
+                problems.append("its log \(relay.path) could not be written (\(String(cString: strerror(code))))")
+            }
+        }
+        switch attempt.outputFile?.read() {
+        case .success(let bytes)?: exit.outputBytes = bytes
+        case .failure(let error)?: problems.append(error.description)
+        case nil: break
+        }
+        let space = DiskSpace.of(fd: attempt.logDirectory.fd)
+        if let space, space.isFull, problems.isEmpty {
+            problems.append("its logs and $SLUICE_OUTPUT may be incomplete")
+        }
+        if !problems.isEmpty {
+            exit.recordProblem = problems.joined(separator: "; ") + Self.diskNote(attempt.logDirectory)
+        }
+        return exit
+    }
+
+    /// "; the disk of DIR is full (0 B free of 64.0 MiB)" when it is, else "".
+    static func diskNote(_ directory: SecureDirectory) -> String {
+        guard let space = DiskSpace.of(fd: directory.fd), space.isFull else { return "" }
+        return
+            "; the disk of \(directory.path) is full (\(Units.formatBytes(space.available)) free of \(Units.formatBytes(space.total)))"
     }
 
     /// Sends a signal to the attempt's whole process group.

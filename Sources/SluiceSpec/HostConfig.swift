@@ -15,6 +15,10 @@ public struct HostConfig: Sendable, Equatable {
     public var gracePeriod: Double = 10
     /// Most bytes kept per log stream of an attempt; nil for no cap.
     public var logLimit: Int64? = 100 << 20
+    /// The mode of attempt log files: 0600 (`log_permissions: private`) or 0640 (`group`).
+    public var logFileMode: mode_t = 0o600
+    /// The user steps run as (`run_as`), as written: a name or a uid; nil for Sluice's own user.
+    public var runAs: String?
     /// The file it was read from, if any.
     public var file: String?
 
@@ -25,7 +29,10 @@ public struct HostConfig: Sendable, Equatable {
     public init() {}
 
     /// The keys of the file.
-    public static let keys = ["capacity", "default_resources", "cgroups", "cgroup_parent", "grace_period", "log_limit"]
+    public static let keys = [
+        "capacity", "default_resources", "cgroups", "cgroup_parent", "grace_period", "log_limit", "log_permissions",
+        "run_as",
+    ]
 
     /// The file's name at a project root.
     public static let fileName = "sluice.yaml"
@@ -64,6 +71,18 @@ public struct HostConfig: Sendable, Equatable {
                         config.logLimit = nil
                     } else {
                         config.logLimit = reader.memory(value, path: key) ?? config.logLimit
+                    }
+                case "log_permissions":
+                    if let choice = reader.choice(value, path: key, ["private", "group"]) {
+                        config.logFileMode = choice == "group" ? 0o640 : 0o600
+                    }
+                case "run_as":
+                    if let user = reader.nonEmptyString(value, path: key) {
+                        if UserIdentity.lookup(user) == nil {
+                            reader.error(value.mark, key, "run_as: this system has no user '\(user)'")
+                        } else {
+                            config.runAs = user
+                        }
                     }
                 default: break
                 }

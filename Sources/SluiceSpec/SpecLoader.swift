@@ -124,13 +124,16 @@ public enum SpecLoader {
         }
     }
 
+    /// The bytes of a DAG, template or configuration file: a regular file of at most `maxFileBytes`.
+    public static func readFile(_ path: String) throws -> [UInt8] { try read(path) }
+
     static func read(_ path: String) throws -> [UInt8] {
         do {
-            if let size = FileSystem.size(path), size > maxFileBytes {
-                throw SpecReadError(
-                    file: path, reason: "is \(size >> 20) MiB; a DAG file may be at most \(maxFileBytes >> 20) MiB")
-            }
-            return try FileSystem.readBytes(path)
+            return try FileSystem.readBytes(path, limit: maxFileBytes)
+        } catch is FileTooLarge {
+            throw SpecReadError(
+                file: path,
+                reason: "is larger than \(maxFileBytes >> 20) MiB; a DAG file may be at most \(maxFileBytes >> 20) MiB")
         } catch let error as SystemError {
             throw SpecReadError(file: path, reason: readReason(error, path: path))
         }
@@ -162,8 +165,15 @@ public enum SpecLoader {
     }
 
     private static func readReason(_ error: SystemError, path: String) -> String {
-        if !FileSystem.exists(path) { return "no such file" }
-        if FileSystem.isDirectory(path) { return "is a directory, not a DAG file" }
+        var st = stat()
+        if lstat(path, &st) != 0 && errno == ENOENT { return "no such file" }
+        if stat(path, &st) == 0 {
+            let type = st.st_mode & S_IFMT
+            if type == S_IFDIR { return "is a directory, not a DAG file" }
+            if type != S_IFREG {
+                return "is \(FileSystem.describeType(type)), not a regular file; Sluice reads only regular files"
+            }
+        }
         return error.description
     }
 }

@@ -102,6 +102,11 @@ public struct AttemptEnding: Sendable {
     public var outputs: [String: String]?
     /// Where the usage figures come from: `cgroup` accounting or `rusage` from wait4.
     public var usageSource: String?
+    /// True when the process exited 0 but what it wrote could not all be kept (a full disk): not a success.
+    public var incomplete = false
+
+    /// True for a clean exit whose logs and outputs were all kept.
+    public var succeeded: Bool { state == .exited && exitCode == 0 && !incomplete }
 
     /// Creates an ending.
     public init(

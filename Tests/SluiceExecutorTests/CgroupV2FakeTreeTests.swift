@@ -44,7 +44,7 @@ struct CgroupV2FakeTreeTests {
         try FileSystem.makeDirectory(tree.root + "/logs")
         var launch = AttemptLaunch(
             argv: ["true"], viaShell: false, environment: ["PATH=/usr/bin:/bin"], workdir: "/tmp",
-            stdoutPath: tree.root + "/logs/out", stderrPath: tree.root + "/logs/err", cgroupName: "x")
+            logDirectory: try SecureDirectory.open(tree.root + "/logs"), logName: "1", cgroupName: "x")
         launch.limits = AttemptLimits(memoryBytes: 1 << 30)
         let fd = try tree.openForWriting(backend.procsFiles(cgroup)[0])
         var request = SpawnRequest(executable: "/bin/true", arguments: ["true"], environment: launch.environment)

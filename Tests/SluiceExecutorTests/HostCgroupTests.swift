@@ -23,7 +23,7 @@ struct HostCgroupTests {
         var launch = AttemptLaunch(
             argv: ["/bin/sh", "-c", script], viaShell: true,
             environment: ["PATH=/usr/bin:/bin", "SLUICE_TEST_MARK=\(marker)"], workdir: "/tmp",
-            stdoutPath: base + "/out", stderrPath: base + "/err", cgroupName: "test")
+            logDirectory: try SecureDirectory.open(base), logName: "1", cgroupName: "test")
         launch.limits = limits
         return launch
     }

@@ -12,11 +12,11 @@ struct LocalExecutorTests {
     /// A launch whose logs go to this suite's directory (created here: the driver owns log directories).
     private func launch(
         _ argv: [String], viaShell: Bool = false, workdir: String = "/tmp", env: [String] = ["PATH=/usr/bin:/bin"]
-    ) -> AttemptLaunch {
-        try? FileSystem.makeDirectory(base)
+    ) throws -> AttemptLaunch {
+        try FileSystem.makeDirectory(base)
         return AttemptLaunch(
-            argv: argv, viaShell: viaShell, environment: env, workdir: workdir, stdoutPath: base + "/1.out",
-            stderrPath: base + "/1.err", cgroupName: "test")
+            argv: argv, viaShell: viaShell, environment: env, workdir: workdir,
+            logDirectory: try SecureDirectory.open(base), logName: "1", cgroupName: "test")
     }
 
     private func runToEnd(_ launch: AttemptLaunch) throws -> ProcessExit {
@@ -29,7 +29,7 @@ struct LocalExecutorTests {
 
     @Test func outputGoesToOneLogFilePerStream() throws {
         defer { try? FileManager.default.removeItem(atPath: base) }
-        let l = launch(["/bin/sh", "-c", "echo out; echo err >&2"], viaShell: true)
+        let l = try launch(["/bin/sh", "-c", "echo out; echo err >&2"], viaShell: true)
         let status = try runToEnd(l)
         #expect(status.succeeded)
         #expect(try String(contentsOfFile: l.stdoutPath, encoding: .utf8) == "out\n")
@@ -38,16 +38,18 @@ struct LocalExecutorTests {
 
     @Test func argvCommandsAreFoundInTheStepsPath() throws {
         defer { try? FileManager.default.removeItem(atPath: base) }
-        let status = try runToEnd(launch(["true"]))
+        let status = try runToEnd(try launch(["true"]))
         #expect(status.succeeded)
-        let failure = #expect(throws: LaunchFailure.self) { try LocalExecutor().start(launch(["no-such-tool-xyz"])) }
+        let failure = #expect(throws: LaunchFailure.self) {
+            try LocalExecutor().start(try launch(["no-such-tool-xyz"]))
+        }
         #expect(failure?.reason == "command not found: no-such-tool-xyz (not in the step's PATH)")
     }
 
     @Test func badWorkdirIsAStartFailure() {
         defer { try? FileManager.default.removeItem(atPath: base) }
         let failure = #expect(throws: LaunchFailure.self) {
-            try LocalExecutor().start(launch(["true"], workdir: "/nonexistent/wd"))
+            try LocalExecutor().start(try launch(["true"], workdir: "/nonexistent/wd"))
         }
         #expect(failure?.reason.contains("cannot enter working directory /nonexistent/wd") == true)
     }
@@ -58,19 +60,20 @@ struct LocalExecutorTests {
         let script = base + "/script.sh"
         try "#!/bin/sh\necho hi\n".write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o644)
-        let failure = #expect(throws: LaunchFailure.self) { try LocalExecutor().start(launch([script])) }
+        let failure = #expect(throws: LaunchFailure.self) { try LocalExecutor().start(try launch([script])) }
         #expect(failure?.reason == "permission denied: \(script) is not executable")
     }
 
     @Test func aMissingBinaryByPathIsAStartFailure() throws {
         defer { try? FileManager.default.removeItem(atPath: base) }
-        let failure = #expect(throws: LaunchFailure.self) { try LocalExecutor().start(launch(["/opt/none/train"])) }
+        let failure = #expect(throws: LaunchFailure.self) { try LocalExecutor().start(try launch(["/opt/none/train"])) }
         #expect(failure?.reason.contains("/opt/none/train") == true)
     }
 
     @Test func outputPastTheLogLimitIsCutWithAMarker() throws {
         defer { try? FileManager.default.removeItem(atPath: base) }
-        var l = launch(["/bin/sh", "-c", "head -c 300000 /dev/zero | tr '\\0' x; echo tail-of-output"], viaShell: true)
+        var l = try launch(
+            ["/bin/sh", "-c", "head -c 300000 /dev/zero | tr '\\0' x; echo tail-of-output"], viaShell: true)
         l.logLimit = 1000
         let exit = try LocalExecutor().runToEnd(l)
         #expect(exit.status.succeeded)

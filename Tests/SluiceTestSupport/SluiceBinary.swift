@@ -30,11 +30,15 @@ public enum SluiceBinary {
     }
 
     /// The environment commands run with: this process's, minus Sluice's own settings, plus `extra`.
+    ///
+    /// Steps run as the test's own user (`SLUICE_RUN_AS`), which as root must be said explicitly; an `extra`
+    /// value of "" removes a variable.
     public static func environment(_ extra: [String: String] = [:]) -> [String] {
         var env = ProcessInfo.processInfo.environment
-        for key in ["SLUICE_DATABASE_URL", "SLUICE_STATE_DIR", "TERM"] { env.removeValue(forKey: key) }
+        for key in ["SLUICE_DATABASE_URL", "SLUICE_STATE_DIR", "SLUICE_CONFIG", "TERM"] { env.removeValue(forKey: key) }
+        env["SLUICE_RUN_AS"] = UserIdentity.current.name
         env.merge(extra) { _, new in new }
-        return env.map { "\($0.key)=\($0.value)" }
+        return env.filter { !$0.value.isEmpty }.map { "\($0.key)=\($0.value)" }
     }
 
     /// Runs `sluice ARGS...` to completion in `directory`.

@@ -22,9 +22,12 @@ typedef struct sluice_spawn_request {
     int stdout_fd;              /* -1: /dev/null */
     int stderr_fd;              /* -1: /dev/null */
     int new_session;            /* 1: setsid() (a daemon); 0: a new process group */
-    int set_ids;                /* 1: drop to uid/gid (and no supplementary groups) */
+    int set_ids;                /* 1: drop to uid/gid with the listed supplementary groups */
     uid_t uid;
     gid_t gid;
+    const gid_t *groups;        /* supplementary groups when set_ids (NULL/0: none) */
+    int group_count;
+    int die_with_parent;        /* 1: SIGKILL the child when the spawning thread exits (PR_SET_PDEATHSIG) */
     const char *bind_source;    /* non-NULL: private mount namespace with source bound on target */
     const char *bind_target;
     const int *cgroup_fds;      /* open for writing on each cgroup.procs to join before exec */

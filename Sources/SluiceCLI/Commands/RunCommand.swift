@@ -18,6 +18,12 @@ struct RunCommand: ParsableCommand {
         help:
             "Seconds between SIGTERM and SIGKILL when stopping steps (default: grace_period in the configuration, 10).")
     var gracePeriod: Double?
+    @Option(
+        name: .customLong("run-as"),
+        help: ArgumentHelp(
+            "The user steps run as (default: $SLUICE_RUN_AS, else run_as in the configuration; as root one is required).",
+            valueName: "user"))
+    var runAs: String?
     @Flag(help: "Print the result as JSON on stdout (progress goes to stderr).") var json = false
     @OptionGroup var planning: PlanOptions
     @OptionGroup var global: GlobalOptions
@@ -32,11 +38,18 @@ struct RunCommand: ParsableCommand {
         let hostConfig = try config.load(dagFile: file)
         let plan = try planning.plan(file: file, forRun: true, config: hostConfig)
         let spec = plan.spec
+        let stepUser = try StepUser.resolve(
+            runAs ?? ProcessInfo.processInfo.environment["SLUICE_RUN_AS"].flatMap { $0.isEmpty ? nil : $0 }
+                ?? hostConfig.runAs)
         let stateDirectory = global.resolveStateDirectory(dagFile: file)
+        let state = try StateDirectory.open(stateDirectory, create: true)
         let store = try Store.open(global.databaseTarget(stateDirectory: stateDirectory))
+        let logRoot = try state.subdirectories(
+            "logs/\(spec.name)", mode: RunOptions.directoryMode(forFiles: hostConfig.logFileMode))
         let interactive = !json && Terminal.stdoutIsInteractive
-        var options = RunOptions(logRoot: stateDirectory + "/logs/\(spec.name)")
+        var options = RunOptions(logRoot: logRoot.path)
         options.apply(hostConfig)
+        options.runAs = stepUser
         if let parallelism { options.parallelism = parallelism }
         if let gracePeriod { options.gracePeriod = gracePeriod }
         options.handleSignals = true

@@ -1,5 +1,4 @@
 import ArgumentParser
-import SluiceBasics
 import SluiceSpec
 
 /// `sluice schema`: the JSON Schema of the DAG language, for editors and CI.
@@ -18,12 +17,7 @@ struct SchemaCommand: ParsableCommand {
 
     func run() throws {
         if let instanceFile {
-            let bytes: [UInt8]
-            do {
-                bytes = try FileSystem.readBytes(instanceFile)
-            } catch {
-                throw SpecReadError(file: instanceFile, reason: "\(error)")
-            }
+            let bytes = try SpecLoader.readFile(instanceFile)
             print(try DAGSchema.instance(bytes: bytes, file: instanceFile).rendered())
             return
         }

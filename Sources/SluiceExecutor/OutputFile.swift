@@ -1,0 +1,85 @@
+import Foundation
+import SluiceBasics
+
+/// The file a step writes its `key=value` outputs to: made empty before the step starts, read once it ends.
+///
+/// Without a user switch it sits beside the attempt's logs. A step that runs as another user cannot enter
+/// the private log directory, so its file goes into a fresh private directory of that user's under the
+/// temporary directory, which is removed after it is read.
+final class OutputFile {
+    /// The path the step is given.
+    let path: String
+    private let directory: SecureDirectory
+    private let name: String
+    private let owner: uid_t
+    private let removesDirectory: Bool
+
+    /// The most bytes read back; a step's outputs are a few short lines.
+    static let limit = 1 << 20
+
+    private init(path: String, directory: SecureDirectory, name: String, owner: uid_t, removesDirectory: Bool) {
+        self.path = path
+        self.directory = directory
+        self.name = name
+        self.owner = owner
+        self.removesDirectory = removesDirectory
+    }
+
+    /// Makes the empty file for `launch`.
+    static func make(for launch: AttemptLaunch) throws -> OutputFile {
+        guard let user = launch.user, !user.isCurrent else {
+            let name = launch.logName + ".output"
+            close(try launch.logDirectory.createFile(name, mode: launch.logMode))
+            return OutputFile(
+                path: launch.logDirectory.path + "/" + name, directory: launch.logDirectory, name: name,
+                owner: geteuid(), removesDirectory: false)
+        }
+        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array((base + "/sluice-output-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw SystemError("cannot create a private directory for $SLUICE_OUTPUT under \(base)", errno: errno)
+        }
+        let path = String(cString: made)
+        let directory = try SecureDirectory.open(path)
+        do {
+            try directory.changeOwner(uid: user.uid, gid: user.gid)
+            close(try directory.createFile("output", mode: 0o600))
+            try directory.changeOwner("output", uid: user.uid, gid: user.gid)
+        } catch {
+            try? directory.removeTree("output")
+            rmdir(path)
+            throw error
+        }
+        return OutputFile(
+            path: path + "/output", directory: directory, name: "output", owner: user.uid, removesDirectory: true)
+    }
+
+    /// The bytes the step wrote, or why they could not be read; removes a private directory afterwards.
+    func read() -> Result<[UInt8], SystemError> {
+        defer { remove() }
+        guard let st = directory.status(name) else {
+            return .failure(SystemError("its $SLUICE_OUTPUT file \(path) was removed"))
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == owner || st.st_uid == 0 else {
+            return .failure(
+                SystemError("its $SLUICE_OUTPUT file \(path) was replaced by something else; it was not read"))
+        }
+        do {
+            return .success(try directory.readFile(name, limit: Self.limit))
+        } catch is FileTooLarge {
+            return .failure(
+                SystemError("its $SLUICE_OUTPUT file is larger than 1 MiB; it holds key=value lines, not data"))
+        } catch let error as SystemError {
+            return .failure(error)
+        } catch {
+            return .failure(SystemError("\(error)"))
+        }
+    }
+
+    /// Removes a private directory (not a file beside the logs, which stays with them).
+    func remove() {
+        guard removesDirectory else { return }
+        for entry in directory.entries() { try? directory.removeTree(entry) }
+        rmdir(directory.path)
+    }
+}
