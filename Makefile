@@ -10,8 +10,9 @@ setup:
 build: setup
 	$(SWIFT) build
 
+# The demo's steps run as whoever runs make; as root, Sluice refuses that unless it is said (--run-as).
 demo: build
-	$(SLUICE) run dags/hello.yaml
+	$(SLUICE) run dags/hello.yaml --run-as "$$(id -un)"
 	$(SLUICE) status
 
 lint:

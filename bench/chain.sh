@@ -24,6 +24,8 @@ WORK=$(mktemp -d /tmp/sluice-bench-XXXXXX)
 chmod 755 "$WORK"
 cleanup() { "$SLUICE" db stop --state-dir "$WORK/state" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
 trap cleanup EXIT
+# The bench runs trivial steps as whoever runs it (as root, Sluice needs to be told so).
+export SLUICE_RUN_AS=${SLUICE_RUN_AS:-$(id -un)}
 mkdir -p "$WORK/dags"
 echo "cgroups: off" > "$WORK/no-cgroups.yaml"
 echo "cgroup_parent: sluice-bench" > "$WORK/cgroups.yaml"

@@ -48,3 +48,11 @@ int sluice_signal_default(int signal_number) {
     sigemptyset(&action.sa_mask);
     return sigaction(signal_number, &action, NULL);
 }
+
+int sluice_signal_save(int signal_number, sluice_saved_action *saved) {
+    return sigaction(signal_number, NULL, &saved->action);
+}
+
+int sluice_signal_restore(int signal_number, const sluice_saved_action *saved) {
+    return sigaction(signal_number, &saved->action, NULL);
+}

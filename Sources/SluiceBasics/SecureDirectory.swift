@@ -126,7 +126,7 @@ public final class SecureDirectory: Sendable {
         try Self.checkName(name)
         guard let st = status(name) else { return }
         if (st.st_mode & S_IFMT) == S_IFDIR {
-            let child = try subdirectoryIfPresent(name)
+            let child = try openSubdirectory(name)
             for entry in child.entries() { try child.removeTree(entry) }
             if unlinkat(fd, name, AT_REMOVEDIR) != 0 && errno != ENOENT {
                 throw SystemError("cannot remove \(path)/\(name)", errno: errno)
@@ -152,7 +152,9 @@ public final class SecureDirectory: Sendable {
         return names.sorted()
     }
 
-    private func subdirectoryIfPresent(_ name: String) throws -> SecureDirectory {
+    /// An existing child directory, opened without following a link; throws when it is missing.
+    public func openSubdirectory(_ name: String) throws -> SecureDirectory {
+        try Self.checkName(name)
         let opened = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard opened >= 0 else { throw SystemError("cannot open directory \(path)/\(name)", errno: errno) }
         return SecureDirectory(fd: opened, path: path + "/" + name)

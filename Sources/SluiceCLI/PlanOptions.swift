@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SluiceSpec
 
 /// `--param name=value` and `--logical-date`, shared by `run` and `plan`.
@@ -39,6 +40,10 @@ struct PlanOptions: ParsableArguments {
             throw PlanError([
                 "steps.\(step.id) uses executor '\(step.executor.rawValue)', which this version of Sluice cannot run yet; use executor: local"
             ])
+        }
+        if forRun {
+            let missing = Planner.missingSecrets(plan, environment: ProcessInfo.processInfo.environment)
+            if !missing.isEmpty { throw PlanError(missing) }
         }
         return plan
     }

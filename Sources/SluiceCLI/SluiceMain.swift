@@ -9,8 +9,10 @@ import SluiceStore
 public enum SluiceMain {
     /// Parses the command line, runs the command and exits with its documented code.
     public static func main() -> Never {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        ArgvScrub.hideDatabasePasswords()
         do {
-            var command = try SluiceCommand.parseAsRoot()
+            var command = try SluiceCommand.parseAsRoot(arguments)
             try command.run()
             exit(ExitCodes.success)
         } catch let exitWith as ExitWith {
@@ -40,6 +42,7 @@ public enum SluiceMain {
         case let database as DatabaseError: return ("sluice: \(database.message)", ExitCodes.database)
         case let system as SystemError: return ("sluice: \(system.description)", ExitCodes.failed)
         case let conflict as StateConflict: return ("sluice: \(conflict.description)", ExitCodes.database)
+        case let interrupted as Interrupted: return ("sluice: \(interrupted.description)", ExitCodes.interrupted)
         case let state as StateDirectoryError: return ("sluice: \(state.description)", ExitCodes.unreadable)
         case let user as StepUserError: return ("sluice: \(user.description)", ExitCodes.invalidDAG)
         default: return nil

@@ -85,10 +85,70 @@ public final class RunDriver {
         var killDeadline: Double?
         var killed = false
         var nextTick = options.tickInterval.map { MonotonicClock.now() + $0 }
+        /// SIGINT/SIGTERM that arrived while a write was being retried, for the main loop to act on.
+        var pendingSignals: [Int32] = []
+        let wakers = [wake.readFD] + (signalFD.map { [$0] } ?? [])
+
+        /// Waits `seconds` while keeping every running step's logs flowing; signals are stopped on, and kept.
+        func waitKeepingStepsAlive(_ seconds: Double) {
+            let deadline = MonotonicClock.now() + seconds
+            while MonotonicClock.now() < deadline {
+                let readable = Poller.wait(
+                    wakers + active.values.flatMap(\.running.logFDs), timeout: deadline - MonotonicClock.now())
+                for attempt in active.values { attempt.running.pumpLogs() }
+                for fd in wakers where readable.contains(fd) {
+                    for byte in Poller.drain(fd) where Int32(byte) == SIGINT || Int32(byte) == SIGTERM {
+                        if pendingSignals.isEmpty && cancelSignal == nil {
+                            stopAll(SIGTERM)
+                        } else if !killed {
+                            killAllNow()
+                        }
+                        pendingSignals.append(Int32(byte))
+                    }
+                }
+            }
+        }
+
+        /// Performs a write, retrying with backoff while the database cannot take it (the connection is lost,
+        /// the disk is full, the server restarts or is read-only): the steps keep running and their logs keep
+        /// flowing, and nothing is lost once it is back. If an earlier try committed before its reply was
+        /// lost, the retry conflicts with it, and `ifCommitted` gives the result instead.
+        func durably(_ what: String, _ write: () throws -> Void) throws {
+            try durably(what, write: write, ifCommitted: {})
+        }
+
+        func durably<T>(_ what: String, write: () throws -> T, ifCommitted: () throws -> T) throws -> T {
+            var delay = 0.5
+            var waited = 0.0
+            var failedOnce = false
+            while true {
+                do {
+                    let value = try write()
+                    if failedOnce { observer.databaseRecovered(after: waited) }
+                    return value
+                } catch is StateConflict where failedOnce {
+                    observer.databaseRecovered(after: waited)
+                    return try ifCommitted()
+                } catch let error as DatabaseError where error.isTransient {
+                    if waited >= options.databaseRetryLimit { throw error }
+                    if !failedOnce {
+                        observer.databaseUnavailable(
+                            "cannot record \(what): \(error.message); retrying until the database is back (at most \(Units.formatDuration(options.databaseRetryLimit))), and running steps keep running"
+                        )
+                    }
+                    failedOnce = true
+                    waitKeepingStepsAlive(delay)
+                    waited += delay
+                    delay = min(delay * 2, 10)
+                }
+            }
+        }
 
         func record(_ transitions: [StepTransition]) throws {
-            try recorder.changeSteps(
-                runID: runID, transitions.map { StepChange(id: ids[$0.step], from: $0.from, to: $0.to) })
+            let changes = transitions.map { StepChange(id: ids[$0.step], from: $0.from, to: $0.to) }
+            try durably("step changes of run \(runID)") {
+                try recorder.changeSteps(runID: runID, changes)
+            }
             for t in transitions { observer.stepChanged(step: keys[t.step], from: t.from, to: t.to) }
         }
 
@@ -102,11 +162,12 @@ public final class RunDriver {
             let retrying = waiting.removeValue(forKey: index) != nil
             var transitions = retrying ? machine.finish(index, as: final) : machine.settle(index, as: final)
             if retrying { transitions[0] = StepTransition(step: index, from: .retrying, to: final) }
-            try recorder.changeSteps(
-                runID: runID,
-                transitions.map {
-                    StepChange(id: ids[$0.step], from: $0.from, to: $0.to, message: $0.step == index ? message : nil)
-                })
+            let changes = transitions.map {
+                StepChange(id: ids[$0.step], from: $0.from, to: $0.to, message: $0.step == index ? message : nil)
+            }
+            try durably("the end of step \(keys[index])") {
+                try recorder.changeSteps(runID: runID, changes)
+            }
             remember(index, final)
             for t in transitions { observer.stepChanged(step: keys[t.step], from: t.from, to: t.to) }
         }
@@ -145,12 +206,18 @@ public final class RunDriver {
                     message: "step \(step.key) could not start: \(error.messages.joined(separator: "; "))")
             }
             waiting.removeValue(forKey: index)
-            let attemptID = try recorder.beginAttempt(
-                runID: runID, stepID: ids[index], from: from, number: number, host: options.host,
-                stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath, command: launch.argv,
-                request: AttemptRequest(
-                    cpus: request.cpus, memoryBytes: request.memoryBytes, gpus: request.gpus,
-                    maxProcesses: request.maxProcesses, gpuIDs: gpus, enforcement: executor.control.summary))
+            let attemptRequest = AttemptRequest(
+                cpus: request.cpus, memoryBytes: request.memoryBytes, gpus: request.gpus,
+                maxProcesses: request.maxProcesses, gpuIDs: gpus, enforcement: executor.control.summary)
+            let attemptID = try durably(
+                "the start of step \(step.key)",
+                write: {
+                    try recorder.beginAttempt(
+                        runID: runID, stepID: ids[index], from: from, number: number, host: options.host,
+                        stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath, command: launch.argv,
+                        request: attemptRequest)
+                },
+                ifCommitted: { try recorder.attemptID(stepID: ids[index], number: number) })
             if from == .ready {
                 _ = machine.markRunning(index)
             } else {
@@ -162,8 +229,10 @@ public final class RunDriver {
                 active[index] = Active(
                     attemptID: attemptID, number: number, launch: launch, running: running,
                     deadline: step.step.timeout.map { running.startedAt + $0 })
-                try recorder.attemptRunning(
-                    runID: runID, stepID: ids[index], attemptID: attemptID, pid: running.process.pid)
+                try durably("the pid of step \(step.key)") {
+                    try recorder.attemptRunning(
+                        runID: runID, stepID: ids[index], attemptID: attemptID, pid: running.process.pid)
+                }
                 observer.attemptStarted(step: step.key, attempt: number, pid: running.process.pid)
             } catch let failure as LaunchFailure {
                 ledger.release(index)
@@ -181,13 +250,13 @@ public final class RunDriver {
                 let outcome = ending.message ?? "attempt \(number) ended \(ending.state.rawValue)"
                 let message =
                     "\(outcome); retrying in \(Units.formatDuration(delay.rounded(.up))) (attempt \(number + 1) of \(attempts))"
-                try recorder.endAttempt(
-                    runID: runID, stepID: ids[index], attemptID: attemptID, ending: ending,
-                    stepChanges: [
-                        StepChange(
-                            id: ids[index], from: .running, to: .retrying, exitCode: ending.exitCode, message: message,
-                            retryDelay: delay)
-                    ])
+                let change = StepChange(
+                    id: ids[index], from: .running, to: .retrying, exitCode: ending.exitCode, message: message,
+                    retryDelay: delay)
+                try durably("the end of attempt \(number) of step \(keys[index])") {
+                    try recorder.endAttempt(
+                        runID: runID, stepID: ids[index], attemptID: attemptID, ending: ending, stepChanges: [change])
+                }
                 waiting[index] = (MonotonicClock.now() + delay, number + 1)
                 observer.attemptEnded(step: keys[index], attempt: number, ending: ending, stepState: .retrying)
                 return
@@ -200,8 +269,10 @@ public final class RunDriver {
                         id: ids[t.step], from: t.from, to: t.to, exitCode: ending.exitCode, message: ending.message)
                     : StepChange(id: ids[t.step], from: t.from, to: t.to)
             }
-            try recorder.endAttempt(
-                runID: runID, stepID: ids[index], attemptID: attemptID, ending: ending, stepChanges: changes)
+            try durably("the end of step \(keys[index])") {
+                try recorder.endAttempt(
+                    runID: runID, stepID: ids[index], attemptID: attemptID, ending: ending, stepChanges: changes)
+            }
             remember(index, final)
             if final == .succeeded, plan.steps[index].item == nil, let outputs = ending.outputs {
                 runtime.outputs[plan.steps[index].step.id] = outputs
@@ -317,15 +388,15 @@ public final class RunDriver {
                 var timeout = nextTimer().map { max(0, $0 - MonotonicClock.now()) }
                 let exitFDs = active.values.compactMap(\.running.exitFD)
                 if exitFDs.count < active.count { timeout = min(timeout ?? 0.05, 0.05) }  // no pidfd: poll
-                let wakers = [wake.readFD] + (signalFD.map { [$0] } ?? [])
                 let logFDs = active.values.flatMap(\.running.logFDs)
-                let readable = Poller.wait(wakers + exitFDs + logFDs, timeout: timeout)
+                let readable = Poller.wait(wakers + exitFDs + logFDs, timeout: pendingSignals.isEmpty ? timeout : 0)
                 for attempt in active.values where attempt.running.logFDs.contains(where: readable.contains) {
                     attempt.running.pumpLogs()
                 }
-                var signals: [UInt8] = []
-                for fd in wakers where readable.contains(fd) { signals += Poller.drain(fd) }
-                if let interrupt = signals.map(Int32.init).first(where: { $0 == SIGINT || $0 == SIGTERM }) {
+                var signals = pendingSignals
+                pendingSignals = []
+                for fd in wakers where readable.contains(fd) { signals += Poller.drain(fd).map(Int32.init) }
+                if let interrupt = signals.first(where: { $0 == SIGINT || $0 == SIGTERM }) {
                     if cancelSignal == nil {
                         cancelSignal = interrupt
                         observer.cancelling(signal: interrupt)
@@ -349,16 +420,19 @@ public final class RunDriver {
                 }
             }
             let state = machine.outcome
-            try recorder.finishRun(runID: runID, state: state)
+            try durably("the end of run \(runID)") {
+                try recorder.finishRun(runID: runID, state: state)
+            }
+            var interrupted: Int32?
             if cancelSignal == nil {
                 let failed = plan.steps.indices.filter { machine.states[$0] == .failed }.map { keys[$0] }
-                try runHandlers(
+                interrupted = try runHandlers(
                     state == .succeeded ? plan.onSuccess : (state == .failed ? plan.onFailure : []),
                     kind: state == .succeeded ? "on_success" : "on_failure", plan: plan, runID: runID, state: state,
-                    failedSteps: failed, logDirectory: logDirectory)
+                    failedSteps: failed, logDirectory: logDirectory, signalFD: signalFD)
             }
             observer.runFinished(runID: runID, state: state)
-            return RunResult(runID: runID, state: state)
+            return RunResult(runID: runID, state: state, interruptedBy: interrupted)
         } catch {
             // The database can no longer record this run: stop its processes rather than run unrecorded.
             stopAll(SIGTERM)
@@ -376,49 +450,113 @@ public final class RunDriver {
     }
 
     /// Runs `on_failure`/`on_success` handlers one after another, recording how each ended as a run event.
+    ///
+    /// A handler is stopped like a step: at its timeout, or when SIGINT/SIGTERM arrives (SIGTERM to its
+    /// process group, SIGKILL after the grace period; a second signal kills at once). After a signal the
+    /// remaining handlers are skipped and the signal is returned.
     private func runHandlers(
         _ handlers: [HandlerSpec], kind: String, plan: RunPlan, runID: Int64, state: RunState, failedSteps: [String],
-        logDirectory: SecureDirectory
-    ) throws {
+        logDirectory: SecureDirectory, signalFD: Int32?
+    ) throws -> Int32? {
         for (index, handler) in handlers.enumerated() {
             let name = "\(kind)[\(index)]"
             var environment = options.baseEnvironment
             let runtime = RuntimeValues(runID: runID)
             let render: (Template) -> String = { $0.render(quote: false) { runtime.value($0) } }
-            for variable in handler.env { environment[variable.name] = render(variable.value) }
-            environment["SLUICE_RUN_ID"] = String(runID)
-            environment["SLUICE_DAG"] = plan.spec.name
-            environment["SLUICE_LOGICAL_DATE"] = plan.logicalDate
-            environment["SLUICE_RUN_STATE"] = state.rawValue
-            environment["SLUICE_FAILED_STEPS"] = failedSteps.joined(separator: ",")
-            let argv: [String]
-            let viaShell: Bool
-            switch handler.command {
-            case .shell(let t):
-                argv = ["/bin/sh", "-c", t.render(quote: true) { runtime.value($0) }]
-                viaShell = true
-            case .argv(let items):
-                argv = items.map(render)
-                viaShell = false
-            }
-            var launch = AttemptLaunch(
-                argv: argv, viaShell: viaShell,
-                environment: environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
-                workdir: handler.workdir.map(render) ?? plan.spec.baseDirectory, logDirectory: logDirectory,
-                logName: "\(kind).\(index)", cgroupName: "run\(runID)-\(kind).\(index)")
-            launch.logLimit = options.logLimit
-            launch.logMode = options.logFileMode
-            launch.user = options.runAs
             let detail: String
+            var interruptedBy: Int32?
             do {
-                let exit = try executor.runToEnd(launch)
-                let ending = AttemptOutcome.ending(step: name, exit: exit, limits: launch.limits, viaShell: viaShell)
-                detail =
-                    exit.status.succeeded ? "\(name): exited 0" : "\(name): \(ending.message ?? ending.state.rawValue)"
-            } catch {
+                let secrets = try SecretValues.resolve(
+                    handler.env.map { EnvVar(name: $0.name, value: render($0.value), secret: $0.secret) },
+                    environment: options.secretEnvironment, owner: name)
+                for (variable, value) in secrets.values { environment[variable] = value }
+                environment["SLUICE_RUN_ID"] = String(runID)
+                environment["SLUICE_DAG"] = plan.spec.name
+                environment["SLUICE_LOGICAL_DATE"] = plan.logicalDate
+                environment["SLUICE_RUN_STATE"] = state.rawValue
+                environment["SLUICE_FAILED_STEPS"] = failedSteps.joined(separator: ",")
+                let argv: [String]
+                let viaShell: Bool
+                switch handler.command {
+                case .shell(let t):
+                    argv = ["/bin/sh", "-c", t.render(quote: true) { runtime.value($0) }]
+                    viaShell = true
+                case .argv(let items):
+                    argv = items.map(render)
+                    viaShell = false
+                }
+                var launch = AttemptLaunch(
+                    argv: argv, viaShell: viaShell,
+                    environment: environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
+                    workdir: handler.workdir.map(render) ?? plan.spec.baseDirectory, logDirectory: logDirectory,
+                    logName: "\(kind).\(index)", cgroupName: "run\(runID)-\(kind).\(index)")
+                launch.logLimit = options.logLimit
+                launch.logMode = options.logFileMode
+                launch.user = options.runAs
+                launch.maskedValues = secrets.secrets
+                let (exit, stop, signal) = try runToEnd(launch, timeout: handler.timeout, signalFD: signalFD)
+                interruptedBy = signal
+                let ending = AttemptOutcome.ending(
+                    step: name, exit: exit, limits: launch.limits, viaShell: viaShell, stop: stop, noun: "handler")
+                if let signal {
+                    detail = "\(name): stopped: sluice was interrupted (\(AttemptOutcome.signalName(signal)))"
+                } else {
+                    detail =
+                        ending.succeeded ? "\(name): exited 0" : "\(name): \(ending.message ?? ending.state.rawValue)"
+                }
+            } catch let error as PlanError {
+                detail = "\(name): could not start: \(error.messages.joined(separator: "; "))"
+            } catch let error as LaunchFailure {
                 detail = "\(name): could not start: \(error.reason)"
             }
             try recorder.recordHandler(runID: runID, state: state, detail: detail)
+            if let interruptedBy { return interruptedBy }
+        }
+        return nil
+    }
+
+    /// Runs one process to its end, stopping it at its timeout or on SIGINT/SIGTERM.
+    private func runToEnd(_ launch: AttemptLaunch, timeout: Double, signalFD: Int32?) throws(LaunchFailure) -> (
+        AttemptExit, AttemptOutcome.Stop?, Int32?
+    ) {
+        let running = try executor.start(launch)
+        let deadline = running.startedAt + timeout
+        var terminatedAt: Double?
+        var killed = false
+        var signal: Int32?
+        while true {
+            if let exit = executor.poll(running) {
+                let stop: AttemptOutcome.Stop? =
+                    terminatedAt != nil && signal == nil ? .timeout(seconds: timeout, killed: killed) : nil
+                return (exit, stop, signal)
+            }
+            let now = MonotonicClock.now()
+            if terminatedAt == nil && now >= deadline {
+                executor.signal(running, SIGTERM)
+                terminatedAt = now
+            } else if let terminated = terminatedAt, !killed, now >= terminated + options.gracePeriod {
+                executor.kill(running)
+                killed = true
+            }
+            let next = killed ? nil : (terminatedAt.map { $0 + options.gracePeriod } ?? deadline)
+            var wait = next.map { max(0, $0 - MonotonicClock.now()) }
+            if running.exitFD == nil { wait = min(wait ?? 0.05, 0.05) }
+            let wakers = [wake.readFD] + (signalFD.map { [$0] } ?? [])
+            let readable = Poller.wait(
+                wakers + (running.exitFD.map { [$0] } ?? []) + running.logFDs, timeout: wait)
+            running.pumpLogs()
+            var bytes: [UInt8] = []
+            for fd in wakers where readable.contains(fd) { bytes += Poller.drain(fd) }
+            if let interrupt = bytes.map(Int32.init).first(where: { $0 == SIGINT || $0 == SIGTERM }) {
+                if signal == nil {
+                    signal = interrupt
+                    executor.signal(running, SIGTERM)
+                    terminatedAt = MonotonicClock.now()
+                } else if !killed {
+                    executor.kill(running)
+                    killed = true
+                }
+            }
         }
     }
 }

@@ -14,6 +14,10 @@ public protocol RunObserver: AnyObject {
     func cancelling(signal: Int32)
     /// Called every `RunOptions.tickInterval` seconds while the run goes on, to refresh a live display.
     func tick()
+    /// A change could not be recorded for now; the write is retried while steps keep running.
+    func databaseUnavailable(_ message: String)
+    /// Recording works again, after `seconds` of retrying.
+    func databaseRecovered(after seconds: Double)
     /// The run reached its final state.
     func runFinished(runID: Int64, state: RunState)
 }

@@ -12,6 +12,10 @@ public struct RunOptions: Sendable {
     public var gracePeriod: Double
     /// The environment every step starts from, before its own `env` and the `SLUICE_*` variables.
     public var baseEnvironment: [String: String]
+    /// Where `from_env` secrets are read: Sluice's own environment.
+    public var secretEnvironment: [String: String]
+    /// Variables of Sluice's environment that never reach a step: the database connection's credentials.
+    public static let withheld: Set<String> = ["SLUICE_DATABASE_URL", "PGPASSWORD", "PGSSLKEY", "PGSSLCERT"]
     /// This machine's name, recorded on attempts.
     public var host: String
     /// Seconds between `RunObserver.tick()` calls; nil for none.
@@ -24,6 +28,8 @@ public struct RunOptions: Sendable {
     public var defaultResources: Resources
     /// Most bytes kept per log stream of an attempt; nil for no cap.
     public var logLimit: Int64?
+    /// Seconds a write is retried while the database cannot take it, before the run gives up (default 10 minutes).
+    public var databaseRetryLimit: Double = 600
     /// The mode of log files (0600: only Sluice's user can read them); directories get the matching `x` bits.
     public var logFileMode: mode_t
     /// The user steps and handlers run as; nil for Sluice's own user.
@@ -45,10 +51,9 @@ public struct RunOptions: Sendable {
         parallelism = ProcessInfo.processInfo.activeProcessorCount
         self.logRoot = logRoot
         gracePeriod = 10
-        var environment = ProcessInfo.processInfo.environment
-        // The database URL may hold a password; steps have no business with it.
-        environment.removeValue(forKey: "SLUICE_DATABASE_URL")
-        baseEnvironment = environment
+        let environment = ProcessInfo.processInfo.environment
+        secretEnvironment = environment
+        baseEnvironment = environment.filter { !Self.withheld.contains($0.key) }
         host = Self.hostName()
         handleSignals = false
         tickInterval = nil

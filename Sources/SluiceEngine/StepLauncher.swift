@@ -16,7 +16,9 @@ struct StepLauncher {
         let step = plan.steps[index]
         let resolved = try step.resolve(runtime)
         var environment = options.baseEnvironment
-        for variable in resolved.env { environment[variable.name] = variable.value }
+        let secrets = try SecretValues.resolve(
+            resolved.env, environment: options.secretEnvironment, owner: "steps.\(step.step.id)")
+        for (name, value) in secrets.values { environment[name] = value }
         environment["SLUICE_RUN_ID"] = String(runID)
         environment["SLUICE_DAG"] = plan.spec.name
         environment["SLUICE_STEP"] = step.key
@@ -35,6 +37,7 @@ struct StepLauncher {
         launch.outputVariable = "SLUICE_OUTPUT"
         launch.logMode = options.logFileMode
         launch.user = options.runAs
+        launch.maskedValues = secrets.secrets
         launch.limits = AttemptLimits(
             cpus: request.cpus, memoryBytes: request.memoryBytes, memoryRequested: request.memoryRequested,
             maxProcesses: request.maxProcesses, maxOpenFiles: request.maxOpenFiles)

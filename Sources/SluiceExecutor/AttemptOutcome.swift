@@ -13,7 +13,8 @@ public enum AttemptOutcome {
 
     /// The recorded ending of an attempt that ran: timed out, OOM-killed, killed by a signal, or exited.
     public static func ending(
-        step: String, exit: AttemptExit, limits: AttemptLimits, viaShell: Bool, stop: Stop? = nil
+        step: String, exit: AttemptExit, limits: AttemptLimits, viaShell: Bool, stop: Stop? = nil,
+        noun: String = "step"
     ) -> AttemptEnding {
         let status = exit.status
         let usage = exit.usage
@@ -23,45 +24,45 @@ public enum AttemptOutcome {
             state = .timedOut
             let how = killed ? "SIGTERM, then SIGKILL after the grace period" : "SIGTERM"
             message =
-                "step \(step) timed out after \(Units.formatDuration(seconds)) and was stopped with \(how). Raise timeout or make the step faster."
+                "\(noun) \(step) timed out after \(Units.formatDuration(seconds)) and was stopped with \(how). Raise timeout or make the \(noun) faster."
         } else if let usage, usage.oomKills > 0, !status.succeeded {
             state = .oomKilled
             let limit = limits.memoryBytes.map(Units.formatBytes) ?? "none"
             let peak = usage.peakMemoryBytes.map(Units.formatBytes) ?? "unknown"
             let raise = limits.memoryBytes.map { " (e.g. \(suggestedMemory(above: $0)))" } ?? ""
             message =
-                "step \(step) was killed: out of memory (limit \(limit), peak \(peak)). Raise resources.memory\(raise) or use less memory."
+                "\(noun) \(step) was killed: out of memory (limit \(limit), peak \(peak)). Raise resources.memory\(raise) or use less memory."
         } else if let code = status.exitCode {
             state = .exited
             switch code {
             case 0: message = nil
             case 127 where viaShell:
                 message =
-                    "step \(step) failed: command not found (the shell exited 127); check the command's spelling and PATH"
+                    "\(noun) \(step) failed: command not found (the shell exited 127); check the command's spelling and PATH"
             case 126 where viaShell:
                 message =
-                    "step \(step) failed: command found but not executable (the shell exited 126); check its permissions"
-            default: message = "step \(step) failed: exited with code \(code)"
+                    "\(noun) \(step) failed: command found but not executable (the shell exited 126); check its permissions"
+            default: message = "\(noun) \(step) failed: exited with code \(code)"
             }
         } else if let signal = status.signal {
             state = .killed
-            message = "step \(step) was killed by \(signalName(signal))"
+            message = "\(noun) \(step) was killed by \(signalName(signal))"
         } else {
             state = .lost
-            message = "step \(step): its ending could not be observed"
+            message = "\(noun) \(step): its ending could not be observed"
         }
         if let usage, usage.pidsLimitHits > 0, let most = limits.maxProcesses, state != .exited || status.exitCode != 0
         {
             message =
-                (message ?? "step \(step)")
+                (message ?? "\(noun) \(step)")
                 + "; \(usage.pidsLimitHits) forks failed at max_processes \(most). Raise resources.max_processes or start fewer processes."
         }
         if exit.droppedLogBytes > 0 {
             let note = "its output passed the log limit and \(Units.formatBytes(exit.droppedLogBytes)) was dropped"
-            message = message.map { "\($0); \(note)" } ?? "step \(step): \(note)"
+            message = message.map { "\($0); \(note)" } ?? "\(noun) \(step): \(note)"
         }
         if let problem = exit.recordProblem {
-            message = message.map { "\($0); \(problem)" } ?? "step \(step) exited 0, but \(problem)"
+            message = message.map { "\($0); \(problem)" } ?? "\(noun) \(step) exited 0, but \(problem)"
         }
         var ending = AttemptEnding(
             state: state, exitCode: status.exitCode, signal: status.signal, message: message,
@@ -74,8 +75,8 @@ public enum AttemptOutcome {
     }
 
     /// The recorded ending for a process that could not be started.
-    public static func failedToStart(step: String, reason: String) -> AttemptEnding {
-        AttemptEnding(state: .failedToStart, message: "step \(step) failed to start: \(reason)")
+    public static func failedToStart(step: String, reason: String, noun: String = "step") -> AttemptEnding {
+        AttemptEnding(state: .failedToStart, message: "\(noun) \(step) failed to start: \(reason)")
     }
 
     /// A memory figure half again above `bytes`, rounded up to a whole `Gi` (or a multiple of 64 `Mi` below 1 GiB).

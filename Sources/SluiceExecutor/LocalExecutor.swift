@@ -37,7 +37,7 @@ public final class RunningAttempt {
     }
 
     /// The descriptors to poll: log pipes that are still open.
-    public var logFDs: [Int32] { logs.map(\.source).filter { $0 >= 0 } }
+    public var logFDs: [Int32] { logs.filter { $0.source >= 0 && !$0.atEnd }.map(\.source) }
 
     /// Copies what the log pipes hold into the log files.
     public func pumpLogs() { for relay in logs { relay.pump() } }

@@ -22,6 +22,8 @@ public final class LogRelay {
     public private(set) var dropped: Int64 = 0
     /// The errno of the first write to the file that failed, if one did.
     public private(set) var writeError: Int32?
+    /// True once the pipe reached end of file (every writer closed it): nothing more to wait for.
+    public private(set) var atEnd = false
     private var cut = false
 
     /// Creates the log file in `directory` (never through a link) and a pipe; returns the relay and the
@@ -74,6 +76,7 @@ public final class LogRelay {
                 }
                 moved += n
             } else if n == 0 {
+                atEnd = true
                 return false
             } else if errno == EINTR {
                 continue

@@ -94,7 +94,36 @@ public enum DAGSchema {
                 obj([
                     ("type", s("object")),
                     ("propertyNames", obj([("pattern", s("^(?!SLUICE_)[A-Za-z_][A-Za-z0-9_]*$"))])),
-                    ("additionalProperties", scalar),
+                    (
+                        "additionalProperties",
+                        obj([
+                            (
+                                "oneOf",
+                                .array([
+                                    scalar,
+                                    obj([
+                                        ("type", s("object")),
+                                        (
+                                            "properties",
+                                            obj([
+                                                (
+                                                    "from_env",
+                                                    obj([
+                                                        ("type", s("string")),
+                                                        ("pattern", s("^[A-Za-z_][A-Za-z0-9_]*$")),
+                                                    ])
+                                                ),
+                                                ("from_file", obj([("type", s("string")), ("minLength", .number(1))])),
+                                            ])
+                                        ),
+                                        ("minProperties", .number(1)),
+                                        ("maxProperties", .number(1)),
+                                        ("additionalProperties", .bool(false)),
+                                    ]),
+                                ])
+                            )
+                        ])
+                    ),
                 ])
             ),
             (
@@ -239,6 +268,7 @@ public enum DAGSchema {
                     [
                         "command": ref("command"), "env": ref("env"),
                         "workdir": obj([("type", s("string")), ("minLength", .number(1))]),
+                        "timeout": ref("duration"),
                     ],
                     required: ["command"])
             ),

@@ -87,6 +87,14 @@ public enum Planner {
             let resolve: (Reference) -> String? = {
                 staticValue($0, spec: spec, values: scopeValue, item: item, logicalDate: logicalDate)
             }
+            if case .shell(let template) = step.command {
+                for (reference, _) in template.references {
+                    if let value = resolve(reference), PlannedStep.hasLineBreak(value) {
+                        let key = item.map { "\(step.id)[\($0)]" } ?? step.id
+                        errors.append(PlannedStep.lineBreakMessage(reference, step: key))
+                    }
+                }
+            }
             let substitute: (Template) -> Template = { $0.substituting(resolve) }
             let workdirTemplate = step.workdir.map(substitute) ?? Template(literal: step.workdirBase)
             let workdir: Template
@@ -108,13 +116,24 @@ public enum Planner {
                 PlannedStep(
                     key: item.map { "\(step.id)[\($0)]" } ?? step.id, step: step, item: item,
                     needs: step.needs.flatMap { byStep[$0] ?? [] }, command: step.command.mapTemplates(substitute),
-                    env: step.env.map { TemplatedVar(name: $0.name, value: substitute($0.value)) }, workdir: workdir,
+                    env: step.env.map { Self.planned($0, base: step.workdirBase, substitute) }, workdir: workdir,
                     when: when, inputs: step.inputs.map { $0.mapTemplate(substitute) },
                     outputs: step.outputs.map { $0.mapTemplate(substitute) }))
         }
         let handlerResolve: (Reference) -> String? = {
             staticValue($0, spec: spec, values: values, item: nil, logicalDate: logicalDate)
         }
+        for (kind, list) in [("on_failure", spec.onFailure), ("on_success", spec.onSuccess)] {
+            for (index, handler) in list.enumerated() {
+                guard case .shell(let template) = handler.command else { continue }
+                for (reference, _) in template.references {
+                    if let value = handlerResolve(reference), PlannedStep.hasLineBreak(value) {
+                        errors.append(PlannedStep.lineBreakMessage(reference, step: "\(kind)[\(index)]"))
+                    }
+                }
+            }
+        }
+        if !errors.isEmpty { throw PlanError(errors) }
         func handlers(_ list: [HandlerSpec]) -> [HandlerSpec] {
             list.map { handler in
                 let workdir = handler.workdir.map { $0.substituting(handlerResolve) }
@@ -123,8 +142,11 @@ public enum Planner {
                 }
                 return HandlerSpec(
                     command: handler.command.mapTemplates { $0.substituting(handlerResolve) },
-                    env: handler.env.map { TemplatedVar(name: $0.name, value: $0.value.substituting(handlerResolve)) },
-                    workdir: resolvedDir ?? Template(literal: spec.baseDirectory), mark: handler.mark)
+                    env: handler.env.map {
+                        Self.planned($0, base: spec.baseDirectory) { $0.substituting(handlerResolve) }
+                    },
+                    workdir: resolvedDir ?? Template(literal: spec.baseDirectory), timeout: handler.timeout,
+                    mark: handler.mark)
             }
         }
         return RunPlan(
@@ -152,6 +174,34 @@ public enum Planner {
         case .logicalDate: return logicalDate
         default: return nil
         }
+    }
+
+    /// A variable with its template substituted, or its secret file made absolute against the DAG's folder.
+    private static func planned(_ variable: TemplatedVar, base: String, _ substitute: (Template) -> Template)
+        -> TemplatedVar
+    {
+        if case .file(let path)? = variable.secret {
+            return TemplatedVar(name: variable.name, value: variable.value, secret: .file(absolute(path, base: base)))
+        }
+        return variable.mapValue(substitute)
+    }
+
+    /// The `from_env` variables the plan's steps and handlers need that `environment` lacks, as messages.
+    public static func missingSecrets(_ plan: RunPlan, environment: [String: String]) -> [String] {
+        var missing: [String] = []
+        var seen = Set<String>()
+        let all =
+            plan.steps.flatMap { step in step.env.map { ("steps.\(step.step.id).env.\($0.name)", $0) } }
+            + (plan.onFailure + plan.onSuccess).flatMap { $0.env.map { ("a handler's env.\($0.name)", $0) } }
+        for (path, variable) in all {
+            guard case .environment(let name)? = variable.secret, environment[name] == nil,
+                seen.insert(path).inserted
+            else { continue }
+            missing.append(
+                "\(path) takes its value from_env \(name), but sluice's environment has no \(name); set it before starting sluice"
+            )
+        }
+        return missing
     }
 
     private static func absolute(_ path: String, base: String) -> String {

@@ -44,6 +44,14 @@ public struct PlannedStep: Sendable {
         return when.references.isEmpty ? when.evaluate { _ in nil } : nil
     }
 
+    /// True when a value holds a line break, which Sluice never substitutes into a shell command.
+    static func hasLineBreak(_ value: String) -> Bool { value.contains { $0 == "\n" || $0 == "\r" || $0 == "\r\n" } }
+
+    /// Why a value with a line break is refused in a shell command, and what to do instead.
+    static func lineBreakMessage(_ reference: Reference, step: String) -> String {
+        "\(reference) has a value with a line break, which Sluice does not put into the shell command of \(step); pass it through env (env: {NAME: \"${{ \(reference) }}\"}) and use \"$NAME\""
+    }
+
     /// Resolves run-time references (`run.id`, upstream outputs) into the exact command, environment and workdir.
     public func resolve(_ runtime: RuntimeValues) throws(PlanError) -> (
         command: Command, env: [EnvVar], workdir: String
@@ -56,10 +64,19 @@ public struct PlannedStep: Sendable {
         }
         let command: Command
         switch self.command {
-        case .shell(let t): command = .shell(t.render(quote: true, value))
+        case .shell(let t):
+            command = .shell(
+                t.render(quote: true) { reference in
+                    guard let found = value(reference) else { return nil }
+                    if Self.hasLineBreak(found) { missing.append(Self.lineBreakMessage(reference, step: key)) }
+                    return found
+                })
         case .argv(let items): command = .argv(items.map { $0.render(quote: false, value) })
         }
-        let env = self.env.map { EnvVar(name: $0.name, value: $0.value.render(quote: false, value)) }
+        let env = self.env.map {
+            EnvVar(
+                name: $0.name, value: $0.secret == nil ? $0.value.render(quote: false, value) : "", secret: $0.secret)
+        }
         let workdir = self.workdir.render(quote: false, value)
         if !missing.isEmpty { throw PlanError(missing) }
         return (command, env, workdir)

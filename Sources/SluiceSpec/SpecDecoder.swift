@@ -307,7 +307,7 @@ struct SpecDecoder {
                 }
             }
             draft.command = draft.command?.mapTemplates { $0.mapReferences(rewrite) }
-            draft.env = draft.env?.map { TemplatedVar(name: $0.name, value: $0.value.mapReferences(rewrite)) }
+            draft.env = draft.env?.map { $0.mapValue { $0.mapReferences(rewrite) } }
             draft.workdir = draft.workdir?.mapReferences(rewrite)
             draft.when = draft.when?.mapReferences(rewrite)
             draft.inputs = draft.inputs.map { $0.mapTemplate { $0.mapReferences(rewrite) } }
@@ -389,18 +389,23 @@ struct SpecDecoder {
             var command: CommandSpec?
             var env: [TemplatedVar] = []
             var workdir: Template?
+            var timeout = HandlerSpec.defaultTimeout
             for (key, _, value) in fields {
                 switch key {
                 case "command": command = reader.command(value, path: "\(itemPath).command")
                 case "env": env = reader.env(value, path: "\(itemPath).env") ?? []
                 case "workdir": workdir = reader.template(value, path: "\(itemPath).workdir", allowEmpty: false)
+                case "timeout": timeout = reader.duration(value, path: "\(itemPath).timeout") ?? timeout
                 default: break
                 }
             }
             if !fields.contains(where: { $0.key == "command" }) {
                 reader.error(item.mark, itemPath, "missing required key 'command' in \(itemPath)", code: "missing-key")
             }
-            if let command { result.append(HandlerSpec(command: command, env: env, workdir: workdir, mark: item.mark)) }
+            if let command {
+                result.append(
+                    HandlerSpec(command: command, env: env, workdir: workdir, timeout: timeout, mark: item.mark))
+            }
         }
         return result
     }

@@ -69,14 +69,17 @@ extension NodeReader {
                 error(node.mark, path, "\(path): the command is empty")
                 return nil
             }
-            let quoted = template.quotedReferences()
-            for (reference, mark) in quoted {
+            let references = template.references
+            let findings = ShellContext.check(template)
+            for finding in findings {
+                let (reference, mark) = references[finding.index]
+                let advice =
+                    finding.code == "quoted-template"
+                    ? "" : "; pass it through env instead (env: {NAME: \"${{ \(reference) }}\"}) and use \"$NAME\""
                 error(
-                    mark, path,
-                    "\(path): ${{ \(reference) }} is inside quotes; remove them: Sluice shell-quotes every value it substitutes",
-                    code: "quoted-template")
+                    mark, path, "\(path): ${{ \(reference) }} is \(finding.problem)\(advice)", code: finding.code)
             }
-            return quoted.isEmpty ? .shell(template) : nil
+            return findings.isEmpty ? .shell(template) : nil
         case .sequence(let items):
             var argv: [Template] = []
             var ok = true
@@ -107,11 +110,44 @@ extension NodeReader {
                     keyMark, "\(path).\(name)",
                     "\(path): '\(name)' is reserved: Sluice sets the SLUICE_* variables itself")
             }
-            if let template = template(value, path: "\(path).\(name)") {
+            if case .mapping = value.content {
+                if let secret = secret(value, path: "\(path).\(name)") {
+                    vars.append(TemplatedVar(name: name, value: Template(literal: ""), secret: secret))
+                }
+            } else if let template = template(value, path: "\(path).\(name)") {
                 vars.append(TemplatedVar(name: name, value: template))
             }
         }
         return vars
+    }
+
+    /// `{from_env: NAME}` or `{from_file: PATH}`: a value Sluice reads when the step starts, never stores.
+    mutating func secret(_ node: YAMLNode, path: String) -> SecretSource? {
+        let expected = "a string, or a secret written {from_env: NAME} or {from_file: PATH}"
+        guard
+            let fields = mapping(
+                node, path: path, allowed: Vocabulary.names(Vocabulary.secret), what: expected),
+            fields.count == 1, let (key, _, value) = fields.first
+        else {
+            if case .mapping(let pairs) = node.content, pairs.count != 1 {
+                mismatch(node, path, expected: expected)
+            }
+            return nil
+        }
+        guard let text = nonEmptyString(value, path: "\(path).\(key)") else { return nil }
+        if text.contains("${{") {
+            error(
+                value.mark, "\(path).\(key)", "\(path).\(key): a secret's source is written as it is, without ${{ }}")
+            return nil
+        }
+        if key == "from_env" {
+            guard Identifiers.isEnvName(text) else {
+                error(value.mark, "\(path).\(key)", "\(path).from_env: '\(text)' is not an environment variable name")
+                return nil
+            }
+            return .environment(text)
+        }
+        return .file(text)
     }
 
     mutating func condition(_ node: YAMLNode, path: String) -> Condition? {

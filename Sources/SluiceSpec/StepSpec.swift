@@ -47,31 +47,61 @@ public enum Command: Sendable, Hashable {
     }
 }
 
+/// Where a secret environment value comes from; the value itself is never in the DAG, a plan or a record.
+public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
+    /// A variable of Sluice's own environment.
+    case environment(String)
+    /// A file's content (one trailing newline removed); an absolute path once planned.
+    case file(String)
+
+    /// How it is shown instead of the value: `<secret from_env TOKEN>`.
+    public var description: String {
+        switch self {
+        case .environment(let name): return "<secret from_env \(name)>"
+        case .file(let path): return "<secret from_file \(path)>"
+        }
+    }
+}
+
 /// A name and a templated value: an environment variable.
 public struct TemplatedVar: Sendable, Hashable {
     /// The variable's name.
     public let name: String
-    /// Its value.
+    /// Its value (empty for a secret).
     public let value: Template
+    /// Where a secret value comes from, instead of `value`.
+    public let secret: SecretSource?
 
     /// Creates a variable.
-    public init(name: String, value: Template) {
+    public init(name: String, value: Template, secret: SecretSource? = nil) {
         self.name = name
         self.value = value
+        self.secret = secret
     }
+
+    /// The same variable with its template rewritten (a secret has none).
+    func mapValue(_ transform: (Template) -> Template) -> TemplatedVar {
+        TemplatedVar(name: name, value: secret == nil ? transform(value) : value, secret: secret)
+    }
+
+    /// The value as shown by `plan`: the template, or where the secret comes from.
+    public var shown: String { secret?.description ?? value.description }
 }
 
 /// One environment variable of a resolved step.
-public struct EnvVar: Sendable, Hashable, Codable {
+public struct EnvVar: Sendable, Hashable {
     /// The variable's name.
     public let name: String
-    /// Its value.
+    /// Its value; empty for a secret until the launcher reads it.
     public let value: String
+    /// Where a secret value comes from.
+    public let secret: SecretSource?
 
     /// Creates a variable.
-    public init(name: String, value: String) {
+    public init(name: String, value: String, secret: SecretSource? = nil) {
         self.name = name
         self.value = value
+        self.secret = secret
     }
 }
 
@@ -300,14 +330,23 @@ public struct HandlerSpec: Sendable {
     public let env: [TemplatedVar]
     /// Working directory as written, relative to the DAG file.
     public let workdir: Template?
+    /// Wall-clock limit in seconds (default 5 minutes): a hanging handler is stopped like a step.
+    public let timeout: Double
     /// Where it is declared.
     public let mark: SourceMark
 
+    /// The timeout of a handler that sets none.
+    public static let defaultTimeout: Double = 300
+
     /// Creates a handler.
-    public init(command: CommandSpec, env: [TemplatedVar], workdir: Template?, mark: SourceMark) {
+    public init(
+        command: CommandSpec, env: [TemplatedVar], workdir: Template?, timeout: Double = defaultTimeout,
+        mark: SourceMark
+    ) {
         self.command = command
         self.env = env
         self.workdir = workdir
+        self.timeout = timeout
         self.mark = mark
     }
 }

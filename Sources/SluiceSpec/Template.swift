@@ -210,33 +210,6 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
         if !literal.isEmpty { segments.append(.literal(literal)) }
         return .success(Template(segments: segments, mark: mark, firstColumn: firstColumn))
     }
-
-    /// References that sit inside single or double quotes of a shell command, with their positions.
-    func quotedReferences() -> [(reference: Reference, mark: SourceMark)] {
-        var state: Character? = nil
-        var escaped = false
-        var found: [(reference: Reference, mark: SourceMark)] = []
-        for segment in segments {
-            switch segment {
-            case .literal(let text):
-                for char in text {
-                    if escaped {
-                        escaped = false
-                        continue
-                    }
-                    switch (state, char) {
-                    case (nil, "\\"), ("\"", "\\"): escaped = true
-                    case (nil, "'"), (nil, "\""): state = char
-                    case ("'", "'"), ("\"", "\""): state = nil
-                    default: break
-                    }
-                }
-            case .value: break
-            case .reference(let reference, let offset): if state != nil { found.append((reference, markAt(offset))) }
-            }
-        }
-        return found
-    }
 }
 
 /// A malformed `${{ … }}` in a string.

@@ -106,11 +106,23 @@ public enum Vocabulary {
         KeyDoc(name: "version", summary: "content (paths), mtime (paths) or from_step."),
     ]
 
+    /// Keys of a secret environment value (exactly one of them).
+    public static let secret: [KeyDoc] = [
+        KeyDoc(
+            name: "from_env", summary: "The value of this variable in Sluice's own environment, read at each start."),
+        KeyDoc(
+            name: "from_file",
+            summary:
+                "The content of this file (relative to the DAG file), read at each start; one final newline is dropped."
+        ),
+    ]
+
     /// Keys of one `on_failure`/`on_success` handler.
     public static let handler: [KeyDoc] = [
         KeyDoc(name: "command", summary: "A string run by /bin/sh -c, or a list exec'd directly."),
         KeyDoc(name: "env", summary: "Extra environment variables."),
         KeyDoc(name: "workdir", summary: "Working directory, relative to the DAG file."),
+        KeyDoc(name: "timeout", summary: "Wall-clock limit of the handler (default 5m)."),
     ]
 
     /// The names of some keys.

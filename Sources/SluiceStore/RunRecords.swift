@@ -261,6 +261,18 @@ public struct RunRecorder: Sendable {
         }
     }
 
+    /// The id of attempt `number` of a step, for a `beginAttempt` whose reply was lost after it committed.
+    public func attemptID(stepID: Int64, number: Int) throws -> Int64 {
+        guard
+            let id = try connection.query(
+                "SELECT id FROM attempt WHERE step_instance_id = \(stepID) AND number = \(number)"
+            ).rows.first?.int("id")
+        else {
+            throw StateConflict(description: "attempt \(number) of step \(stepID) was not recorded")
+        }
+        return id
+    }
+
     /// Records that an attempt's process is running, with its pid.
     ///
     /// This one write commits without waiting for its WAL flush (`synchronous_commit = off` for this

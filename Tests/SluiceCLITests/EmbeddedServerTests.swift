@@ -68,6 +68,9 @@ struct EmbeddedServerTests {
         let directory = try TempDirectory("sluice-race")
         defer { directory.remove() }
         let state = directory.path + "/state"
+        // Traversable by the server user, so its command line shows this path rather than a bind mount.
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        chmod(state, 0o755)
         let commands = try (0..<3).map { _ in
             try SluiceBinary.start(["status", "--json", "--state-dir", state], in: directory.path)
         }

@@ -21,5 +21,7 @@ final class RecordingObserver: RunObserver, @unchecked Sendable {
     }
     func cancelling(signal: Int32) { events.append("cancelling") }
     func tick() { ticks += 1 }
+    func databaseUnavailable(_ message: String) { events.append("database unavailable") }
+    func databaseRecovered(after seconds: Double) { events.append("database recovered") }
     func runFinished(runID: Int64, state: RunState) { events.append("run \(state.rawValue)") }
 }

@@ -67,7 +67,7 @@ struct DocExampleTests {
         let text = try String(contentsOfFile: Self.docs + "/dag-reference.md", encoding: .utf8)
         let all =
             Vocabulary.dag + Vocabulary.template + Vocabulary.step + Vocabulary.param + Vocabulary.resources
-            + Vocabulary.retries + Vocabulary.include + Vocabulary.data + Vocabulary.handler
+            + Vocabulary.retries + Vocabulary.include + Vocabulary.data + Vocabulary.handler + Vocabulary.secret
         let missing = Set(all.map(\.name)).filter { !text.contains("`\($0)`") }
         #expect(missing.isEmpty, "undocumented keys: \(missing.sorted())")
     }

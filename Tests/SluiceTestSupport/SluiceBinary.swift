@@ -45,6 +45,13 @@ public enum SluiceBinary {
     public static func run(_ arguments: [String], in directory: String, env: [String: String] = [:]) throws
         -> CommandResult
     {
+        try runProgram([path] + arguments, in: directory, env: env, argv0: "sluice")
+    }
+
+    /// Runs any program (`argv[0]` is its path) to completion in `directory`, with the test environment.
+    public static func runProgram(
+        _ argv: [String], in directory: String, env: [String: String] = [:], argv0: String? = nil
+    ) throws -> CommandResult {
         let base = "/tmp/sluice-cli-\(getpid())-\(UUID().uuidString)"
         let out = try FileSystem.createForWriting(base + ".out")
         let err = try FileSystem.createForWriting(base + ".err")
@@ -55,7 +62,8 @@ public enum SluiceBinary {
             unlink(base + ".err")
         }
         var request = SpawnRequest(
-            executable: path, arguments: ["sluice"] + arguments, environment: environment(env), workdir: directory)
+            executable: argv[0], arguments: [argv0 ?? argv[0]] + argv.dropFirst(), environment: environment(env),
+            workdir: directory)
         request.stdout = out
         request.stderr = err
         let status = try ChildProcess.spawn(request).wait()

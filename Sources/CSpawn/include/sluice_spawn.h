@@ -2,6 +2,7 @@
 #ifndef SLUICE_SPAWN_H
 #define SLUICE_SPAWN_H
 
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -61,6 +62,17 @@ pid_t sluice_spawn(const sluice_spawn_request *request, sluice_spawn_failure *fa
 
 /* Installs handlers that write each listed signal's number as one byte to a pipe; returns its read end or -1. */
 int sluice_signal_pipe_install(const int *signals, int count);
+
+/* A signal disposition saved to be put back later. */
+typedef struct sluice_saved_action {
+    struct sigaction action;
+} sluice_saved_action;
+
+/* Saves a signal's current disposition. */
+int sluice_signal_save(int signal_number, sluice_saved_action *saved);
+
+/* Puts back a disposition saved with sluice_signal_save. */
+int sluice_signal_restore(int signal_number, const sluice_saved_action *saved);
 
 /* Puts a signal back to its default disposition. */
 int sluice_signal_default(int signal_number);

@@ -42,9 +42,14 @@ struct DoctorCommand: ParsableCommand {
             let expectedSchemaVersion: Int
             let error: String?
         }
+        struct StepUser: Encodable {
+            let user: String?
+            let warning: String?
+        }
         let ok: Bool
         let versions: Versions
         let configFile: String?
+        let stepUser: StepUser
         let cgroups: Cgroups
         let enforcement: [EnforcementLine]
         let capacity: HostCapacity
@@ -78,12 +83,25 @@ struct DoctorCommand: ParsableCommand {
         let kernel = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let libpq = Int(PQlibVersion())
         let defaults = hostConfig.defaultResources
+        let configuredUser =
+            ProcessInfo.processInfo.environment["SLUICE_RUN_AS"].flatMap { $0.isEmpty ? nil : $0 } ?? hostConfig.runAs
+        let stepUser: Report.StepUser
+        do {
+            let user = try SluiceEngine.StepUser.resolve(configuredUser) ?? UserIdentity.current
+            stepUser = .init(
+                user: user.name,
+                warning: user.uid == 0
+                    ? "steps run as root: a step can change anything on this host and leave its cgroup; set run_as to an unprivileged user"
+                    : nil)
+        } catch {
+            stepUser = .init(user: nil, warning: "\(error)")
+        }
         let report = Report(
             ok: database.ok,
             versions: .init(
                 sluice: SluiceVersion.current, kernel: kernel, libpq: "\(libpq / 10000).\(libpq % 10000)",
                 libyaml: String(cString: yaml_get_version_string()), postgresServer: serverVersion),
-            configFile: hostConfig.file,
+            configFile: hostConfig.file, stepUser: stepUser,
             cgroups: .init(
                 v2Mount: control.layout.unified?.mountPoint, v2Controllers: control.layout.unified?.controllers ?? [],
                 v1Hierarchies: control.layout.legacy.map {
@@ -114,6 +132,8 @@ struct DoctorCommand: ParsableCommand {
         )
         lines.append(
             "config:      \(r.configFile ?? "none (defaults; create \(HostConfig.fileName) at the project root)")")
+        lines.append("run as:      \(r.stepUser.user ?? "-") (steps and handlers)")
+        if let warning = r.stepUser.warning { lines.append("WARNING:     \(warning)") }
         let v2 =
             r.cgroups.v2Mount.map {
                 "v2 at \($0) with \(r.cgroups.v2Controllers.isEmpty ? "no controllers" : r.cgroups.v2Controllers.joined(separator: ", "))"

@@ -71,6 +71,7 @@ struct RunCommand: ParsableCommand {
         } else if let detail {
             display.printSummary(detail)
         }
+        if result.interruptedBy != nil { throw ExitWith(code: ExitCodes.interrupted) }
         switch result.state {
         case .succeeded: return
         case .cancelled: throw ExitWith(code: ExitCodes.interrupted)

@@ -76,7 +76,7 @@ enum PlanRendering {
             if let when = whenText(step) { lines.append("   when: \(when)") }
             lines.append("   command: \(commandText(step.command))")
             lines.append("   workdir: \(step.workdir)")
-            for variable in step.env { lines.append("   env: \(variable.name)=\(variable.value)") }
+            for variable in step.env { lines.append("   env: \(variable.name)=\(variable.shown)") }
             lines.append("   resources: \(resourcesText(step.step.resources))")
             lines.append("   retries: \(retriesText(step.step.retries))")
             if let timeout = step.step.timeout { lines.append("   timeout: \(Units.formatDuration(timeout))") }
@@ -129,7 +129,7 @@ enum PlanRendering {
                 ("item", step.item.map { .string($0) } ?? .null),
                 ("kind", .string(step.step.kind.rawValue)), ("needs", .array(step.needs.map { .string(keys[$0]) })),
                 ("command", command), ("workdir", .string(step.workdir.description)),
-                ("env", .object(step.env.map { ($0.name, .string($0.value.description)) })),
+                ("env", .object(step.env.map { ($0.name, .string($0.shown)) })),
                 (
                     "when",
                     step.when.map {

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceBasics
 import SluiceEngine
 import SluiceExecutor
 import SluiceStore
@@ -29,7 +30,7 @@ final class ProgressDisplay: RunObserver {
         width = min(24, steps.map(\.count).max() ?? 8)
         started = Date()
         emit(
-            "run \(runID) of \(dag) started: \(steps.count) step\(steps.count == 1 ? "" : "s"), parallelism \(parallelism)"
+            "run \(runID) of \(Terminal.safe(dag)) started: \(steps.count) step\(steps.count == 1 ? "" : "s"), parallelism \(parallelism)"
         )
     }
 
@@ -51,7 +52,7 @@ final class ProgressDisplay: RunObserver {
             stepState == .retrying ? "attempt \(attempt) \(ending.state.rawValue)" : stepState.rawValue, for: stepState)
         if let wall = ending.wallSeconds { text += " in \(Formatting.duration(wall))" }
         if stepState == .failed || stepState == .cancelled || stepState == .retrying, let message = ending.message {
-            text += ": \(message)"
+            text += ": \(Terminal.safe(message, multiline: false))"
             if stepState == .failed && ending.state != .failedToStart {
                 text += " (see: sluice logs \(runID) \(step) --stderr)"
             }
@@ -63,6 +64,16 @@ final class ProgressDisplay: RunObserver {
         emit(
             "cancelling run \(runID) (\(AttemptOutcome.signalName(signal))): stopping running steps; press Ctrl-C again to kill them now"
         )
+    }
+
+    func databaseUnavailable(_ message: String) {
+        clearStatus()
+        Terminal.printError("sluice: \(message)")
+        drawStatus()
+    }
+
+    func databaseRecovered(after seconds: Double) {
+        emit("the database is back after \(Formatting.duration(seconds)); recording resumed")
     }
 
     func tick() {
@@ -91,7 +102,8 @@ final class ProgressDisplay: RunObserver {
     }
 
     private func line(_ step: String, _ text: String) -> String {
-        "\(step.padding(toLength: max(width, step.count), withPad: " ", startingAt: 0))  \(text)"
+        let name = Terminal.safe(step, multiline: false)
+        return "\(name.padding(toLength: max(width, name.count), withPad: " ", startingAt: 0))  \(text)"
     }
 
     private func emit(_ text: String) {
@@ -103,7 +115,9 @@ final class ProgressDisplay: RunObserver {
     private func drawStatus() {
         guard interactive else { return }
         let elapsed = Formatting.duration(Date().timeIntervalSince(started))
-        let names = running.prefix(4).joined(separator: ", ") + (running.count > 4 ? ", …" : "")
+        let names =
+            Terminal.safe(running.prefix(4).joined(separator: ", "), multiline: false)
+            + (running.count > 4 ? ", …" : "")
         write(
             "\u{1B}[2m\(finished)/\(total) done · \(running.count) running\(names.isEmpty ? "" : ": \(names)") · \(elapsed)\u{1B}[0m"
         )

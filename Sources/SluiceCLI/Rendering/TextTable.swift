@@ -1,4 +1,5 @@
 import Foundation
+import SluiceBasics
 
 /// A plain, column-aligned text table.
 struct TextTable {
@@ -7,7 +8,8 @@ struct TextTable {
 
     init(_ headers: String...) { self.headers = headers }
 
-    mutating func add(_ cells: [String]) { rows.append(cells) }
+    /// Adds a row; each cell is made one safe line (control characters, line feeds and tabs escaped).
+    mutating func add(_ cells: [String]) { rows.append(cells.map { Terminal.safe($0, multiline: false) }) }
 
     func render() -> String {
         var widths = headers.map(\.count)

@@ -32,6 +32,17 @@ public enum ConnInfo {
         return parts.joined(separator: ", ")
     }
 
+    /// True when libpq can parse the conninfo string or URI.
+    static func parses(_ conninfo: String) -> Bool {
+        var error: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &error) else {
+            PQfreemem(error)
+            return false
+        }
+        PQconninfoFree(options)
+        return true
+    }
+
     /// The options libpq reads from a conninfo string or URI; empty when it does not parse.
     static func parse(_ conninfo: String) -> [String: String] {
         var error: UnsafeMutablePointer<CChar>?

@@ -21,4 +21,13 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
 
     /// The message.
     public var description: String { message }
+
+    /// True when the same write may well succeed later: the connection was lost, or the server cannot take
+    /// writes for now (a full disk, too many connections, shutting down or starting, read-only).
+    public var isTransient: Bool {
+        if kind == .connection { return true }
+        guard let state = sqlState else { return false }
+        return state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("57P") || state == "25006"
+            || state == "58030"
+    }
 }

@@ -13,6 +13,13 @@ public final class PGConnection: Sendable {
     public init(conninfo: String) throws {
         let secrets = ConnInfo.secrets(in: conninfo)
         self.secrets = secrets
+        guard ConnInfo.parses(conninfo) else {
+            // libpq's parse errors quote the text around the mistake, which may be part of a password.
+            throw DatabaseError(
+                .connection,
+                "the database URL is not a libpq connection string or URI that parses: quote a value that holds spaces with single quotes ('…'), or percent-encode it in a URI"
+            )
+        }
         let pointer = PQconnectdb(conninfo)
         let description = ConnInfo.describe(connection: pointer, conninfo: conninfo)
         targetDescription = description

@@ -7,6 +7,9 @@ import SluiceBasics
 /// `<state>/pg/server.log`. As root the server runs as an unprivileged user; when that user cannot
 /// reach the state directory, the server runs in a private mount namespace where `<state>/pg` is
 /// bind-mounted on `/run/sluice`, so nothing about the user's directories has to change.
+///
+/// Only the state directory's owner can connect: the server accepts nothing but `peer` authentication on
+/// its private socket, mapped from that one operating-system user to the database user `sluice`.
 public struct EmbeddedServer: Sendable {
     /// The state directory, absolute.
     public let stateDirectory: String
@@ -44,8 +47,10 @@ public struct EmbeddedServer: Sendable {
     }
 
     /// Makes sure the cluster exists and is running; returns true when this call started it.
+    ///
+    /// `notice` receives the one line said when a half-made cluster is found and rebuilt.
     @discardableResult
-    public func ensureRunning() throws -> Bool {
+    public func ensureRunning(notice: (String) -> Void = { Terminal.printError($0) }) throws -> Bool {
         let socketPath = socketDirectory + "/.s.PGSQL.5432"
         if socketPath.utf8.count > 107 {
             throw DatabaseError(
@@ -54,17 +59,18 @@ public struct EmbeddedServer: Sendable {
             )
         }
         if isRunning { return false }
-        try FileSystem.makeDirectory(stateDirectory)
-        let lock = try FileLock(path: stateDirectory + "/pg.lock")
+        let state = try StateDirectory.open(stateDirectory, create: true)
+        let lock = try FileLock(in: state, name: "pg.lock")
         defer { lock.release() }
         if isRunning { return false }
         let binaries = try PostgresBinaries.locate()
         let identity = try ServerIdentity.choose()
-        let layout = try prepareDirectories(identity: identity)
-        if !FileSystem.exists(dataDirectory + "/PG_VERSION") {
-            try initialise(binaries: binaries, identity: identity, layout: layout)
-        }
-        try start(binaries: binaries, identity: identity, layout: layout)
+        let (pg, layout) = try prepareDirectories(state: state, identity: identity)
+        let cluster = EmbeddedCluster(
+            directory: pg, layout: layout, identity: identity, binaries: binaries, serverDirectory: serverDirectory)
+        try cluster.ensureBuilt(notice: notice)
+        try cluster.writeAccessRules(owner: UserIdentity.current.name)
+        try start(pg: pg, binaries: binaries, identity: identity, layout: layout)
         try createDatabaseIfMissing()
         return true
     }
@@ -102,61 +108,49 @@ public struct EmbeddedServer: Sendable {
         let serverDirectory: String
         let bindMount: (source: String, target: String)?
         var dataDirectory: String { serverDirectory + "/data" }
+        var socketDirectory: String { serverDirectory + "/run" }
     }
 
-    private func prepareDirectories(identity: ServerIdentity) throws -> Layout {
-        try FileSystem.makeDirectory(serverDirectory, mode: 0o700)
-        try FileSystem.makeDirectory(socketDirectory, mode: 0o700)
+    /// `<state>/pg` and `<state>/pg/run`, owned by the server user, opened without following links.
+    private func prepareDirectories(state: SecureDirectory, identity: ServerIdentity) throws -> (
+        SecureDirectory, Layout
+    ) {
+        let pg = try state.subdirectory("pg", mode: 0o700)
+        let run = try pg.subdirectory("run", mode: 0o700)
         if identity.dropsPrivileges {
-            try FileSystem.changeOwner(serverDirectory, uid: identity.uid, gid: identity.gid)
-            try FileSystem.changeOwner(socketDirectory, uid: identity.uid, gid: identity.gid)
+            try pg.changeOwner(uid: identity.uid, gid: identity.gid)
+            try run.changeOwner(uid: identity.uid, gid: identity.gid)
         }
         if !identity.dropsPrivileges || identity.canReach(serverDirectory) {
-            return Layout(serverDirectory: serverDirectory, bindMount: nil)
+            return (pg, Layout(serverDirectory: serverDirectory, bindMount: nil))
         }
         try FileSystem.makeDirectory(Self.privateMountPoint, mode: 0o755)
-        return Layout(serverDirectory: Self.privateMountPoint, bindMount: (serverDirectory, Self.privateMountPoint))
+        return (
+            pg,
+            Layout(serverDirectory: Self.privateMountPoint, bindMount: (serverDirectory, Self.privateMountPoint))
+        )
     }
 
-    private func initialise(binaries: PostgresBinaries, identity: ServerIdentity, layout: Layout) throws {
-        if FileSystem.exists(dataDirectory) {
-            // A half-made cluster from an interrupted initdb: start again.
-            try? FileManager.default.removeItem(atPath: dataDirectory)
-        }
-        let output = try runTool(
-            [
-                binaries.initdb, "-D", layout.dataDirectory, "-U", "sluice", "-A", "trust", "-E", "UTF8",
-                "--locale=C.UTF-8",
-            ],
-            identity: identity, layout: layout)
-        guard output.status.succeeded else {
-            throw DatabaseError(.connection, "initdb failed for \(dataDirectory):\n\(output.text)")
-        }
-        let settings = """
-
-            # Added by sluice: a private server, reachable only through its Unix socket.
-            listen_addresses = ''
-            unix_socket_directories = '../run'
-            unix_socket_permissions = 0700
-            max_connections = 100
-            shared_buffers = 64MB
-            log_min_messages = warning
-            """
-        guard let handle = FileHandle(forWritingAtPath: dataDirectory + "/postgresql.conf") else {
-            throw DatabaseError(.connection, "cannot write \(dataDirectory)/postgresql.conf")
-        }
-        handle.seekToEndOfFile()
-        handle.write(Data(settings.utf8))
-        try handle.close()
-    }
-
-    private func start(binaries: PostgresBinaries, identity: ServerIdentity, layout: Layout) throws {
-        let log = open(logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard log >= 0 else { throw SystemError("cannot open \(logFile)", errno: errno) }
+    /// Starts the postmaster and waits until it answers.
+    ///
+    /// The settings that keep it private are given on the command line, where they override whatever the
+    /// cluster's own files say: no TCP listener, only the private socket directory, a socket only its
+    /// owner can open, and the access rules Sluice wrote.
+    private func start(pg: SecureDirectory, binaries: PostgresBinaries, identity: ServerIdentity, layout: Layout)
+        throws
+    {
+        let log = try pg.appendFile("server.log")
         defer { close(log) }
-        if identity.dropsPrivileges { try FileSystem.changeOwner(logFile, uid: identity.uid, gid: identity.gid) }
-        var request = serverRequest(
-            [binaries.postgres, "-D", layout.dataDirectory], output: log, identity: identity, layout: layout)
+        if identity.dropsPrivileges, fchown(log, identity.uid, identity.gid) != 0 {
+            throw SystemError("cannot change the owner of \(logFile)", errno: errno)
+        }
+        var request = EmbeddedCluster.serverRequest(
+            [
+                binaries.postgres, "-D", layout.dataDirectory, "-c", "listen_addresses=", "-c",
+                "unix_socket_directories=\(layout.socketDirectory)", "-c", "unix_socket_permissions=0700", "-c",
+                "unix_socket_group=", "-c", "hba_file=\(layout.dataDirectory)/pg_hba.conf", "-c",
+                "ident_file=\(layout.dataDirectory)/pg_ident.conf",
+            ], output: log, identity: identity, layout: layout)
         request.newSession = true
         let child: ChildProcess
         do {
@@ -181,40 +175,6 @@ public struct EmbeddedServer: Sendable {
         }
     }
 
-    /// Runs a server tool to completion and returns its combined output.
-    private func runTool(_ argv: [String], identity: ServerIdentity, layout: Layout) throws -> (
-        status: ProcessExit, text: String
-    ) {
-        let outputPath = serverDirectory + "/tool-output.log"
-        let fd = try FileSystem.createForWriting(outputPath, mode: 0o600)
-        if identity.dropsPrivileges { try FileSystem.changeOwner(outputPath, uid: identity.uid, gid: identity.gid) }
-        defer {
-            close(fd)
-            unlink(outputPath)
-        }
-        let status: ProcessExit
-        do {
-            status = try ChildProcess.spawn(serverRequest(argv, output: fd, identity: identity, layout: layout)).wait()
-        } catch {
-            throw DatabaseError(.connection, "cannot run \(argv[0]): \(error)")
-        }
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        return (status, text)
-    }
-
-    /// A server program run as the server user, through the bind mount when one is needed, output to `output`.
-    private func serverRequest(_ argv: [String], output: Int32, identity: ServerIdentity, layout: Layout)
-        -> SpawnRequest
-    {
-        var request = SpawnRequest(
-            executable: argv[0], arguments: argv, environment: Self.serverEnvironment, workdir: "/")
-        request.stdout = output
-        request.stderr = output
-        if identity.dropsPrivileges { request.credentials = (identity.uid, identity.gid) }
-        request.bindMount = layout.bindMount
-        return request
-    }
-
     private func logTail() -> String {
         let text = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").suffix(8).joined(separator: "\n")
@@ -224,8 +184,4 @@ public struct EmbeddedServer: Sendable {
         var status: Int32 = 0
         _ = waitpid(pid, &status, WNOHANG)
     }
-
-    private static let serverEnvironment = [
-        "PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C.UTF-8", "LANG=C.UTF-8", "TZ=UTC",
-    ]
 }
