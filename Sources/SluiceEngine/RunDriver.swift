@@ -274,8 +274,13 @@ public final class RunDriver {
                     runID: runID, stepID: ids[index], attemptID: attemptID, ending: ending, stepChanges: changes)
             }
             remember(index, final)
-            if final == .succeeded, plan.steps[index].item == nil, let outputs = ending.outputs {
-                runtime.outputs[plan.steps[index].step.id] = outputs
+            if final == .succeeded {
+                let step = plan.steps[index]
+                if let item = step.item {
+                    runtime.instanceOutputs[step.step.id, default: [:]][item] = ending.outputs ?? [:]
+                } else if let outputs = ending.outputs {
+                    runtime.outputs[step.step.id] = outputs
+                }
             }
             observer.attemptEnded(step: keys[index], attempt: number, ending: ending, stepState: final)
             for t in transitions where t.step != index {
@@ -298,6 +303,7 @@ public final class RunDriver {
                 if let bytes = exit.outputBytes {
                     let parsed = StepLauncher.parseOutputs(bytes)
                     ending.outputs = parsed.outputs
+                    ending.warnings = parsed.warnings
                 }
                 let succeeded = ending.succeeded
                 if !succeeded, let signal = cancelSignal {
@@ -420,16 +426,18 @@ public final class RunDriver {
                 }
             }
             let state = machine.outcome
-            try durably("the end of run \(runID)") {
-                try recorder.finishRun(runID: runID, state: state)
-            }
             var interrupted: Int32?
             if cancelSignal == nil {
+                // Before the run's end is recorded: a run whose handlers are still going is still running.
                 let failed = plan.steps.indices.filter { machine.states[$0] == .failed }.map { keys[$0] }
                 interrupted = try runHandlers(
                     state == .succeeded ? plan.onSuccess : (state == .failed ? plan.onFailure : []),
                     kind: state == .succeeded ? "on_success" : "on_failure", plan: plan, runID: runID, state: state,
-                    failedSteps: failed, logDirectory: logDirectory, signalFD: signalFD)
+                    failedSteps: failed, logDirectory: logDirectory, signalFD: signalFD,
+                    durable: { what, write in try durably(what, write) })
+            }
+            try durably("the end of run \(runID)") {
+                try recorder.finishRun(runID: runID, state: state)
             }
             observer.runFinished(runID: runID, state: state)
             return RunResult(runID: runID, state: state, interruptedBy: interrupted)
@@ -449,77 +457,115 @@ public final class RunDriver {
         }
     }
 
-    /// Runs `on_failure`/`on_success` handlers one after another, recording how each ended as a run event.
+    /// Runs `on_failure`/`on_success` handlers one after another, each recorded as a step instance of role
+    /// `handler` with its attempt, logs and usage, so `runs show` and `sluice logs RUN on_failure[0]` see it.
     ///
     /// A handler is stopped like a step: at its timeout, or when SIGINT/SIGTERM arrives (SIGTERM to its
     /// process group, SIGKILL after the grace period; a second signal kills at once). After a signal the
-    /// remaining handlers are skipped and the signal is returned.
+    /// remaining handlers are skipped and the signal is returned. A handler's failure does not change the
+    /// run's state.
     private func runHandlers(
         _ handlers: [HandlerSpec], kind: String, plan: RunPlan, runID: Int64, state: RunState, failedSteps: [String],
-        logDirectory: SecureDirectory, signalFD: Int32?
+        logDirectory: SecureDirectory, signalFD: Int32?, durable: (String, () throws -> Void) throws -> Void
     ) throws -> Int32? {
         for (index, handler) in handlers.enumerated() {
             let name = "\(kind)[\(index)]"
-            var environment = options.baseEnvironment
             let runtime = RuntimeValues(runID: runID)
             let render: (Template) -> String = { $0.render(quote: false) { runtime.value($0) } }
-            let detail: String
-            var interruptedBy: Int32?
+            let argv: [String]
+            let viaShell: Bool
+            switch handler.command {
+            case .shell(let t):
+                argv = ["/bin/sh", "-c", t.render(quote: true) { runtime.value($0) }]
+                viaShell = true
+            case .argv(let items):
+                argv = items.map(render)
+                viaShell = false
+            }
+            var handlerID: Int64 = 0
+            try durable("the start of \(name)") {
+                handlerID = try recorder.addHandler(runID: runID, key: name, command: argv)
+            }
+            var launch: AttemptLaunch
+            var secrets: [String] = []
             do {
-                let secrets = try SecretValues.resolve(
+                var environment = options.baseEnvironment
+                let resolved = try SecretValues.resolve(
                     handler.env.map { EnvVar(name: $0.name, value: render($0.value), secret: $0.secret) },
                     environment: options.secretEnvironment, owner: name)
-                for (variable, value) in secrets.values { environment[variable] = value }
+                secrets = resolved.secrets
+                for (variable, value) in resolved.values { environment[variable] = value }
                 environment["SLUICE_RUN_ID"] = String(runID)
                 environment["SLUICE_DAG"] = plan.spec.name
+                environment["SLUICE_STEP"] = name
+                environment["SLUICE_ATTEMPT"] = "1"
                 environment["SLUICE_LOGICAL_DATE"] = plan.logicalDate
                 environment["SLUICE_RUN_STATE"] = state.rawValue
                 environment["SLUICE_FAILED_STEPS"] = failedSteps.joined(separator: ",")
-                let argv: [String]
-                let viaShell: Bool
-                switch handler.command {
-                case .shell(let t):
-                    argv = ["/bin/sh", "-c", t.render(quote: true) { runtime.value($0) }]
-                    viaShell = true
-                case .argv(let items):
-                    argv = items.map(render)
-                    viaShell = false
-                }
-                var launch = AttemptLaunch(
+                launch = AttemptLaunch(
                     argv: argv, viaShell: viaShell,
                     environment: environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
                     workdir: handler.workdir.map(render) ?? plan.spec.baseDirectory, logDirectory: logDirectory,
-                    logName: "\(kind).\(index)", cgroupName: "run\(runID)-\(kind).\(index)")
-                launch.logLimit = options.logLimit
-                launch.logMode = options.logFileMode
-                launch.user = options.runAs
-                launch.maskedValues = secrets.secrets
-                let (exit, stop, signal) = try runToEnd(launch, timeout: handler.timeout, signalFD: signalFD)
+                    logName: "\(StepLauncher.fileName(name)).1", cgroupName: "run\(runID)-\(kind).\(index)")
+            } catch {
+                let message = "handler \(name) could not start: \(error.messages.joined(separator: "; "))"
+                try durable("the end of \(name)") {
+                    try recorder.changeSteps(
+                        runID: runID, [StepChange(id: handlerID, from: .ready, to: .failed, message: message)])
+                }
+                observer.handlerEnded(
+                    name: name, ending: AttemptEnding(state: .failedToStart, message: message), state: .failed)
+                continue
+            }
+            launch.logLimit = options.logLimit
+            launch.logMode = options.logFileMode
+            launch.user = options.runAs
+            launch.maskedValues = secrets
+            var attemptID: Int64 = 0
+            try durable("the start of \(name)") {
+                attemptID = try recorder.beginAttempt(
+                    runID: runID, stepID: handlerID, from: .ready, number: 1, host: options.host,
+                    stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath, command: argv,
+                    request: AttemptRequest(enforcement: executor.control.summary))
+            }
+            if attemptID == 0 { attemptID = try recorder.attemptID(stepID: handlerID, number: 1) }
+            var ending: AttemptEnding
+            var interruptedBy: Int32?
+            do {
+                let (exit, stop, signal) = try runToEnd(launch, timeout: handler.timeout, signalFD: signalFD) { pid in
+                    try? recorder.attemptRunning(runID: runID, stepID: handlerID, attemptID: attemptID, pid: pid)
+                    observer.handlerStarted(name: name, pid: pid)
+                }
                 interruptedBy = signal
-                let ending = AttemptOutcome.ending(
+                ending = AttemptOutcome.ending(
                     step: name, exit: exit, limits: launch.limits, viaShell: viaShell, stop: stop, noun: "handler")
                 if let signal {
-                    detail = "\(name): stopped: sluice was interrupted (\(AttemptOutcome.signalName(signal)))"
-                } else {
-                    detail =
-                        ending.succeeded ? "\(name): exited 0" : "\(name): \(ending.message ?? ending.state.rawValue)"
+                    ending.message =
+                        "handler \(name) was stopped: sluice was interrupted (\(AttemptOutcome.signalName(signal)))"
                 }
-            } catch let error as PlanError {
-                detail = "\(name): could not start: \(error.messages.joined(separator: "; "))"
-            } catch let error as LaunchFailure {
-                detail = "\(name): could not start: \(error.reason)"
+            } catch {
+                ending = AttemptOutcome.failedToStart(step: name, reason: error.reason, noun: "handler")
             }
-            try recorder.recordHandler(runID: runID, state: state, detail: detail)
+            let final: StepState = ending.succeeded ? .succeeded : (interruptedBy != nil ? .cancelled : .failed)
+            let change = StepChange(
+                id: handlerID, from: .running, to: final, exitCode: ending.exitCode, message: ending.message)
+            let recorded = ending
+            try durable("the end of \(name)") {
+                try recorder.endAttempt(
+                    runID: runID, stepID: handlerID, attemptID: attemptID, ending: recorded, stepChanges: [change])
+            }
+            observer.handlerEnded(name: name, ending: ending, state: final)
             if let interruptedBy { return interruptedBy }
         }
         return nil
     }
 
     /// Runs one process to its end, stopping it at its timeout or on SIGINT/SIGTERM.
-    private func runToEnd(_ launch: AttemptLaunch, timeout: Double, signalFD: Int32?) throws(LaunchFailure) -> (
-        AttemptExit, AttemptOutcome.Stop?, Int32?
-    ) {
+    private func runToEnd(
+        _ launch: AttemptLaunch, timeout: Double, signalFD: Int32?, started: (Int32) -> Void
+    ) throws(LaunchFailure) -> (AttemptExit, AttemptOutcome.Stop?, Int32?) {
         let running = try executor.start(launch)
+        started(running.process.pid)
         let deadline = running.startedAt + timeout
         var terminatedAt: Double?
         var killed = false

@@ -18,6 +18,10 @@ public protocol RunObserver: AnyObject {
     func databaseUnavailable(_ message: String)
     /// Recording works again, after `seconds` of retrying.
     func databaseRecovered(after seconds: Double)
+    /// An `on_failure`/`on_success` handler's process is running.
+    func handlerStarted(name: String, pid: Int32)
+    /// A handler ended (`succeeded`, `failed`, or `cancelled` by a signal).
+    func handlerEnded(name: String, ending: AttemptEnding, state: StepState)
     /// The run reached its final state.
     func runFinished(runID: Int64, state: RunState)
 }

@@ -74,20 +74,23 @@ struct StepLauncher {
         return name
     }
 
-    /// Parses a `$SLUICE_OUTPUT` file: `key=value` lines; blank lines and `#` comments are ignored, and
-    /// every other line is returned as malformed so the attempt can say so.
-    static func parseOutputs(_ bytes: [UInt8]) -> (outputs: [String: String], malformed: [String]) {
+    /// Parses a `$SLUICE_OUTPUT` file: `key=value` lines; blank lines and `#` comments are ignored, and every
+    /// other line comes back as a warning that names it, so a typo such as `auc: 0.91` is not lost in silence.
+    static func parseOutputs(_ bytes: [UInt8]) -> (outputs: [String: String], warnings: [String]) {
         var outputs: [String: String] = [:]
-        var malformed: [String] = []
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+        var warnings: [String] = []
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        for (number, line) in lines.enumerated() {
             let text = line.hasSuffix("\r") ? line.dropLast() : line
             if text.allSatisfy(\.isWhitespace) || text.hasPrefix("#") { continue }
             guard let eq = text.firstIndex(of: "="), !text[..<eq].trimmingCharacters(in: .whitespaces).isEmpty else {
-                malformed.append(String(text))
+                let shown = text.count > 80 ? text.prefix(80) + "…" : text
+                warnings.append(
+                    "$SLUICE_OUTPUT line \(number + 1) is not key=value and was ignored: '\(shown)'")
                 continue
             }
             outputs[text[..<eq].trimmingCharacters(in: .whitespaces)] = String(text[text.index(after: eq)...])
         }
-        return (outputs, malformed)
+        return (outputs, warnings)
     }
 }

@@ -17,6 +17,17 @@ public enum ConditionValue: Sendable, Hashable, CustomStringConvertible {
         return .string(text)
     }
 
+    /// The value as a number: a number, or a string that reads as one.
+    var number: Double? {
+        switch self {
+        case .number(let value): return value
+        case .string(let text):
+            if case .number(let value) = Self.infer(text.trimmingCharacters(in: .whitespaces)) { return value }
+            return nil
+        case .bool: return nil
+        }
+    }
+
     /// The truth of a value on its own: false, 0, the empty string and "false" are false.
     var truth: Bool {
         switch self {
@@ -142,8 +153,12 @@ public indirect enum Condition: Sendable, Hashable, CustomStringConvertible {
     private static func compare(_ op: String, _ a: ConditionValue, _ b: ConditionValue) -> Bool {
         let order: Int
         switch (a, b) {
-        case (.number(let x), .number(let y)): order = x < y ? -1 : (x > y ? 1 : 0)
         case (.bool(let x), .bool(let y)): order = x == y ? 0 : (x ? 1 : -1)
+        case _ where a.number != nil && b.number != nil:
+            // Numbers compare as numbers even when one side is written as a string: 10 > '5' is true.
+            let x = a.number!
+            let y = b.number!
+            order = x < y ? -1 : (x > y ? 1 : 0)
         default:
             let x = Self.text(a)
             let y = Self.text(b)
@@ -233,7 +248,17 @@ struct ConditionParser {
                 i = j
             } else if c.isLetter || c == "_" {
                 var j = i + 1
-                while j < chars.count && (chars[j].isLetter || chars[j].isNumber || "_.-".contains(chars[j])) { j += 1 }
+                while j < chars.count {
+                    if chars[j].isLetter || chars[j].isNumber || "_.-".contains(chars[j]) {
+                        j += 1
+                    } else if chars[j] == "[", String(chars[i..<j]).hasPrefix("steps."),
+                        let close = chars[j...].firstIndex(of: "]")
+                    {
+                        j = close + 1  // steps.<id>[<item>].outputs.<key>
+                    } else {
+                        break
+                    }
+                }
                 tokens.append((.word(String(chars[i..<j])), start))
                 i = j
             } else {

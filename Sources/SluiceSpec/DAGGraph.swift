@@ -37,31 +37,77 @@ public struct DAGGraph: Sendable {
         return order.count == needs.count ? order : nil
     }
 
-    /// One cycle, as node indices with the first repeated at the end; nil when acyclic. Iterative, so deep chains are fine.
-    public func findCycle() -> [Int]? {
-        var color = [UInt8](repeating: 0, count: needs.count)  // 0 new, 1 on stack, 2 done
-        for root in needs.indices where color[root] == 0 {
-            var stack: [(node: Int, next: Int)] = [(root, 0)]
-            color[root] = 1
-            while let top = stack.last {
+    /// One cycle in each strongly connected part of the graph that has one, in file order of their first
+    /// node: independent cycles are all reported at once, each as node indices with the first repeated last.
+    public func findCycles() -> [[Int]] {
+        var cycles: [[Int]] = []
+        for component in stronglyConnectedComponents() {
+            let members = Set(component)
+            guard component.count > 1 || needs[component[0]].contains(component[0]) else { continue }
+            let start = component.min()!
+            // Walk from the start inside the component until a node repeats: that closes a cycle.
+            var path = [start]
+            var position = [start: 0]
+            var node = start
+            while true {
+                let next = needs[node].filter(members.contains).min()!
+                if let index = position[next] {
+                    cycles.append(Array(path[index...]) + [next])
+                    break
+                }
+                position[next] = path.count
+                path.append(next)
+                node = next
+            }
+        }
+        return cycles.sorted { $0.min()! < $1.min()! }
+    }
+
+    /// Tarjan's strongly connected components, iteratively (deep chains are fine).
+    func stronglyConnectedComponents() -> [[Int]] {
+        var index = [Int](repeating: -1, count: needs.count)
+        var low = [Int](repeating: 0, count: needs.count)
+        var onStack = [Bool](repeating: false, count: needs.count)
+        var stack: [Int] = []
+        var components: [[Int]] = []
+        var counter = 0
+        for root in needs.indices where index[root] == -1 {
+            var work: [(node: Int, next: Int)] = [(root, 0)]
+            index[root] = counter
+            low[root] = counter
+            counter += 1
+            stack.append(root)
+            onStack[root] = true
+            while let top = work.last {
                 if top.next < needs[top.node].count {
-                    stack[stack.count - 1].next += 1
+                    work[work.count - 1].next += 1
                     let child = needs[top.node][top.next]
-                    if color[child] == 1 {
-                        let start = stack.firstIndex { $0.node == child }!
-                        return stack[start...].map(\.node) + [child]
+                    if index[child] == -1 {
+                        index[child] = counter
+                        low[child] = counter
+                        counter += 1
+                        stack.append(child)
+                        onStack[child] = true
+                        work.append((child, 0))
+                    } else if onStack[child] {
+                        low[top.node] = min(low[top.node], index[child])
                     }
-                    if color[child] == 0 {
-                        color[child] = 1
-                        stack.append((child, 0))
+                    continue
+                }
+                work.removeLast()
+                if let parent = work.last { low[parent.node] = min(low[parent.node], low[top.node]) }
+                if low[top.node] == index[top.node] {
+                    var component: [Int] = []
+                    while let member = stack.popLast() {
+                        onStack[member] = false
+                        component.append(member)
+                        if member == top.node { break }
                     }
-                } else {
-                    color[top.node] = 2
-                    stack.removeLast()
+                    components.append(component)
                 }
             }
         }
-        return nil
+        return components
     }
 
     /// Every node `node` depends on, directly or not.

@@ -8,13 +8,18 @@ public struct ParamScope: Sendable {
     public let file: String
     /// The include's `as` prefix, if any.
     public let prefix: String?
+    /// Parameters declared here whose declaration is wrong (already reported), so references to them are not.
+    public let invalidNames: Set<String>
 
     /// Creates a scope.
-    public init(params: [ParamSpec], bindings: [String: Template], file: String, prefix: String?) {
+    public init(
+        params: [ParamSpec], bindings: [String: Template], file: String, prefix: String?, invalidNames: Set<String> = []
+    ) {
         self.params = params
         self.bindings = bindings
         self.file = file
         self.prefix = prefix
+        self.invalidNames = invalidNames
     }
 }
 

@@ -1,9 +1,11 @@
 extension NodeReader {
-    /// Decodes `params:`: a mapping of name to `{type, default, enum, min, max, description}`.
-    mutating func params(_ node: YAMLNode, path: String) -> [ParamSpec] {
+    /// Decodes `params:`: a mapping of name to `{type, default, enum, min, max, description}`; the names of
+    /// declarations that are wrong come back too, so the whole-DAG checks do not call their uses unknown.
+    mutating func params(_ node: YAMLNode, path: String) -> (params: [ParamSpec], invalid: Set<String>) {
         guard let entries = mapping(node, path: path, allowed: nil, what: "a mapping of parameter name to declaration")
-        else { return [] }
+        else { return ([], []) }
         var result: [ParamSpec] = []
+        var invalid = Set<String>()
         for (name, keyMark, value) in entries {
             let paramPath = "\(path).\(name)"
             if !Identifiers.isEnvName(name) {
@@ -12,9 +14,13 @@ extension NodeReader {
                     "\(paramPath): '\(name)' is not a valid parameter name: use letters, digits and '_', starting with a letter or '_'"
                 )
             }
-            if let param = param(name: name, mark: keyMark, node: value, path: paramPath) { result.append(param) }
+            if let param = param(name: name, mark: keyMark, node: value, path: paramPath) {
+                result.append(param)
+            } else {
+                invalid.insert(name)
+            }
         }
-        return result
+        return (result, invalid)
     }
 
     private mutating func param(name: String, mark: SourceMark, node: YAMLNode, path: String) -> ParamSpec? {

@@ -13,7 +13,22 @@ public enum Planner {
         }
         var values: [String: ParamValue] = [:]
         var sources: [String: RunPlan.ValueSource] = [:]
+        var firstGiven: [String: String] = [:]
         for (name, text) in given {
+            if let earlier = firstGiven[name], let param = spec.params.first(where: { $0.name == name }) {
+                // A list may be given piece by piece; anything else given twice is a mistake, not "last wins".
+                if param.type == .list, case .success(.list(let more)) = param.parse(text),
+                    case .list(let items)? = values[name]
+                {
+                    values[name] = .list(items + more)
+                } else if param.type != .list {
+                    errors.append(
+                        "--param \(name) is given twice ('\(earlier)' and '\(text)'); give it once (only a list parameter may be repeated, to add items)"
+                    )
+                }
+                continue
+            }
+            firstGiven[name] = text
             guard let param = spec.params.first(where: { $0.name == name }) else {
                 let hint = Suggestions.hint(for: name, in: spec.params.map(\.name))
                 let known =
@@ -118,7 +133,8 @@ public enum Planner {
                     needs: step.needs.flatMap { byStep[$0] ?? [] }, command: step.command.mapTemplates(substitute),
                     env: step.env.map { Self.planned($0, base: step.workdirBase, substitute) }, workdir: workdir,
                     when: when, inputs: step.inputs.map { $0.mapTemplate(substitute) },
-                    outputs: step.outputs.map { $0.mapTemplate(substitute) }))
+                    outputs: step.outputs.map { $0.mapTemplate(substitute) },
+                    tags: step.tags.map { Tag(key: $0.key, value: $0.template.render(quote: false, resolve)) }))
         }
         let handlerResolve: (Reference) -> String? = {
             staticValue($0, spec: spec, values: values, item: nil, logicalDate: logicalDate)
@@ -204,7 +220,8 @@ public enum Planner {
         return missing
     }
 
-    private static func absolute(_ path: String, base: String) -> String {
+    /// `path` made absolute against `base`, with `.` and `..` resolved.
+    static func absolute(_ path: String, base: String) -> String {
         if path.hasPrefix("/") { return (path as NSString).standardizingPath }
         return ((base as NSString).appendingPathComponent(path) as NSString).standardizingPath
     }

@@ -20,12 +20,15 @@ public struct PlannedStep: Sendable {
     public let inputs: [DataRef]
     /// Outputs with static references substituted.
     public let outputs: [DataRef]
+    /// The step's tags (DAG < defaults < step), their values resolved for this instance.
+    public let tags: [Tag]
 
     /// Creates a planned instance.
     public init(
         key: String, step: StepSpec, item: String?, needs: [Int], command: CommandSpec, env: [TemplatedVar],
-        workdir: Template, when: Condition?, inputs: [DataRef], outputs: [DataRef]
+        workdir: Template, when: Condition?, inputs: [DataRef], outputs: [DataRef], tags: [Tag] = []
     ) {
+        self.tags = tags
         self.key = key
         self.step = step
         self.item = item
@@ -91,12 +94,18 @@ public struct RuntimeValues: Sendable {
     public var outputs: [String: [String: String]]
     /// The states of finished steps, by step id (`succeeded`, `skipped`, …).
     public var states: [String: String]
+    /// Outputs reported by finished `foreach` instances, by step id, then item.
+    public var instanceOutputs: [String: [String: [String: String]]]
 
     /// Creates the values.
-    public init(runID: Int64? = nil, outputs: [String: [String: String]] = [:], states: [String: String] = [:]) {
+    public init(
+        runID: Int64? = nil, outputs: [String: [String: String]] = [:], states: [String: String] = [:],
+        instanceOutputs: [String: [String: [String: String]]] = [:]
+    ) {
         self.runID = runID
         self.outputs = outputs
         self.states = states
+        self.instanceOutputs = instanceOutputs
     }
 
     /// The text of a run-time reference, or nil when it is not known.
@@ -104,6 +113,10 @@ public struct RuntimeValues: Sendable {
         switch reference {
         case .runID: return runID.map(String.init)
         case .stepOutput(let step, let key): return outputs[step]?[key]
+        case .instanceOutput(let step, let item?, let key): return instanceOutputs[step]?[item]?[key]
+        case .instanceOutput(let step, nil, let key):
+            guard let instances = instanceOutputs[step] else { return nil }
+            return Self.jsonObject(instances.compactMapValues { $0[key] })
         case .stepState(let step): return states[step]
         default: return nil
         }
@@ -117,8 +130,22 @@ public struct RuntimeValues: Sendable {
             let reported = outputs[step].map { $0.keys.sorted().joined(separator: ", ") } ?? ""
             return "\(reference) has no value: \(step) wrote no '\(key)=…' line to $SLUICE_OUTPUT"
                 + (reported.isEmpty ? "" : " (it reported: \(reported))")
+        case .instanceOutput(let step, let item?, let key):
+            guard let reported = instanceOutputs[step]?[item] else {
+                return "\(reference) has no value: \(step) has no finished instance '\(item)'"
+            }
+            return "\(reference) has no value: \(step)[\(item)] wrote no '\(key)=…' line to $SLUICE_OUTPUT"
+                + (reported.isEmpty ? "" : " (it reported: \(reported.keys.sorted().joined(separator: ", ")))")
         default: return "\(reference) has no value yet"
         }
+    }
+
+    /// `{"a":"1","b":"2"}`: keys sorted, values as JSON strings.
+    static func jsonObject(_ values: [String: String]) -> String {
+        "{"
+            + values.keys.sorted().map { "\(JSONValue.quote($0)):\(JSONValue.quote(values[$0]!))" }.joined(
+                separator: ",")
+            + "}"
     }
 }
 
@@ -179,7 +206,7 @@ extension RuntimeValues {
     public func conditionValue(_ reference: Reference) -> ConditionValue? {
         switch reference {
         case .runID: return runID.map { .number(Double($0)) }
-        case .stepOutput, .stepState: return value(reference).map { ConditionValue.infer($0) }
+        case .stepOutput, .instanceOutput, .stepState: return value(reference).map { ConditionValue.infer($0) }
         default: return nil
         }
     }

@@ -21,11 +21,14 @@ enum SpecChecker {
             }
         }
         let ids = spec.steps.map(\.id)
+        // Steps with a need that names no step (or needs that did not decode): what is upstream is unknown.
+        var unsure = Set(spec.steps.filter { $0.invalidKeys.contains("needs") }.map(\.id))
         for step in spec.steps {
             var seen = Set<String>()
             for (i, need) in step.needs.enumerated() {
                 let path = "steps.\(step.id).needs[\(i)]"
                 if first[need] == nil {
+                    unsure.insert(step.id)
                     if allowExternalNeeds { continue }
                     let suggestion = Suggestions.closest(to: need, in: ids)
                     report(
@@ -39,17 +42,17 @@ enum SpecChecker {
                 }
             }
         }
-        guard diagnostics.isEmpty else { return diagnostics }
         let graph = DAGGraph(steps: spec.steps)
-        if let cycle = graph.findCycle() {
+        let cycles = graph.findCycles()
+        for cycle in cycles {
             // Shown in the direction work flows: a -> b means b needs a.
             let flow = cycle.reversed().map { spec.steps[$0].id }
             let step = spec.steps[cycle[0]]
             report(
                 step.file, step.mark, "steps.\(step.id).needs", "dependency cycle: \(flow.joined(separator: " -> "))",
                 code: "cycle")
-            return diagnostics
         }
+        if !cycles.isEmpty { return diagnostics }  // "upstream" means nothing in a cycle
         let index = Dictionary(spec.steps.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
         for (position, step) in spec.steps.enumerated() {
             let scope = spec.scopes[step.scope]
@@ -57,6 +60,7 @@ enum SpecChecker {
             func checkReference(_ reference: Reference, _ mark: SourceMark, _ path: String, inForeach: Bool = false) {
                 switch reference {
                 case .param(let name):
+                    if scope.invalidNames.contains(name) { return }  // its declaration was reported
                     guard let param = scope.params.first(where: { $0.name == name }) else {
                         let suggestion = Suggestions.closest(to: name, in: scope.params.map(\.name))
                         let known = scope.params.isEmpty ? " (no params are declared)" : ""
@@ -72,12 +76,12 @@ enum SpecChecker {
                             code: "list-param")
                     }
                 case .item:
-                    if step.foreach == nil {
+                    if step.foreach == nil && !step.invalidKeys.contains("foreach") {
                         report(
                             step.file, mark, path, "\(path): ${{ item }} is only defined in a step with foreach",
                             code: "unknown-reference")
                     }
-                case .stepOutput(let other, _), .stepState(let other):
+                case .stepOutput(let other, _), .instanceOutput(let other, _, _), .stepState(let other):
                     guard let target = index[other] else {
                         let suggestion = Suggestions.closest(to: other, in: ids)
                         report(
@@ -88,14 +92,32 @@ enum SpecChecker {
                     }
                     if ancestors == nil { ancestors = graph.ancestors(of: position) }
                     if !ancestors!.contains(target) {
+                        if unsure.contains(step.id) { return }  // a misspelt need may be the missing link
                         report(
                             step.file, mark, path,
                             "\(path): \(reference) is not upstream of \(step.id); add '\(other)' to needs",
                             code: "not-upstream")
-                    } else if spec.steps[target].foreach != nil {
+                    } else if case .instanceOutput(_, let item, let key) = reference {
+                        switch spec.steps[target].foreach {
+                        case nil:
+                            report(
+                                step.file, mark, path,
+                                "\(path): \(other) has no foreach, so it has no instances; write steps.\(other).outputs.\(key)",
+                                code: "not-foreach")
+                        case .items(let items)?:
+                            if let item, !items.contains(item) {
+                                let suggestion = Suggestions.closest(to: item, in: items)
+                                report(
+                                    step.file, mark, path,
+                                    "\(path): \(other) has no instance '\(item)' (its items: \(items.joined(separator: ", ")))\(Suggestions.phrase(suggestion))",
+                                    code: "unknown-item", suggestion: suggestion)
+                            }
+                        case .param?: break  // the items are known when the run is planned
+                        }
+                    } else if case .stepOutput(_, let key) = reference, spec.steps[target].foreach != nil {
                         report(
                             step.file, mark, path,
-                            "\(path): \(other) has foreach, so \(reference) is ambiguous; collect its results in a step that needs it",
+                            "\(path): \(other) has foreach, so \(reference) is ambiguous; read one instance with steps.\(other)[ITEM].outputs.\(key), or every instance as a JSON object (item → value) with steps.\(other)[*].outputs.\(key)",
                             code: "ambiguous-reference")
                     }
                 case .runID, .logicalDate, .dagName: break
@@ -111,6 +133,18 @@ enum SpecChecker {
             }
             for variable in step.env { checkTemplate(variable.value, "\(base).env.\(variable.name)") }
             if let workdir = step.workdir { checkTemplate(workdir, "\(base).workdir") }
+            for tag in step.tags {
+                for (reference, mark) in tag.template.references {
+                    if reference.isRuntime {
+                        report(
+                            step.file, mark, "\(base).tags.\(tag.key)",
+                            "\(base).tags.\(tag.key): ${{ \(reference) }} is only known while the run goes on, but tags are fixed when it is planned; tags may use params, item, dag.name and run.logical_date",
+                            code: "unknown-reference")
+                    } else {
+                        checkReference(reference, mark, "\(base).tags.\(tag.key)")
+                    }
+                }
+            }
             for (i, ref) in step.inputs.enumerated() { checkTemplate(ref.template, "\(base).inputs[\(i)]") }
             for (i, ref) in step.outputs.enumerated() { checkTemplate(ref.template, "\(base).outputs[\(i)]") }
             if let when = step.when, let whenMark = step.whenMark {
@@ -145,7 +179,7 @@ enum SpecChecker {
                                 spec.file, mark, path,
                                 "\(path): unknown parameter 'params.\(name)'\(Suggestions.phrase(suggestion, prefix: "params."))",
                                 code: "unknown-reference")
-                        case .item, .stepOutput, .stepState:
+                        case .item, .stepOutput, .instanceOutput, .stepState:
                             report(
                                 spec.file, mark, path,
                                 "\(path): \(reference) is not defined in a handler; handlers see params, dag.name, run.id and run.logical_date",
@@ -159,14 +193,15 @@ enum SpecChecker {
         var writers: [String: StepSpec] = [:]
         for step in spec.steps {
             for output in step.outputs {
-                guard case .path(let template) = output.location, template.isResolved, step.foreach == nil else {
+                guard case .path(let template) = output.location, template.isResolved, step.foreach == nil,
+                    let key = Self.resolvedPath(template.description, of: step)
+                else {
                     continue
                 }
-                let key = template.description
                 if let other = writers[key], other.id != step.id {
                     report(
                         step.file, output.mark, "steps.\(step.id).outputs",
-                        "steps.\(step.id).outputs: '\(key)' is also an output of \(other.id) (\(other.file):\(other.mark.line)); two steps must not write the same path",
+                        "steps.\(step.id).outputs: '\(template.description)' is also an output of \(other.id) (\(other.file):\(other.mark.line)); two steps must not write the same path",
                         code: "output-clash")
                 } else {
                     writers[key] = step
@@ -174,5 +209,16 @@ enum SpecChecker {
             }
         }
         return diagnostics
+    }
+
+    /// An output path as the file it names: absolute against the step's workdir, `.` and `..` resolved; nil
+    /// when the workdir is only known at run time.
+    static func resolvedPath(_ path: String, of step: StepSpec) -> String? {
+        var directory = step.workdirBase
+        if let workdir = step.workdir {
+            guard workdir.isResolved else { return nil }
+            directory = Planner.absolute(workdir.description, base: step.workdirBase)
+        }
+        return Planner.absolute(path, base: directory)
     }
 }

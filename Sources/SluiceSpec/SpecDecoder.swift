@@ -41,6 +41,7 @@ struct SpecDecoder {
         var catchup = false
         var maxActiveRuns = 1
         var params: [ParamSpec] = []
+        var invalidParams = Set<String>()
         var defaults = StepDraft()
         var stepNodes: [(id: String, mark: SourceMark, node: YAMLNode)] = []
         var includeNodes: [YAMLNode] = []
@@ -58,11 +59,12 @@ struct SpecDecoder {
             case "timezone": timezone = self.timezone(value)
             case "catchup": catchup = reader.bool(value, path: key) ?? false
             case "max_active_runs": maxActiveRuns = reader.int(value, path: key, range: 1...1000) ?? 1
-            case "params": params = reader.params(value, path: key)
+            case "params": (params, invalidParams) = reader.params(value, path: key)
             case "defaults":
                 defaults =
                     reader.stepDraft(value, path: key, allowed: Vocabulary.defaults, what: "a mapping of step keys")
                     ?? StepDraft()
+                defaults.commandWritten = false
             case "executor":
                 defaults.executor = reader.choice(value, path: key, ExecutorKind.allCases.map(\.rawValue)).flatMap(
                     ExecutorKind.init)
@@ -94,20 +96,25 @@ struct SpecDecoder {
                 tz.keyMark, "timezone", "timezone is set but there is no schedule; it only applies to schedule")
         }
 
-        var scopes = [ParamScope(params: params, bindings: [:], file: reader.file, prefix: nil)]
+        var scopes = [
+            ParamScope(params: params, bindings: [:], file: reader.file, prefix: nil, invalidNames: invalidParams)
+        ]
         var steps: [StepSpec] = []
         var included: [(file: String, source: String)] = []
+        let problemsBeforeIncludes = reader.diagnostics.count + extra.count
         for (index, node) in includeNodes.enumerated() {
             steps += include(
                 node, path: "include[\(index)]", scopes: &scopes, defaults: defaults, dagTags: tags,
                 baseDirectory: baseDirectory, included: &included)
         }
+        let includesFailed = reader.diagnostics.count + extra.count > problemsBeforeIncludes
         for entry in stepNodes {
-            guard
-                let draft = reader.stepDraft(
-                    entry.node, path: "steps.\(entry.id)", allowed: Vocabulary.step,
-                    what: "a mapping with at least 'command'")
-            else { continue }
+            // A step that is not even a mapping still exists, so what needs it is not called unknown.
+            let decoded = reader.stepDraft(
+                entry.node, path: "steps.\(entry.id)", allowed: Vocabulary.step,
+                what: "a mapping with at least 'command'")
+            var draft = decoded ?? StepDraft()
+            if decoded == nil { draft.commandWritten = true }  // its shape was reported; "missing" would repeat it
             if let step = build(
                 id: entry.id, mark: entry.mark, draft: draft, defaults: defaults, dagTags: tags, scope: 0,
                 file: reader.file,
@@ -116,15 +123,33 @@ struct SpecDecoder {
                 steps.append(step)
             }
         }
+        // Handlers get the defaults' env and workdir, as steps do.
+        for (key, list) in handlers {
+            handlers[key] = list.map { handler in
+                var env = defaults.env ?? []
+                for variable in handler.env {
+                    if let index = env.firstIndex(where: { $0.name == variable.name }) {
+                        env[index] = variable
+                    } else {
+                        env.append(variable)
+                    }
+                }
+                return HandlerSpec(
+                    command: handler.command, env: env, workdir: handler.workdir ?? defaults.workdir,
+                    timeout: handler.timeout, mark: handler.mark)
+            }
+        }
+        // The whole-DAG checks run on whatever decoded, so needs, cycles and references are reported in the
+        // same round as key typos; what failed to decode is left out of them rather than reported twice.
         let all = reader.diagnostics + extra
-        guard all.isEmpty, let name else { return (nil, all) }
         let spec = DAGSpec(
-            name: name, description: description, owner: owner, tags: tags, schedule: schedule, timezone: timezone,
-            catchup: catchup, maxActiveRuns: maxActiveRuns, scopes: scopes, steps: steps,
+            name: name ?? "", description: description, owner: owner, tags: tags, schedule: schedule,
+            timezone: timezone, catchup: catchup, maxActiveRuns: maxActiveRuns, scopes: scopes, steps: steps,
             onFailure: handlers["on_failure"] ?? [], onSuccess: handlers["on_success"] ?? [], file: reader.file,
             baseDirectory: baseDirectory, source: source, includedSources: included, nameMark: nameMark)
-        let problems = SpecChecker.check(spec)
-        return problems.isEmpty ? (spec, []) : (nil, problems)
+        let problems = SpecChecker.check(spec, allowExternalNeeds: includesFailed)
+        if all.isEmpty && problems.isEmpty && name != nil { return (spec, []) }
+        return (nil, all + problems)
     }
 
     /// Decodes a template file on its own, for `sluice validate` of a templates folder.
@@ -164,7 +189,7 @@ struct SpecDecoder {
             switch key {
             case "template": name = dagName(value, key: "template")
             case "description": _ = reader.string(value, path: key)
-            case "params": params = reader.params(value, path: key)
+            case "params": params = reader.params(value, path: key).params
             case "steps":
                 stepsSeen = true
                 for entry in stepEntries(value) {
@@ -302,6 +327,8 @@ struct SpecDecoder {
             let rewrite: (Reference) -> Reference = {
                 switch $0 {
                 case .stepOutput(let step, let key): return .stepOutput(step: rename(step), key: key)
+                case .instanceOutput(let step, let item, let key):
+                    return .instanceOutput(step: rename(step), item: item, key: key)
                 case .stepState(let step): return .stepState(rename(step))
                 default: return $0
                 }
@@ -328,7 +355,7 @@ struct SpecDecoder {
         id: String, mark: SourceMark, draft: StepDraft, defaults: StepDraft, dagTags: [Tag], scope: Int, file: String,
         directory: String, baseDirectory: String
     ) -> StepSpec? {
-        guard let command = draft.command else {
+        if draft.command == nil && !draft.commandWritten {
             let message = "missing required key 'command' in steps.\(id)"
             if file == reader.file {
                 reader.error(mark, "steps.\(id)", message, code: "missing-key")
@@ -336,8 +363,9 @@ struct SpecDecoder {
                 extra.append(
                     Diagnostic(file: file, mark: mark, path: "steps.\(id)", message: message, code: "missing-key"))
             }
-            return nil
         }
+        // A step whose command is wrong or missing (reported) stays in the model for the whole-DAG checks only.
+        let command = draft.command ?? .argv([Template(literal: "true")])
         var env = defaults.env ?? []
         for variable in draft.env ?? [] {
             if let index = env.firstIndex(where: { $0.name == variable.name }) {
@@ -348,7 +376,7 @@ struct SpecDecoder {
         }
         let workdir = draft.workdir ?? defaults.workdir
         let retries = (draft.retries ?? RetryPolicy()).over(defaults.retries ?? RetryPolicy()).over(.standard)
-        return StepSpec(
+        var step = StepSpec(
             id: id, description: draft.description, kind: draft.kind ?? defaults.kind ?? .other, command: command,
             needs: draft.needs, needMarks: draft.needMarks, env: env, workdir: workdir,
             workdirBase: draft.workdir != nil ? directory : baseDirectory, when: draft.when, whenMark: draft.whenMark,
@@ -356,6 +384,8 @@ struct SpecDecoder {
             resources: (draft.resources ?? Resources()).over(defaults.resources ?? Resources()), inputs: draft.inputs,
             outputs: draft.outputs, tags: Tag.merge(Tag.merge(dagTags, defaults.tags ?? []), draft.tags ?? []),
             executor: draft.executor ?? defaults.executor ?? .local, scope: scope, file: file, mark: mark)
+        step.invalidKeys = draft.invalidKeys
+        return step
     }
 
     private mutating func stepEntries(_ node: YAMLNode) -> [(id: String, mark: SourceMark, node: YAMLNode)] {

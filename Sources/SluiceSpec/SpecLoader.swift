@@ -90,16 +90,18 @@ public enum SpecLoader {
             }
             return .success(root)
         } catch {
-            var message = error.message
             let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
             if error.message.contains("flow"), error.mark.line >= 1, error.mark.line <= lines.count,
                 lines[error.mark.line - 1].contains("${{")
             {
-                message += "; a ${{ … }} inside [ ] or { } must be quoted, e.g. [\"data/scores_${{ item }}.csv\"]"
-            } else if error.message.contains("mapping values are not allowed") {
-                message += "; a ': ' inside an unquoted value starts a mapping, so quote the whole value"
+                return fail(
+                    error.mark,
+                    error.message
+                        + "; a ${{ … }} inside [ ] or { } must be quoted, e.g. [\"data/scores_${{ item }}.csv\"]",
+                    "syntax")
             }
-            return fail(error.mark, message, "syntax")
+            let advice = YAMLSyntaxAdvice.explain(error, lines: lines)
+            return fail(advice.mark, advice.message, "syntax")
         }
     }
 

@@ -18,18 +18,29 @@ struct StepDraft {
     var outputs: [DataRef] = []
     var tags: [Tag]?
     var executor: ExecutorKind?
+    /// True when `command` was written, even if its value was wrong (so it is not also reported missing).
+    var commandWritten = false
+    /// False when some field was wrong (already reported); the rest still serves the whole-DAG checks.
+    var complete = true
+    /// The keys that were written but did not decode, so checks that depend on them stay quiet.
+    var invalidKeys: Set<String> = []
 }
 
 extension NodeReader {
-    /// Decodes the fields of a step or of `defaults` (whose allowed keys are fewer); nil if any field is wrong.
+    /// Decodes the fields of a step or of `defaults` (whose allowed keys are fewer); nil when it is not a
+    /// mapping. A draft with a wrong field comes back incomplete, with the fields that decoded.
     mutating func stepDraft(_ node: YAMLNode, path: String, allowed: [KeyDoc], what: String) -> StepDraft? {
         guard let fields = mapping(node, path: path, allowed: Vocabulary.names(allowed), what: what) else { return nil }
         var draft = StepDraft()
         let before = diagnostics.count
         for (key, _, value) in fields {
             let fieldPath = "\(path).\(key)"
+            let problems = diagnostics.count
+            defer { if diagnostics.count > problems { draft.invalidKeys.insert(key) } }
             switch key {
-            case "command": draft.command = command(value, path: fieldPath)
+            case "command":
+                draft.command = command(value, path: fieldPath)
+                draft.commandWritten = true
             case "needs":
                 if let list = stringList(value, path: fieldPath), case .sequence(let items) = value.content {
                     draft.needs = list
@@ -58,7 +69,8 @@ extension NodeReader {
             default: break
             }
         }
-        return diagnostics.count == before ? draft : nil
+        draft.complete = diagnostics.count == before
+        return draft
     }
 
     mutating func command(_ node: YAMLNode, path: String) -> CommandSpec? {
@@ -366,7 +378,7 @@ extension NodeReader {
                 )
                 continue
             }
-            if let text = string(value, path: "\(path).\(key)") { tags.append(Tag(key: key, value: text)) }
+            if let template = template(value, path: "\(path).\(key)") { tags.append(Tag(key: key, template: template)) }
         }
         return tags
     }

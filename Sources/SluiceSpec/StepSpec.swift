@@ -105,17 +105,28 @@ public struct EnvVar: Sendable, Hashable {
     }
 }
 
-/// A cost or ownership tag.
-public struct Tag: Sendable, Hashable, Codable {
+/// A cost or ownership tag; its value may use `${{ params.x }}`, `${{ item }}`, `${{ dag.name }}` and
+/// `${{ run.logical_date }}`, resolved when the run is planned.
+public struct Tag: Sendable, Hashable {
     /// The key, such as `team`.
     public let key: String
-    /// The value, such as `churn`.
+    /// The value as written (resolved, once planned), such as `churn`.
     public let value: String
+    /// The value, parsed for references.
+    public let template: Template
 
-    /// Creates a tag.
+    /// Creates a tag from its text.
     public init(key: String, value: String) {
         self.key = key
         self.value = value
+        self.template = Template(literal: value)
+    }
+
+    /// Creates a tag whose value is a template.
+    public init(key: String, template: Template) {
+        self.key = key
+        self.value = template.description
+        self.template = template
     }
 
     /// `base` overridden and extended by `overrides`, keeping first-seen order.
@@ -397,6 +408,8 @@ public struct StepSpec: Sendable {
     public let file: String
     /// Where the step's key is in the file.
     public let mark: SourceMark
+    /// Keys written with a wrong value (already reported); only the whole-DAG checks ever see such a step.
+    public var invalidKeys: Set<String> = []
 
     /// Creates a step.
     public init(

@@ -12,6 +12,9 @@ public enum Reference: Sendable, Hashable, CustomStringConvertible {
     case dagName
     /// `steps.<id>.outputs.<key>`: a value an upstream step wrote to `$SLUICE_OUTPUT`.
     case stepOutput(step: String, key: String)
+    /// `steps.<id>[<item>].outputs.<key>` (one `foreach` instance) or `steps.<id>[*].outputs.<key>` (item nil:
+    /// every instance's value, as a JSON object of item → value).
+    case instanceOutput(step: String, item: String?, key: String)
     /// `steps.<id>.state` (only in `when`).
     case stepState(String)
 
@@ -24,6 +27,7 @@ public enum Reference: Sendable, Hashable, CustomStringConvertible {
         case .logicalDate: return "run.logical_date"
         case .dagName: return "dag.name"
         case .stepOutput(let step, let key): return "steps.\(step).outputs.\(key)"
+        case .instanceOutput(let step, let item, let key): return "steps.\(step)[\(item ?? "*")].outputs.\(key)"
         case .stepState(let step): return "steps.\(step).state"
         }
     }
@@ -31,13 +35,14 @@ public enum Reference: Sendable, Hashable, CustomStringConvertible {
     /// True for references only known once the run exists (`run.id`, upstream outputs and states).
     public var isRuntime: Bool {
         switch self {
-        case .runID, .stepOutput, .stepState: return true
+        case .runID, .stepOutput, .instanceOutput, .stepState: return true
         default: return false
         }
     }
 
     /// The forms a reference can take, for messages.
-    static let forms = "params.<name>, item, run.id, run.logical_date, dag.name or steps.<id>.outputs.<key>"
+    static let forms =
+        "params.<name>, item, run.id, run.logical_date, dag.name, steps.<id>.outputs.<key> or steps.<id>[<item>].outputs.<key>"
 
     /// Parses `params.x`, `steps.a.outputs.k`, …; nil with a reason when the text names nothing.
     static func parse(_ text: String, allowState: Bool) -> Result<Reference, ReferenceError> {
@@ -52,7 +57,20 @@ public enum Reference: Sendable, Hashable, CustomStringConvertible {
             if let outputs = parts.lastIndex(of: "outputs"), outputs >= 2, outputs == parts.count - 2,
                 !parts[parts.count - 1].isEmpty
             {
-                return .success(.stepOutput(step: parts[1..<outputs].joined(separator: "."), key: parts[outputs + 1]))
+                let step = parts[1..<outputs].joined(separator: ".")
+                let key = parts[outputs + 1]
+                if step.hasSuffix("]"), let open = step.firstIndex(of: "[") {
+                    let id = String(step[..<open])
+                    let item = String(step[step.index(after: open)..<step.index(before: step.endIndex)])
+                    guard !id.isEmpty, !item.isEmpty else {
+                        return .failure(
+                            ReferenceError(
+                                message: "'\(text)': write steps.<id>[<item>].outputs.<key>, or [*] for every instance")
+                        )
+                    }
+                    return .success(.instanceOutput(step: id, item: item == "*" ? nil : item, key: key))
+                }
+                return .success(.stepOutput(step: step, key: key))
             }
             if parts.last == "state" {
                 let step = parts[1..<(parts.count - 1)].joined(separator: ".")

@@ -22,6 +22,8 @@ public struct Migration: Sendable {
         Migration(
             version: 3, name: "local_executor",
             sql: String(decoding: PackageResources.v0003_local_executor_sql, as: UTF8.self)),
+        Migration(
+            version: 4, name: "first_hour", sql: String(decoding: PackageResources.v0004_first_hour_sql, as: UTF8.self)),
     ]
 
     /// The schema version this build expects.

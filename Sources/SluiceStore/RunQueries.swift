@@ -32,6 +32,8 @@ public struct RunSummary: Sendable, Codable {
     public let succeeded: Int
     /// Number of steps that failed.
     public let failed: Int
+    /// Number of steps skipped on purpose (their `when` was false).
+    public let skipped: Int
 }
 
 /// One step instance of a run, for `sluice runs show`.
@@ -52,8 +54,10 @@ public struct StepDetail: Sendable, Codable {
     public let endedAt: Date?
     /// Seconds from start to end.
     public let durationSeconds: Double?
-    /// The command's argv.
+    /// The exact argv its last attempt ran; before any attempt, the command as planned.
     public let command: [String]
+    /// `step`, or `handler` for an `on_failure`/`on_success` handler.
+    public let role: String
 }
 
 /// One attempt, for logs and detail views.
@@ -100,6 +104,10 @@ public struct AttemptDetail: Sendable, Codable {
     public let gpuIDs: String?
     /// How its limits were enforced: `cgroup v1`, `cgroup v2` or `rlimit`.
     public let enforcement: String?
+    /// Things worth knowing that did not fail it (a malformed `$SLUICE_OUTPUT` line, …).
+    public let warnings: [String]
+    /// The exact argv it ran.
+    public let command: [String]
 
     enum CodingKeys: String, CodingKey {
         case step, number, state, exitCode, signal, message, host, pid, stdoutPath, stderrPath, wallSeconds
@@ -112,7 +120,7 @@ public struct AttemptDetail: Sendable, Codable {
         case requestedGPUs = "requestedGpus"
         case requestedMaxProcesses
         case gpuIDs = "gpuIds"
-        case enforcement
+        case enforcement, warnings, command
     }
 }
 
@@ -126,6 +134,8 @@ public struct RunDetail: Sendable, Codable {
     public let logDirectory: String
     /// Steps in file order.
     public let steps: [StepDetail]
+    /// The `on_failure`/`on_success` handlers that ran, in order.
+    public let handlers: [StepDetail]
     /// Every attempt, by step order then number.
     public let attempts: [AttemptDetail]
 }
@@ -142,9 +152,16 @@ public struct RunQueries: Sendable {
         extract(epoch FROM r.started_at)::float8 AS started,
         extract(epoch FROM r.ended_at)::float8 AS ended,
         extract(epoch FROM coalesce(r.ended_at, clock_timestamp()) - r.started_at)::float8 AS duration,
-        (SELECT count(*) FROM step_instance s WHERE s.run_id = r.id) AS steps,
-        (SELECT count(*) FROM step_instance s WHERE s.run_id = r.id AND s.state = 'succeeded') AS succeeded,
-        (SELECT count(*) FROM step_instance s WHERE s.run_id = r.id AND s.state IN ('failed', 'upstream_failed')) AS failed
+        c.steps, c.succeeded, c.failed, c.skipped
+        """
+
+    private static let summaryCounts: StaticString = """
+        LEFT JOIN LATERAL (
+            SELECT count(*) AS steps, count(*) FILTER (WHERE s.state = 'succeeded') AS succeeded,
+                   count(*) FILTER (WHERE s.state IN ('failed', 'upstream_failed')) AS failed,
+                   count(*) FILTER (WHERE s.state = 'skipped') AS skipped
+            FROM step_instance s WHERE s.run_id = r.id AND s.role = 'step'
+        ) c ON true
         """
 
     /// Every DAG seen, with its latest run.
@@ -170,7 +187,7 @@ public struct RunQueries: Sendable {
         let rows = try connection.query(
             """
             SELECT \(unsafeRaw: Self.summaryColumns)
-            FROM run r JOIN dag d ON d.id = r.dag_id
+            FROM run r JOIN dag d ON d.id = r.dag_id \(unsafeRaw: Self.summaryCounts)
             WHERE \(dag)::text IS NULL OR d.name = \(dag)
             ORDER BY r.id DESC LIMIT \(limit)
             """
@@ -195,32 +212,42 @@ public struct RunQueries: Sendable {
             SELECT v.source_path, r.log_root FROM run r JOIN dag_version v ON v.id = r.dag_version_id WHERE r.id = \(id)
             """
         ).rows[0]
-        let steps = try connection.query(
+        let attempts = try connection.query(
             """
-            SELECT step_key, state, attempts, exit_code, message, command::text AS command,
+            SELECT s.step_key, a.*, a.command::text AS command_text, a.warnings::text AS warnings_text
+            FROM attempt a JOIN step_instance s ON s.id = a.step_instance_id
+            WHERE s.run_id = \(id) ORDER BY s.position, a.number
+            """
+        ).rows.map(Self.attempt)
+        var lastCommand: [String: [String]] = [:]
+        for attempt in attempts where !attempt.command.isEmpty { lastCommand[attempt.step] = attempt.command }
+        let all = try connection.query(
+            """
+            SELECT step_key, state, attempts, exit_code, message, command::text AS command, role,
                    extract(epoch FROM started_at)::float8 AS started,
                    extract(epoch FROM ended_at)::float8 AS ended,
                    extract(epoch FROM ended_at - started_at)::float8 AS duration
             FROM step_instance WHERE run_id = \(id) ORDER BY position
             """
         ).rows.map { row in
-            StepDetail(
-                step: row["step_key"] ?? "", state: StepState(rawValue: row["state"] ?? "") ?? .pending,
+            let key = row["step_key"] ?? ""
+            return StepDetail(
+                step: key, state: StepState(rawValue: row["state"] ?? "") ?? .pending,
                 attempts: Int(row.int("attempts") ?? 0), exitCode: row.int("exit_code").map { Int32($0) },
                 message: row["message"], startedAt: Self.date(row.double("started")),
                 endedAt: Self.date(row.double("ended")), durationSeconds: row.double("duration"),
-                command: (try? JSONDecoder().decode([String].self, from: Data((row["command"] ?? "[]").utf8))) ?? [])
+                command: lastCommand[key] ?? Self.strings(row["command"]), role: row["role"] ?? "step")
         }
-        let attempts = try connection.query(
-            """
-            SELECT s.step_key, a.* FROM attempt a JOIN step_instance s ON s.id = a.step_instance_id
-            WHERE s.run_id = \(id) ORDER BY s.position, a.number
-            """
-        ).rows.map(Self.attempt)
         return RunDetail(
             run: summary, sourcePath: meta["source_path"] ?? "", logDirectory: (meta["log_root"] ?? "") + "/\(id)",
-            steps: steps,
+            steps: all.filter { $0.role == "step" }, handlers: all.filter { $0.role == "handler" },
             attempts: attempts)
+    }
+
+    /// A JSON array of strings in text form; empty for NULL.
+    private static func strings(_ text: String?) -> [String] {
+        guard let text else { return [] }
+        return (try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? []
     }
 
     private func summaries(ids: [Int64]) throws -> [RunSummary] {
@@ -228,7 +255,7 @@ public struct RunQueries: Sendable {
         return try connection.query(
             """
             SELECT \(unsafeRaw: Self.summaryColumns)
-            FROM run r JOIN dag d ON d.id = r.dag_id
+            FROM run r JOIN dag d ON d.id = r.dag_id \(unsafeRaw: Self.summaryCounts)
             WHERE r.id IN (SELECT jsonb_array_elements_text(\(json: ids)::jsonb)::bigint)
             """
         ).rows.map(Self.summary)
@@ -239,7 +266,8 @@ public struct RunQueries: Sendable {
             id: row.int("id") ?? 0, dag: row["dag"] ?? "", state: RunState(rawValue: row["state"] ?? "") ?? .queued,
             trigger: row["trigger"] ?? "", startedAt: date(row.double("started")), endedAt: date(row.double("ended")),
             durationSeconds: row.double("duration"), steps: Int(row.int("steps") ?? 0),
-            succeeded: Int(row.int("succeeded") ?? 0), failed: Int(row.int("failed") ?? 0))
+            succeeded: Int(row.int("succeeded") ?? 0), failed: Int(row.int("failed") ?? 0),
+            skipped: Int(row.int("skipped") ?? 0))
     }
 
     private static func attempt(_ row: PGRow) -> AttemptDetail {
@@ -255,7 +283,8 @@ public struct RunQueries: Sendable {
             requestedMemoryBytes: row.int("requested_memory_bytes"),
             requestedGPUs: row.int("requested_gpus").map { Int($0) },
             requestedMaxProcesses: row.int("requested_max_processes").map { Int($0) }, gpuIDs: row["gpu_ids"],
-            enforcement: row["enforcement"])
+            enforcement: row["enforcement"], warnings: strings(row["warnings_text"]),
+            command: strings(row["command_text"]))
     }
 
     private static func date(_ epoch: Double?) -> Date? { epoch.map { Date(timeIntervalSince1970: $0) } }

@@ -104,6 +104,8 @@ public struct AttemptEnding: Sendable {
     public var usageSource: String?
     /// True when the process exited 0 but what it wrote could not all be kept (a full disk): not a success.
     public var incomplete = false
+    /// Things worth knowing that did not fail the attempt, such as a malformed `$SLUICE_OUTPUT` line.
+    public var warnings: [String] = []
 
     /// True for a clean exit whose logs and outputs were all kept.
     public var succeeded: Bool { state == .exited && exitCode == 0 && !incomplete }
@@ -306,13 +308,23 @@ public struct RunRecorder: Sendable {
         try apply(runID: runID, changes: stepChanges, attempt: (attemptID, ending))
     }
 
-    /// Records that an `on_failure`/`on_success` handler ran, and how it ended.
-    public func recordHandler(runID: Int64, state: RunState, detail: String) throws {
+    /// Adds an `on_failure`/`on_success` handler to a run as a `ready` step instance of role `handler`, so it
+    /// gets attempts, logs and usage like a step; returns its id. `key` is `on_failure[0]` and so on.
+    public func addHandler(runID: Int64, key: String, command: [String]) throws -> Int64 {
         try connection.query(
             """
-            INSERT INTO event (run_id, kind, from_state, to_state, detail)
-            VALUES (\(runID), 'handler', \(state.rawValue), \(state.rawValue), \(detail))
-            """)
+            WITH s AS (
+                INSERT INTO step_instance (run_id, step_key, step_id, position, state, command, role)
+                SELECT \(runID), \(key), \(key), coalesce(max(position), -1) + 1, 'ready', \(json: command)::jsonb, 'handler'
+                FROM step_instance WHERE run_id = \(runID)
+                RETURNING id
+            ), e AS (
+                INSERT INTO event (run_id, step_instance_id, kind, from_state, to_state)
+                SELECT \(runID), id, 'step', 'pending', 'ready' FROM s
+            )
+            SELECT id FROM s
+            """
+        ).rows[0].int("id")!
     }
 
     /// Moves the run to a terminal state.
@@ -342,7 +354,8 @@ public struct RunRecorder: Sendable {
                         wall_seconds = \(ending?.wallSeconds), user_cpu_seconds = \(ending?.userCPU),
                         system_cpu_seconds = \(ending?.systemCPU), max_rss_bytes = \(ending?.maxRSSBytes),
                         usage_source = \(ending?.usageSource),
-                        outputs = nullif(\(json: ending?.outputs ?? [:])::jsonb, '{}')
+                        outputs = nullif(\(json: ending?.outputs ?? [:])::jsonb, '{}'),
+                        warnings = nullif(\(json: ending?.warnings ?? [])::jsonb, '[]')
                     WHERE id = \(attempt?.id) AND state IN ('starting', 'running')
                     RETURNING id, state, step_instance_id
                 ), c AS (
@@ -354,7 +367,8 @@ public struct RunRecorder: Sendable {
                     UPDATE step_instance s SET
                         state = c.to_state,
                         exit_code = coalesce(c.exit_code, s.exit_code),
-                        message = coalesce(c.message, s.message),
+                        message = CASE WHEN c.to_state IN ('succeeded', 'running') THEN c.message
+                                       ELSE coalesce(c.message, s.message) END,
                         started_at = CASE WHEN c.to_state = 'running' THEN coalesce(s.started_at, clock_timestamp())
                                           ELSE s.started_at END,
                         ended_at = CASE WHEN c.to_state IN ('pending', 'ready', 'running', 'retrying') THEN NULL

@@ -120,7 +120,7 @@ struct LanguageRunTests {
     @Test func onFailureHandlersRunWithTheFailedSteps() throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
-        let (result, _, store) = try run(
+        let (result, detail, _) = try run(
             """
             dag: handlers
             steps:
@@ -134,9 +134,13 @@ struct LanguageRunTests {
         #expect(result.state == .failed)
         #expect(try String(contentsOfFile: dir.path + "/handler.txt", encoding: .utf8) == "failed a handlers\n")
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/never.txt"))
-        let events = try store.connection.query(
-            "SELECT detail FROM event WHERE run_id = \(result.runID) AND kind = 'handler'"
-        ).rows.map { $0["detail"] ?? nil }
-        #expect(events == ["on_failure[0]: exited 0"])
+        // The handler is recorded like a step of its own, with an attempt whose logs can be read.
+        #expect(detail.steps.map(\.step) == ["a", "b"])
+        #expect(detail.run.steps == 2)
+        let handler = try #require(detail.handlers.first)
+        #expect(detail.handlers.count == 1)
+        #expect(handler.step == "on_failure[0]" && handler.state == .succeeded && handler.exitCode == 0)
+        let attempt = try #require(detail.attempts.first { $0.step == "on_failure[0]" })
+        #expect(attempt.state == .exited && FileManager.default.fileExists(atPath: attempt.stdoutPath))
     }
 }

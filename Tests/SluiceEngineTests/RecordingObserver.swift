@@ -21,6 +21,10 @@ final class RecordingObserver: RunObserver, @unchecked Sendable {
     }
     func cancelling(signal: Int32) { events.append("cancelling") }
     func tick() { ticks += 1 }
+    func handlerStarted(name: String, pid: Int32) { events.append("\(name) started") }
+    func handlerEnded(name: String, ending: AttemptEnding, state: StepState) {
+        events.append("\(name) \(state.rawValue)")
+    }
     func databaseUnavailable(_ message: String) { events.append("database unavailable") }
     func databaseRecovered(after seconds: Double) { events.append("database recovered") }
     func runFinished(runID: Int64, state: RunState) { events.append("run \(state.rawValue)") }

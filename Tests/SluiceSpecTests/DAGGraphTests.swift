@@ -16,7 +16,7 @@ struct DAGGraphTests {
         let graph = DAGGraph(steps: spec.steps)
         let order = try #require(graph.topologicalOrder()).map { spec.steps[$0].id }
         #expect(order == ["b", "a", "join", "report"])
-        #expect(graph.findCycle() == nil)
+        #expect(graph.findCycles().isEmpty)
         #expect(graph.dependents[1] == [3])
     }
 

@@ -20,15 +20,27 @@ struct LogsCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        let detail = try RunReference.detail(runReference, global: global)
+        var detail = try RunReference.detail(runReference, global: global)
         let id = detail.run.id
-        guard detail.steps.contains(where: { $0.step == step }) else {
-            let names = detail.steps.map(\.step)
+        let names = (detail.steps + detail.handlers).map(\.step)
+        guard names.contains(step) else {
             throw CLIFailure(
                 "run \(id) has no step '\(step)'\(Suggestions.hint(for: step, in: names)); its steps: \(names.joined(separator: ", "))",
                 exitCode: ExitCodes.notFound)
         }
-        let attempts = detail.attempts.filter { $0.step == step }
+        var attempts = detail.attempts.filter { $0.step == step }
+        if attempts.isEmpty && follow && attempt == nil {
+            // Like tail -F: wait for the step to start, as long as the run can still start it.
+            let queries = RunQueries(store: try global.openStore(migrate: false))
+            while attempts.isEmpty {
+                let state = (detail.steps + detail.handlers).first { $0.step == step }?.state
+                if detail.run.state.isTerminal || state?.isTerminal == true { break }
+                _ = Poller.wait([], timeout: 0.2)
+                guard let fresh = try queries.runDetail(id: id) else { break }
+                detail = fresh
+                attempts = detail.attempts.filter { $0.step == step }
+            }
+        }
         let chosen = attempt.map { n in attempts.first { $0.number == n } } ?? attempts.last
         guard let chosen else {
             if let attempt {
@@ -36,7 +48,15 @@ struct LogsCommand: ParsableCommand {
                     "step \(step) of run \(id) has no attempt \(attempt) (it has \(attempts.count))",
                     exitCode: ExitCodes.notFound)
             }
-            throw CLIFailure("step \(step) of run \(id) never started, so it has no logs", exitCode: ExitCodes.notFound)
+            let state = (detail.steps + detail.handlers).first { $0.step == step }?.state
+            if let state, !state.isTerminal, !detail.run.state.isTerminal {
+                throw CLIFailure(
+                    "step \(step) of run \(id) has not started yet (\(state.rawValue)); use -f to wait for it",
+                    exitCode: ExitCodes.notFound)
+            }
+            throw CLIFailure(
+                "step \(step) of run \(id) never started (\(state?.rawValue ?? "unknown")), so it has no logs",
+                exitCode: ExitCodes.notFound)
         }
         let path = stderr ? chosen.stderrPath : chosen.stdoutPath
         guard let handle = FileHandle(forReadingAtPath: path) else {
@@ -69,7 +89,7 @@ struct LogsCommand: ParsableCommand {
             if copy(handle) { continue }
             guard let detail = try queries.runDetail(id: id) else { return }
             let attempts = detail.attempts.filter { $0.step == step }
-            let state = detail.steps.first { $0.step == step }?.state
+            let state = (detail.steps + detail.handlers).first { $0.step == step }?.state
             if let next = attempts.first(where: { $0.number > current.number }) {
                 copy(handle)
                 guard let nextHandle = FileHandle(forReadingAtPath: stderr ? next.stderrPath : next.stdoutPath) else {

@@ -39,7 +39,7 @@ struct RunsListCommand: ParsableCommand {
             table.add([
                 String(run.id), run.dag, run.state.rawValue, run.trigger, Formatting.time(run.startedAt),
                 Formatting.duration(run.durationSeconds),
-                "\(run.succeeded)/\(run.steps) ok" + (run.failed > 0 ? ", \(run.failed) failed" : ""),
+                StepCounts.text(run),
             ])
         }
         print(table.render())
@@ -102,11 +102,51 @@ struct RunsShowCommand: ParsableCommand {
             }
             print(usage.render())
         }
-        let problems = detail.steps.compactMap { step in step.message.map { "  \(step.step): \($0)" } }
+        let commands = detail.steps.filter { !$0.command.isEmpty }
+        if !commands.isEmpty {
+            print("\ncommands (as run):")
+            let width = min(24, commands.map(\.step.count).max() ?? 0)
+            for step in commands {
+                print(
+                    "  \(step.step.padding(toLength: max(width, step.step.count), withPad: " ", startingAt: 0))  \(Self.commandLine(step.command))"
+                )
+            }
+        }
+        if !detail.handlers.isEmpty {
+            print("\nhandlers:")
+            var handlers = TextTable("HANDLER", "STATE", "EXIT", "DURATION", "MESSAGE")
+            for handler in detail.handlers {
+                handlers.add([
+                    handler.step, handler.state.rawValue, handler.exitCode.map(String.init) ?? "-",
+                    Formatting.duration(handler.durationSeconds), handler.message ?? "",
+                ])
+            }
+            print(handlers.render())
+        }
+        let skipped = detail.steps.filter { $0.state == .skipped }
+        if !skipped.isEmpty {
+            print("\nskipped:")
+            for step in skipped { print("  \(step.step): \(step.message ?? "skipped")") }
+        }
+        let warnings = detail.attempts.flatMap { attempt in
+            attempt.warnings.map { "  \(attempt.step) (attempt \(attempt.number)): \($0)" }
+        }
+        if !warnings.isEmpty {
+            print("\nwarnings:")
+            for warning in warnings { print(warning) }
+        }
+        let problems = detail.steps.filter { $0.state != .succeeded && $0.state != .skipped }.compactMap { step in
+            step.message.map { "  \(step.step): \($0)" }
+        }
         if !problems.isEmpty {
             print("\nproblems:")
             for problem in problems { print(problem) }
         }
+    }
+
+    /// An argv as a shell would read it back: each argument quoted only where it must be.
+    static func commandLine(_ argv: [String]) -> String {
+        argv.map(ShellQuote.quote).joined(separator: " ")
     }
 }
 

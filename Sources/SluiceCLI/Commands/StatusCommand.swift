@@ -26,7 +26,7 @@ struct StatusCommand: ParsableCommand {
             table.add([
                 status.dag, String(status.runs), run.map { String($0.id) } ?? "-", run?.state.rawValue ?? "-",
                 Formatting.time(run?.startedAt), Formatting.duration(run?.durationSeconds),
-                run.map { "\($0.succeeded)/\($0.steps) ok" + ($0.failed > 0 ? ", \($0.failed) failed" : "") } ?? "-",
+                run.map(StepCounts.text) ?? "-",
             ])
         }
         print(table.render())

@@ -83,8 +83,8 @@ enum PlanRendering {
             if step.step.executor != .local { lines.append("   executor: \(step.step.executor.rawValue)") }
             for input in step.inputs { lines.append("   input: \(dataText(input))") }
             for output in step.outputs { lines.append("   output: \(dataText(output))") }
-            if !step.step.tags.isEmpty {
-                lines.append("   tags: " + step.step.tags.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+            if !step.tags.isEmpty {
+                lines.append("   tags: " + step.tags.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
             }
         }
         for step in spec.steps where step.foreach != nil && !plan.steps.contains(where: { $0.step.id == step.id }) {
@@ -158,7 +158,7 @@ enum PlanRendering {
                 ),
                 ("timeout_seconds", opt(step.step.timeout)), ("executor", .string(step.step.executor.rawValue)),
                 ("inputs", .array(step.inputs.map(data))), ("outputs", .array(step.outputs.map(data))),
-                ("tags", .object(step.step.tags.map { ($0.key, .string($0.value)) })),
+                ("tags", .object(step.tags.map { ($0.key, .string($0.value)) })),
             ])
         }
         let schedule: JSONValue =

@@ -58,6 +58,21 @@ final class ProgressDisplay: RunObserver {
             }
         }
         emit(line(step, text))
+        for warning in ending.warnings { emit(line(step, "warning: \(Terminal.safe(warning, multiline: false))")) }
+    }
+
+    func handlerStarted(name: String, pid: Int32) {
+        emit(line(name, "started (pid \(pid))"))
+    }
+
+    func handlerEnded(name: String, ending: AttemptEnding, state: StepState) {
+        var text = paint(state.rawValue, for: state)
+        if let wall = ending.wallSeconds { text += " in \(Formatting.duration(wall))" }
+        if state != .succeeded, let message = ending.message {
+            text += ": \(Terminal.safe(message, multiline: false))"
+            if ending.state != .failedToStart { text += " (see: sluice logs \(runID) '\(name)' --stderr)" }
+        }
+        emit(line(name, text))
     }
 
     func cancelling(signal: Int32) {
@@ -94,10 +109,17 @@ final class ProgressDisplay: RunObserver {
                 Formatting.duration(step.durationSeconds),
             ])
         }
+        for handler in detail.handlers {
+            table.add([
+                handler.step, handler.state.rawValue, String(handler.attempts),
+                handler.exitCode.map(String.init) ?? "-",
+                Formatting.duration(handler.durationSeconds),
+            ])
+        }
         let run = detail.run
         write(
             "\n" + table.render()
-                + "\n\nrun \(run.id) \(paint(run.state.rawValue, forRun: run.state)) in \(Formatting.duration(run.durationSeconds)): \(run.succeeded) of \(run.steps) steps succeeded\n"
+                + "\n\nrun \(run.id) \(paint(run.state.rawValue, forRun: run.state)) in \(Formatting.duration(run.durationSeconds)): \(StepCounts.sentence(run))\n"
         )
     }
 

@@ -6,6 +6,10 @@ public struct YAMLSyntaxError: Error, Sendable {
     public let message: String
     /// Where it was found.
     public let mark: SourceMark
+    /// libyaml's own words for the problem (`did not find expected key`), when it gave them.
+    public var problem: String = ""
+    /// Where the construct being read began (a block mapping, say), when libyaml says.
+    public var contextMark: SourceMark?
 }
 
 /// Parses one YAML document into nodes with source marks; the only code that calls libyaml.
@@ -47,7 +51,13 @@ public enum YAMLParser {
             message = "\(problem) \(context)"
         }
         let mark = SourceMark(line: Int(parser.problem_mark.line) + 1, column: Int(parser.problem_mark.column) + 1)
-        return YAMLSyntaxError(message: "YAML syntax error: \(message)", mark: mark)
+        var error = YAMLSyntaxError(message: "YAML syntax error: \(message)", mark: mark)
+        error.problem = problem
+        if parser.context != nil {
+            error.contextMark = SourceMark(
+                line: Int(parser.context_mark.line) + 1, column: Int(parser.context_mark.column) + 1)
+        }
+        return error
     }
 }
 
