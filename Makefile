@@ -1,8 +1,9 @@
 # The README's two commands: `make demo` and `make test`. Both install what is missing first.
 SWIFT ?= swift
 SLUICE := .build/debug/sluice
+PREFIX ?= /usr/local
 
-.PHONY: setup build demo test lint bench clean
+.PHONY: setup build demo test lint bench install uninstall clean
 
 setup:
 	@./scripts/setup.sh
@@ -26,6 +27,16 @@ bench: setup
 	$(SWIFT) build -c release --product sluice
 	./bench/chain.sh 1000
 	./bench/validate.sh 10000
+
+# Puts a release build of sluice on PATH: $(PREFIX)/bin/sluice (PREFIX=$$HOME/.local for a user install).
+install: setup
+	$(SWIFT) build -c release --product sluice
+	install -d "$(DESTDIR)$(PREFIX)/bin"
+	install -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/sluice" "$(DESTDIR)$(PREFIX)/bin/sluice"
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/sluice"
+
+uninstall:
+	rm -f "$(DESTDIR)$(PREFIX)/bin/sluice"
 
 clean:
 	rm -rf .build .sluice

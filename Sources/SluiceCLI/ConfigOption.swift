@@ -19,16 +19,8 @@ struct ConfigOption: ParsableArguments {
             let folder = (FileSystem.absolute(dagFile) as NSString).deletingLastPathComponent
             return (folder as NSString).deletingLastPathComponent
         }
-        var directory = FileSystem.absolute(".")
-        while true {
-            for marker in [HostConfig.fileName, ".sluice"]
-            where FileSystem.exists((directory as NSString).appendingPathComponent(marker)) {
-                return directory
-            }
-            let parent = (directory as NSString).deletingLastPathComponent
-            if parent == directory || parent.isEmpty { return FileSystem.absolute(".") }
-            directory = parent
-        }
+        let here = FileSystem.absolute(".")
+        return ProjectSearch.upward(from: here, containing: [HostConfig.fileName, ".sluice"]) ?? here
     }
 
     /// The configuration for work on `dagFile` (or the current project); defaults when there is no file.

@@ -178,7 +178,7 @@ public final class RunDriver {
             guard let when = step.when else { return false }
             switch when.evaluate({ runtime.conditionValue($0) }) {
             case false?:
-                try settle(index, as: .skipped, message: "skipped: when \(when) is false")
+                try settle(index, as: .skipped, message: "skipped: when \(step.step.when ?? when) is false")
                 return true
             case nil:
                 let missing = when.references.map(\.0).filter { runtime.value($0) == nil && $0.isRuntime }

@@ -65,7 +65,13 @@ public struct HostConfig: Sendable, Equatable {
                             config.cgroupParent = parent
                         }
                     }
-                case "grace_period": config.gracePeriod = reader.duration(value, path: key) ?? config.gracePeriod
+                case "grace_period":
+                    // Seconds as a plain number (as on the command line) or a duration: 10, 10s, 1m.
+                    if case .scalar(let text, .plain) = value.content, let seconds = Double(text), seconds >= 0 {
+                        config.gracePeriod = seconds
+                    } else {
+                        config.gracePeriod = reader.duration(value, path: key) ?? config.gracePeriod
+                    }
                 case "log_limit":
                     if case .scalar("none", _) = value.content {
                         config.logLimit = nil

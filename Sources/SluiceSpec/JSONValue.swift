@@ -39,6 +39,15 @@ public indirect enum JSONValue: Sendable, Hashable {
     /// Equality by structure (object key order matters).
     public static func == (a: JSONValue, b: JSONValue) -> Bool { a.rendered() == b.rendered() }
 
+    /// The same value with every object's keys in sorted order, as the documented `--json` output has them.
+    public func sortingKeys() -> JSONValue {
+        switch self {
+        case .array(let items): return .array(items.map { $0.sortingKeys() })
+        case .object(let pairs): return .object(pairs.map { ($0.0, $0.1.sortingKeys()) }.sorted { $0.0 < $1.0 })
+        default: return self
+        }
+    }
+
     /// Hash by rendered text.
     public func hash(into hasher: inout Hasher) { hasher.combine(rendered()) }
 

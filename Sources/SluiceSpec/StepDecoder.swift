@@ -32,6 +32,10 @@ extension NodeReader {
     mutating func stepDraft(_ node: YAMLNode, path: String, allowed: [KeyDoc], what: String) -> StepDraft? {
         guard let fields = mapping(node, path: path, allowed: Vocabulary.names(allowed), what: what) else { return nil }
         var draft = StepDraft()
+        // A misspelt `command` (reported as an unknown key with its suggestion) is not also "missing".
+        draft.commandWritten = node.content.mappingKeys.contains {
+            $0 != "command" && Suggestions.closest(to: $0, in: Vocabulary.names(allowed)) == "command"
+        }
         let before = diagnostics.count
         for (key, _, value) in fields {
             let fieldPath = "\(path).\(key)"

@@ -82,12 +82,16 @@ public enum Migrator {
         return applied
     }
 
-    /// Reports the applied and pending versions without changing anything.
+    /// Reports the applied and pending versions without changing anything (not even creating the table).
     public static func status(_ connection: PGConnection, migrations: [Migration] = Migration.all) throws
         -> SchemaStatus
     {
-        try ensureTable(connection)
-        let rows = try connection.query("SELECT version, checksum FROM sluice_migration ORDER BY version").rows
+        let present =
+            try connection.query("SELECT to_regclass('sluice_migration') IS NOT NULL AS present").rows.first?.bool(
+                "present") ?? false
+        let rows =
+            present
+            ? try connection.query("SELECT version, checksum FROM sluice_migration ORDER BY version").rows : []
         var applied: [Int: String] = [:]
         for row in rows { applied[Int(row.int("version") ?? 0)] = row["checksum"] ?? "" }
         let current = applied.keys.max() ?? 0

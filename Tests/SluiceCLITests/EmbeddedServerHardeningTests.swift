@@ -44,7 +44,7 @@ struct EmbeddedServerHardeningTests {
         let (bin, marker) = try hangingInitdb(in: directory)
         let state = directory.path + "/state"
         let sluice = try SluiceBinary.start(
-            ["status", "--state-dir", state], in: directory.path, env: ["SLUICE_PG_BINDIR": bin])
+            ["db", "migrate", "--state-dir", state], in: directory.path, env: ["SLUICE_PG_BINDIR": bin])
         #expect(Waiting.forFile(marker), "initdb never ran")
         let initdbPID = try #require(
             pid_t(try String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
@@ -60,7 +60,7 @@ struct EmbeddedServerHardeningTests {
         }
 
         // The next command builds a complete, private cluster.
-        let next = try SluiceBinary.run(["status", "--state-dir", state], in: directory.path)
+        let next = try SluiceBinary.run(["db", "migrate", "--state-dir", state], in: directory.path)
         #expect(next.code == 0, "\(next.stderr)")
         #expect(FileManager.default.subpaths(atPath: state + "/pg")?.contains { $0.hasPrefix("data.new") } == false)
         let settings = try serverSettings(state)
@@ -77,7 +77,7 @@ struct EmbeddedServerHardeningTests {
         try directory.write("state/pg/data/PG_VERSION", "15\n")
         try directory.write("state/pg/data/postgresql.conf", "#listen_addresses = 'localhost'\n")
         chmod(state, 0o700)
-        let result = try SluiceBinary.run(["status", "--state-dir", state], in: directory.path)
+        let result = try SluiceBinary.run(["db", "migrate", "--state-dir", state], in: directory.path)
         #expect(result.code == 0, "\(result.stderr)")
         let notices = result.stderr.split(separator: "\n").filter { $0.contains("half-made") }
         #expect(
@@ -86,7 +86,7 @@ struct EmbeddedServerHardeningTests {
             ])
         #expect(try serverSettings(state).listen == "")
         // Rebuilt once: the next command says nothing.
-        #expect(try SluiceBinary.run(["status", "--state-dir", state], in: directory.path).stderr.isEmpty)
+        #expect(try SluiceBinary.run(["db", "migrate", "--state-dir", state], in: directory.path).stderr.isEmpty)
         #expect(try SluiceBinary.run(["db", "stop", "--state-dir", state], in: directory.path).code == 0)
     }
 
@@ -94,7 +94,7 @@ struct EmbeddedServerHardeningTests {
         let directory = try TempDirectory("sluice-tampered")
         defer { directory.remove() }
         let state = directory.path + "/state"
-        #expect(try SluiceBinary.run(["status", "--state-dir", state], in: directory.path).code == 0)
+        #expect(try SluiceBinary.run(["db", "migrate", "--state-dir", state], in: directory.path).code == 0)
         #expect(try SluiceBinary.run(["db", "stop", "--state-dir", state], in: directory.path).code == 0)
         let data = state + "/pg/data"
         let conf = try FileHandle(forWritingTo: URL(fileURLWithPath: data + "/postgresql.conf"))
@@ -104,7 +104,7 @@ struct EmbeddedServerHardeningTests {
         try "local all all trust\nhost all all 0.0.0.0/0 trust\n".write(
             toFile: data + "/pg_hba.conf", atomically: false, encoding: .utf8)
 
-        #expect(try SluiceBinary.run(["status", "--state-dir", state], in: directory.path).code == 0)
+        #expect(try SluiceBinary.run(["db", "migrate", "--state-dir", state], in: directory.path).code == 0)
         let settings = try serverSettings(state)
         #expect(settings.listen == "")
         #expect(!settings.sockets.contains("/tmp,") && settings.sockets != "/tmp")

@@ -72,7 +72,7 @@ struct EmbeddedServerTests {
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         chmod(state, 0o755)
         let commands = try (0..<3).map { _ in
-            try SluiceBinary.start(["status", "--json", "--state-dir", state], in: directory.path)
+            try SluiceBinary.start(["db", "migrate", "--state-dir", state], in: directory.path)
         }
         let codes = commands.map { $0.finish() }
         #expect(codes == [0, 0, 0], "\(commands.map(\.transcript))")

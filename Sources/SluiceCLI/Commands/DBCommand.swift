@@ -19,7 +19,7 @@ struct DBMigrateCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        let store = try global.openStore(migrate: false)
+        let store = try global.openStore(migrate: false, create: true)
         let applied = try Migrator.migrate(store.connection)
         let status = try Migrator.status(store.connection)
         if json {
@@ -58,7 +58,7 @@ struct DBStatusCommand: ParsableCommand {
     func run() throws {
         let state = global.resolveStateDirectory()
         let target = global.databaseTarget(stateDirectory: state)
-        let store = try Store.open(target, migrate: false)
+        let store = try global.openStore(migrate: false)
         let schema = try Migrator.status(store.connection)
         var pid: Int32?
         if case .embedded(let server) = target { pid = server.postmasterPID }

@@ -49,6 +49,7 @@ struct DoctorCommand: ParsableCommand {
         let ok: Bool
         let versions: Versions
         let configFile: String?
+        let configProblems: [String]
         let stepUser: StepUser
         let cgroups: Cgroups
         let enforcement: [EnforcementLine]
@@ -58,7 +59,18 @@ struct DoctorCommand: ParsableCommand {
     }
 
     func run() throws {
-        let hostConfig = try config.load()
+        // A broken configuration is reported, not fatal: the rest of the report still helps.
+        var hostConfig = HostConfig()
+        var configProblems: [String] = []
+        do {
+            hostConfig = try config.load()
+        } catch let error as SpecError {
+            configProblems = error.diagnostics.map(\.description)
+            hostConfig.file = error.diagnostics.first?.file
+        } catch let error as SpecReadError {
+            configProblems = [error.description]
+            hostConfig.file = error.file
+        }
         let control = ResourceControl.setUp(
             mode: CgroupMode(rawValue: hostConfig.cgroups) ?? .auto, parent: hostConfig.cgroupParent)
         let capacity = HostCapacity.resolve(hostConfig)
@@ -97,11 +109,11 @@ struct DoctorCommand: ParsableCommand {
             stepUser = .init(user: nil, warning: "\(error)")
         }
         let report = Report(
-            ok: database.ok,
+            ok: database.ok && configProblems.isEmpty,
             versions: .init(
                 sluice: SluiceVersion.current, kernel: kernel, libpq: "\(libpq / 10000).\(libpq % 10000)",
                 libyaml: String(cString: yaml_get_version_string()), postgresServer: serverVersion),
-            configFile: hostConfig.file, stepUser: stepUser,
+            configFile: hostConfig.file, configProblems: configProblems, stepUser: stepUser,
             cgroups: .init(
                 v2Mount: control.layout.unified?.mountPoint, v2Controllers: control.layout.unified?.controllers ?? [],
                 v1Hierarchies: control.layout.legacy.map {
@@ -130,8 +142,15 @@ struct DoctorCommand: ParsableCommand {
         lines.append(
             "versions:    sluice \(v.sluice), kernel \(v.kernel), libpq \(v.libpq), libyaml \(v.libyaml), PostgreSQL \(v.postgresServer ?? "unreachable")"
         )
-        lines.append(
-            "config:      \(r.configFile ?? "none (defaults; create \(HostConfig.fileName) at the project root)")")
+        if r.configProblems.isEmpty {
+            lines.append(
+                "config:      \(r.configFile ?? "none (defaults; create \(HostConfig.fileName) at the project root)")")
+        } else {
+            lines.append(
+                "config:      BROKEN: \(r.configFile ?? HostConfig.fileName) has \(r.configProblems.count) problem\(r.configProblems.count == 1 ? "" : "s") (the report below uses the defaults):"
+            )
+            for problem in r.configProblems { lines.append("             \(problem)") }
+        }
         lines.append("run as:      \(r.stepUser.user ?? "-") (steps and handlers)")
         if let warning = r.stepUser.warning { lines.append("WARNING:     \(warning)") }
         let v2 =

@@ -16,7 +16,13 @@ struct PlanCommand: ParsableCommand {
     @OptionGroup var config: ConfigOption
 
     func run() throws {
-        let plan = try planning.plan(file: file, forRun: false, config: try config.load(dagFile: file))
-        print(json ? PlanRendering.json(plan).rendered() : PlanRendering.text(plan))
+        let (hostConfig, plan) = try InvalidInputJSON.reporting(json: json) {
+            let hostConfig = try config.load(dagFile: file)
+            return (hostConfig, try planning.plan(file: file, forRun: false, config: hostConfig))
+        }
+        print(
+            json
+                ? PlanRendering.json(plan, config: hostConfig).sortingKeys().rendered()
+                : PlanRendering.text(plan, config: hostConfig))
     }
 }

@@ -15,9 +15,15 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Most steps running at once (default: the number of cores).") var parallelism: Int?
     @Option(
         name: .customLong("grace-period"),
-        help:
-            "Seconds between SIGTERM and SIGKILL when stopping steps (default: grace_period in the configuration, 10).")
-    var gracePeriod: Double?
+        help: ArgumentHelp(
+            "Time between SIGTERM and SIGKILL when stopping steps: seconds (5) or a duration (5s, 1m) (default: grace_period in the configuration, else 10s).",
+            valueName: "duration"))
+    var gracePeriodText: String?
+
+    /// `--grace-period` in seconds: a plain number of seconds, or a duration as in the DAG language.
+    var gracePeriod: Double? {
+        gracePeriodText.flatMap { text in Double(text).flatMap { $0 >= 0 ? $0 : nil } ?? Units.duration(text) }
+    }
     @Option(
         name: .customLong("run-as"),
         help: ArgumentHelp(
@@ -31,16 +37,21 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if let parallelism, parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
-        if let gracePeriod, gracePeriod < 0 { throw ValidationError("--grace-period must not be negative") }
+        if let text = gracePeriodText, gracePeriod == nil {
+            throw ValidationError("--grace-period expects seconds (5) or a duration (5s, 1m30s), got '\(text)'")
+        }
     }
 
     func run() throws {
-        let hostConfig = try config.load(dagFile: file)
-        let plan = try planning.plan(file: file, forRun: true, config: hostConfig)
+        let (hostConfig, plan, stepUser) = try InvalidInputJSON.reporting(json: json) {
+            let hostConfig = try config.load(dagFile: file)
+            let plan = try planning.plan(file: file, forRun: true, config: hostConfig)
+            let stepUser = try StepUser.resolve(
+                runAs ?? ProcessInfo.processInfo.environment["SLUICE_RUN_AS"].flatMap { $0.isEmpty ? nil : $0 }
+                    ?? hostConfig.runAs)
+            return (hostConfig, plan, stepUser)
+        }
         let spec = plan.spec
-        let stepUser = try StepUser.resolve(
-            runAs ?? ProcessInfo.processInfo.environment["SLUICE_RUN_AS"].flatMap { $0.isEmpty ? nil : $0 }
-                ?? hostConfig.runAs)
         let stateDirectory = global.resolveStateDirectory(dagFile: file)
         let state = try StateDirectory.open(stateDirectory, create: true)
         let store = try Store.open(global.databaseTarget(stateDirectory: stateDirectory))

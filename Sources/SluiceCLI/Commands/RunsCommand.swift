@@ -102,7 +102,7 @@ struct RunsShowCommand: ParsableCommand {
             }
             print(usage.render())
         }
-        let commands = detail.steps.filter { !$0.command.isEmpty }
+        let commands = (detail.steps + detail.handlers).filter { $0.attempts > 0 && !$0.command.isEmpty }
         if !commands.isEmpty {
             print("\ncommands (as run):")
             let width = min(24, commands.map(\.step.count).max() ?? 0)

@@ -38,18 +38,37 @@ struct ValidateCommand: ParsableCommand {
         let inputs = paths.isEmpty ? ["dags"] : paths
         var results: [FileResult] = []
         var owners: [String: (file: String, mark: SourceMark)] = [:]
-        // One configuration and one capacity detection per project, not per file.
-        var hosts: [String: (config: HostConfig, capacity: HostCapacity)] = [:]
+        // One configuration and one capacity detection per project, not per file. A broken configuration is
+        // reported once, as such, and the DAGs are still checked (without the host's capacity).
+        var hosts: [String: (config: HostConfig, capacity: HostCapacity)?] = [:]
+        func host(for file: String) -> (config: HostConfig, capacity: HostCapacity)? {
+            let root = ConfigOption.projectRoot(dagFile: file)
+            if let known = hosts[root] { return known }
+            do {
+                let loaded = try config.load(dagFile: file)
+                hosts[root] = (loaded, HostCapacity.resolve(loaded))
+            } catch let error as SpecError {
+                hosts[root] = .some(nil)
+                results.append(
+                    FileResult(
+                        file: error.diagnostics.first?.file ?? HostConfig.fileName, valid: false, kind: "config",
+                        dag: nil, steps: nil, error: nil, diagnostics: error.diagnostics))
+            } catch {
+                hosts[root] = .some(nil)
+                results.append(
+                    FileResult(
+                        file: (error as? SpecReadError)?.file ?? HostConfig.fileName, valid: false, kind: "config",
+                        dag: nil, steps: nil, error: (error as? SpecReadError)?.reason ?? "\(error)", diagnostics: []))
+            }
+            return hosts[root]!
+        }
         for file in Self.expand(inputs, results: &results) {
             do {
                 switch try SpecLoader.check(path: file) {
                 case .dag(let spec):
-                    let root = ConfigOption.projectRoot(dagFile: file)
-                    if hosts[root] == nil {
-                        let loaded = try config.load(dagFile: file)
-                        hosts[root] = (loaded, HostCapacity.resolve(loaded))
+                    if let host = host(for: file) {
+                        try ConfigOption.checkCapacity(spec, config: host.config, capacity: host.capacity)
                     }
-                    try ConfigOption.checkCapacity(spec, config: hosts[root]!.config, capacity: hosts[root]!.capacity)
                     var result = FileResult(
                         file: file, valid: true, kind: "dag", dag: spec.name, steps: spec.steps.count, error: nil,
                         diagnostics: [])
@@ -92,6 +111,8 @@ struct ValidateCommand: ParsableCommand {
             for result in results {
                 if let error = result.error {
                     Terminal.printError("sluice: \(result.file): \(error)")
+                } else if result.kind == "config" {
+                    for diagnostic in result.diagnostics { Terminal.printError(diagnostic.description) }
                 } else if result.valid {
                     let what =
                         result.kind == "template"
@@ -101,12 +122,18 @@ struct ValidateCommand: ParsableCommand {
                     for diagnostic in result.diagnostics { Terminal.printError(diagnostic.description) }
                 }
             }
-            if results.count > 1 {
-                let invalid = results.filter { !$0.valid }.count
-                let problems = results.reduce(0) { $0 + $1.diagnostics.count }
-                print(
-                    "\(results.count) files: \(results.count - invalid) valid, \(invalid) invalid (\(problems) problems)"
-                )
+            let files = results.filter { $0.kind != "config" }
+            let configs = results.filter { $0.kind == "config" }
+            if files.count > 1 || !configs.isEmpty {
+                let invalid = files.filter { !$0.valid }.count
+                let problems = files.reduce(0) { $0 + $1.diagnostics.count }
+                var summary =
+                    "\(files.count) files: \(files.count - invalid) valid, \(invalid) invalid (\(problems) problems)"
+                for config in configs {
+                    let count = max(config.diagnostics.count, 1)
+                    summary += "; configuration \(config.file): \(count) problem\(count == 1 ? "" : "s")"
+                }
+                print(summary)
             }
         }
         if results.contains(where: { $0.error != nil }) { throw ExitWith(code: ExitCodes.unreadable) }

@@ -10,14 +10,59 @@ enum PlanRendering {
         }
     }
 
-    static func resourcesText(_ r: Resources) -> String {
-        var parts: [String] = []
-        if let cpus = r.cpus { parts.append("cpus \(number(cpus))") }
-        if let memory = r.memoryBytes { parts.append("memory \(Units.formatBytes(memory))") }
-        if let gpus = r.gpus { parts.append("gpus \(gpus)") }
-        if let p = r.maxProcesses { parts.append("max_processes \(p)") }
-        if let f = r.maxOpenFiles { parts.append("max_open_files \(f)") }
-        return parts.isEmpty ? "none requested" : parts.joined(separator: ", ")
+    /// One resource a step will get: its value, and whether the step asked for it, the host's
+    /// `default_resources` gave it, or Sluice's own default did.
+    struct AppliedResource {
+        let key: String
+        let text: String
+        let json: JSONValue
+        let source: String
+    }
+
+    /// What a step gets for each resource, and where each figure comes from.
+    static func applied(_ asked: Resources, config: HostConfig) -> [AppliedResource] {
+        let merged = asked.over(config.defaultResources)
+        let file = config.file ?? HostConfig.fileName
+        func source(_ key: String, _ stepValue: Any?) -> String {
+            if stepValue != nil { return "step" }
+            if config.defaultResources.marks[key] != nil { return "default_resources in \(file)" }
+            return "Sluice's default"
+        }
+        var result: [AppliedResource] = []
+        if let cpus = merged.cpus {
+            result.append(
+                .init(key: "cpus", text: "\(number(cpus)) cpu", json: .number(cpus), source: source("cpus", asked.cpus))
+            )
+        }
+        if let memory = merged.memoryBytes {
+            result.append(
+                .init(
+                    key: "memory", text: Units.formatBytes(memory), json: .number(Double(memory)),
+                    source: source("memory", asked.memoryBytes)))
+        }
+        let gpus = merged.gpus ?? 0
+        result.append(
+            .init(
+                key: "gpus", text: "\(gpus) GPU\(gpus == 1 ? "" : "s")", json: .number(Double(gpus)),
+                source: source("gpus", asked.gpus)))
+        if let processes = merged.maxProcesses {
+            result.append(
+                .init(
+                    key: "max_processes", text: "max_processes \(processes)", json: .number(Double(processes)),
+                    source: source("max_processes", asked.maxProcesses)))
+        }
+        if let files = merged.maxOpenFiles {
+            result.append(
+                .init(
+                    key: "max_open_files", text: "max_open_files \(files)", json: .number(Double(files)),
+                    source: source("max_open_files", asked.maxOpenFiles)))
+        }
+        return result
+    }
+
+    /// `2 cpu (step), 2.0 GiB (Sluice's default), …`: what applies, with where it comes from.
+    static func resourcesText(_ asked: Resources, config: HostConfig) -> String {
+        applied(asked, config: config).map { "\($0.text) (\($0.source))" }.joined(separator: ", ")
     }
 
     static func retriesText(_ r: RetryPolicy) -> String {
@@ -52,7 +97,7 @@ enum PlanRendering {
     }
 
     /// The plan as readable text.
-    static func text(_ plan: RunPlan) -> String {
+    static func text(_ plan: RunPlan, config: HostConfig) -> String {
         let spec = plan.spec
         var lines = ["plan for dag \(spec.name) (\(spec.file)), logical date \(plan.logicalDate)"]
         if let schedule = spec.schedule {
@@ -77,7 +122,7 @@ enum PlanRendering {
             lines.append("   command: \(commandText(step.command))")
             lines.append("   workdir: \(step.workdir)")
             for variable in step.env { lines.append("   env: \(variable.name)=\(variable.shown)") }
-            lines.append("   resources: \(resourcesText(step.step.resources))")
+            lines.append("   resources: \(resourcesText(step.step.resources, config: config))")
             lines.append("   retries: \(retriesText(step.step.retries))")
             if let timeout = step.step.timeout { lines.append("   timeout: \(Units.formatDuration(timeout))") }
             if step.step.executor != .local { lines.append("   executor: \(step.step.executor.rawValue)") }
@@ -100,7 +145,7 @@ enum PlanRendering {
     }
 
     /// The plan as JSON, in the documented shape.
-    static func json(_ plan: RunPlan) -> JSONValue {
+    static func json(_ plan: RunPlan, config: HostConfig) -> JSONValue {
         let spec = plan.spec
         let keys = plan.steps.map(\.key)
         func opt(_ value: Double?) -> JSONValue { value.map { .number($0) } ?? .null }
@@ -147,6 +192,16 @@ enum PlanRendering {
                         ("gpus", optInt(r.gpus)), ("max_processes", optInt(r.maxProcesses)),
                         ("max_open_files", optInt(r.maxOpenFiles)),
                     ])
+                ),
+                (
+                    "applied_resources",
+                    .object(
+                        applied(r, config: config).map {
+                            (
+                                $0.key == "memory" ? "memory_bytes" : $0.key,
+                                .object([("value", $0.json), ("source", .string($0.source))])
+                            )
+                        })
                 ),
                 (
                     "retries",
