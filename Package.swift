@@ -16,36 +16,45 @@ let package = Package(
             name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(name: "CSpawn"),
         .target(name: "SluiceBasics", dependencies: ["CSpawn"]),
-        .target(name: "SluiceSpec", dependencies: ["CYAML", "SluiceBasics"]),
+        .target(name: "SluiceModel"),
+        .target(name: "SluiceSpec", dependencies: ["CYAML", "SluiceBasics", "SluiceModel"]),
         .target(
-            name: "SluiceStore", dependencies: ["CLibPQ", "SluiceBasics"],
+            name: "SluiceStore", dependencies: ["CLibPQ", "SluiceBasics", "SluiceModel"],
             resources: [.embedInCode("Migrations")]),
-        .target(name: "SluiceExecutor", dependencies: ["SluiceBasics", "SluiceSpec", "SluiceStore"]),
+        .target(name: "SluiceExecutor", dependencies: ["SluiceBasics", "SluiceModel"]),
+        .target(name: "SluiceHost", dependencies: ["SluiceSpec", "SluiceExecutor", "SluiceModel", "SluiceBasics"]),
         .target(
             name: "SluiceEngine",
-            dependencies: ["SluiceSpec", "SluiceStore", "SluiceExecutor", "SluiceBasics"]),
+            dependencies: [
+                "SluiceSpec", "SluiceStore", "SluiceExecutor", "SluiceHost", "SluiceModel", "SluiceBasics",
+            ]),
         .target(
             name: "SluiceCLI",
             dependencies: [
-                "SluiceEngine", "SluiceExecutor", "SluiceSpec", "SluiceStore", "SluiceBasics",
+                "SluiceEngine", "SluiceExecutor", "SluiceHost", "SluiceSpec", "SluiceStore", "SluiceModel",
+                "SluiceBasics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
         .target(
-            name: "SluiceTestSupport", dependencies: ["SluiceStore", "SluiceBasics"],
+            name: "SluiceTestSupport", dependencies: ["SluiceStore", "SluiceBasics", "SluiceModel"],
             path: "Tests/SluiceTestSupport"),
-        .testTarget(name: "SluiceSpecTests", dependencies: ["SluiceSpec"]),
+        .testTarget(name: "SluiceSpecTests", dependencies: ["SluiceSpec", "SluiceModel"]),
         .testTarget(name: "SluiceBasicsTests", dependencies: ["SluiceBasics"]),
         .testTarget(
-            name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceTestSupport"]),
+            name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceModel", "SluiceTestSupport"]),
         .testTarget(
             name: "SluiceExecutorTests",
-            dependencies: ["SluiceExecutor", "SluiceBasics", "SluiceSpec", "SluiceTestSupport"]),
+            dependencies: ["SluiceExecutor", "SluiceBasics", "SluiceModel", "SluiceTestSupport"]),
         .testTarget(
             name: "SluiceEngineTests",
-            dependencies: ["SluiceEngine", "SluiceExecutor", "SluiceSpec", "SluiceStore", "SluiceTestSupport"]),
+            dependencies: [
+                "SluiceEngine", "SluiceExecutor", "SluiceHost", "SluiceSpec", "SluiceStore", "SluiceModel",
+                "SluiceTestSupport",
+            ]),
         .testTarget(
-            name: "SluiceCLITests", dependencies: ["sluice", "SluiceTestSupport", "SluiceBasics", "SluiceStore"]),
+            name: "SluiceCLITests",
+            dependencies: ["sluice", "SluiceTestSupport", "SluiceBasics", "SluiceStore", "SluiceModel"]),
     ],
     swiftLanguageModes: [.v6]
 )

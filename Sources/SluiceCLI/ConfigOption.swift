@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SluiceBasics
 import SluiceEngine
+import SluiceHost
 import SluiceSpec
 
 /// `--config FILE`: the host configuration (capacity, default resources, cgroups, grace period, log cap).

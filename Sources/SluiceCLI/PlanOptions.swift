@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SluiceHost
 import SluiceSpec
 
 /// `--param name=value` and `--logical-date`, shared by `run` and `plan`.

@@ -1,6 +1,8 @@
 import Foundation
 import SluiceBasics
 import SluiceExecutor
+import SluiceHost
+import SluiceModel
 import SluiceSpec
 import SluiceStore
 

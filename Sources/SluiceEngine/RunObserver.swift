@@ -1,3 +1,4 @@
+import SluiceModel
 import SluiceStore
 
 /// Receives a run's progress, each event only after it has been committed to the database.

@@ -1,5 +1,6 @@
 import Foundation
 import SluiceBasics
+import SluiceHost
 import SluiceSpec
 
 /// How a run is driven.

@@ -1,3 +1,4 @@
+import SluiceModel
 import SluiceStore
 
 /// What a finished run came to.

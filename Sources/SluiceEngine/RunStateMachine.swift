@@ -1,3 +1,4 @@
+import SluiceModel
 import SluiceStore
 
 /// One step's move from one state to another, decided by the state machine.

@@ -1,6 +1,7 @@
 import Foundation
 import SluiceBasics
 import SluiceExecutor
+import SluiceHost
 import SluiceSpec
 
 /// Resolves a planned step into the exact launch of one attempt: argv, environment, workdir, log paths.

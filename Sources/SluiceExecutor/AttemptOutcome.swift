@@ -1,7 +1,6 @@
 import Foundation
 import SluiceBasics
-import SluiceSpec
-import SluiceStore
+import SluiceModel
 
 /// Turns a process ending into the attempt state and a message a data scientist can act on.
 public enum AttemptOutcome {

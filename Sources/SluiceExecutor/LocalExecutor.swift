@@ -1,6 +1,6 @@
 import Foundation
 import SluiceBasics
-import SluiceSpec
+import SluiceModel
 import Synchronization
 
 /// Numbers attempt cgroups made by this process, so that two runs in one process never share a name.

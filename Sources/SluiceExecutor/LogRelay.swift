@@ -1,6 +1,6 @@
 import Foundation
 import SluiceBasics
-import SluiceSpec
+import SluiceModel
 
 /// Copies one stream of a step from a pipe to its log file, cutting it with a marker past a size cap and
 /// masking secret values.

@@ -1,3 +1,5 @@
+import SluiceModel
+
 /// A value in a `when` condition.
 public enum ConditionValue: Sendable, Hashable, CustomStringConvertible {
     /// Text.

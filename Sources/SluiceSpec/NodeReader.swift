@@ -1,11 +1,13 @@
+import SluiceModel
+
 /// Reads YAML nodes against the expected shape, collecting every problem instead of stopping at the first.
-struct NodeReader {
-    let file: String
-    private(set) var diagnostics: [Diagnostic] = []
+package struct NodeReader {
+    package let file: String
+    package private(set) var diagnostics: [Diagnostic] = []
 
-    init(file: String) { self.file = file }
+    package init(file: String) { self.file = file }
 
-    mutating func error(
+    package mutating func error(
         _ mark: SourceMark, _ path: String, _ message: String, code: String = "invalid", suggestion: String? = nil
     ) {
         diagnostics.append(
@@ -13,7 +15,7 @@ struct NodeReader {
     }
 
     /// Reports "path: expected X, found Y" for `node`.
-    mutating func mismatch(_ node: YAMLNode, _ path: String, expected: String, hint: String = "") {
+    package mutating func mismatch(_ node: YAMLNode, _ path: String, expected: String, hint: String = "") {
         let found = Self.found(node)
         diagnostics.append(
             Diagnostic(
@@ -23,7 +25,7 @@ struct NodeReader {
     }
 
     /// How a node reads in "found …": `'abc'`, `the quoted string "3"`, `a list`.
-    static func found(_ node: YAMLNode) -> String {
+    package static func found(_ node: YAMLNode) -> String {
         if node.isNull { return "null" }
         switch node.content {
         case .scalar(let text, let style):
@@ -35,7 +37,7 @@ struct NodeReader {
     }
 
     /// The pairs of a mapping node, keyed by their scalar key text; reports duplicates and unknown keys.
-    mutating func mapping(
+    package mutating func mapping(
         _ node: YAMLNode, path: String, allowed: [String]?, what: String
     ) -> [(key: String, keyMark: SourceMark, value: YAMLNode)]? {
         guard case .mapping(let pairs) = node.content else {
@@ -72,7 +74,7 @@ struct NodeReader {
     }
 
     /// A string scalar; any scalar's text counts (so `no` is the string "no"), null does not.
-    mutating func string(_ node: YAMLNode, path: String) -> String? {
+    package mutating func string(_ node: YAMLNode, path: String) -> String? {
         guard case .scalar(let text, _) = node.content, !node.isNull else {
             mismatch(node, path, expected: "a string")
             return nil
@@ -81,7 +83,7 @@ struct NodeReader {
     }
 
     /// A non-empty string.
-    mutating func nonEmptyString(_ node: YAMLNode, path: String) -> String? {
+    package mutating func nonEmptyString(_ node: YAMLNode, path: String) -> String? {
         guard let text = string(node, path: path) else { return nil }
         if text.strip(" \t\n").isEmpty {
             error(node.mark, path, "\(path): must not be empty")
@@ -103,7 +105,7 @@ struct NodeReader {
     }
 
     /// An integer written as a number (`3`, not `"3"`), within `range`.
-    mutating func int(_ node: YAMLNode, path: String, range: ClosedRange<Int>? = nil) -> Int? {
+    package mutating func int(_ node: YAMLNode, path: String, range: ClosedRange<Int>? = nil) -> Int? {
         let expected = range.map { Self.rangeText($0) } ?? "an integer"
         guard let text = plain(node), ParamSpec.isInteger(text), let value = Int(text) else {
             mismatch(node, path, expected: expected)
@@ -117,7 +119,7 @@ struct NodeReader {
     }
 
     /// A number written as a number, above zero when `positive`.
-    mutating func number(_ node: YAMLNode, path: String, positive: Bool) -> Double? {
+    package mutating func number(_ node: YAMLNode, path: String, positive: Bool) -> Double? {
         let expected = positive ? "a number above 0" : "a number"
         guard let text = plain(node), let value = ParamSpec.value(text, as: .float)?.number else {
             mismatch(node, path, expected: expected)
@@ -131,7 +133,7 @@ struct NodeReader {
     }
 
     /// `true` or `false`, unquoted.
-    mutating func bool(_ node: YAMLNode, path: String) -> Bool? {
+    package mutating func bool(_ node: YAMLNode, path: String) -> Bool? {
         guard let text = plain(node), case .bool(let value)? = ParamSpec.value(text, as: .bool) else {
             mismatch(node, path, expected: "true or false")
             return nil
@@ -140,7 +142,7 @@ struct NodeReader {
     }
 
     /// One of `choices`, with a suggestion for near misses.
-    mutating func choice(_ node: YAMLNode, path: String, _ choices: [String]) -> String? {
+    package mutating func choice(_ node: YAMLNode, path: String, _ choices: [String]) -> String? {
         guard let text = string(node, path: path) else { return nil }
         guard choices.contains(text) else {
             let suggestion = Suggestions.closest(to: text, in: choices)
@@ -157,7 +159,7 @@ struct NodeReader {
     }
 
     /// A duration such as `30s`, `10m`, `2h`, `1d` or `1h30m`, above zero.
-    mutating func duration(_ node: YAMLNode, path: String) -> Double? {
+    package mutating func duration(_ node: YAMLNode, path: String) -> Double? {
         let expected = "a duration such as 30s, 10m, 2h or 1d"
         guard case .scalar(let text, _) = node.content, !node.isNull else {
             mismatch(node, path, expected: expected)
@@ -178,7 +180,7 @@ struct NodeReader {
     }
 
     /// A memory size with a unit, such as `4Gi`.
-    mutating func memory(_ node: YAMLNode, path: String) -> Int64? {
+    package mutating func memory(_ node: YAMLNode, path: String) -> Int64? {
         let expected = "a size with a unit (Ki, Mi, Gi, Ti, K, M, G, T), such as 4Gi"
         guard case .scalar(let text, _) = node.content, !node.isNull else {
             mismatch(node, path, expected: expected)
@@ -206,7 +208,7 @@ struct NodeReader {
     }
 
     /// A list; a single value is not accepted, so the shape stays obvious.
-    mutating func list(_ node: YAMLNode, path: String, of what: String) -> [YAMLNode]? {
+    package mutating func list(_ node: YAMLNode, path: String, of what: String) -> [YAMLNode]? {
         guard case .sequence(let items) = node.content else {
             mismatch(node, path, expected: "a list of \(what)")
             return nil
@@ -215,7 +217,7 @@ struct NodeReader {
     }
 
     /// A list of strings.
-    mutating func stringList(_ node: YAMLNode, path: String) -> [String]? {
+    package mutating func stringList(_ node: YAMLNode, path: String) -> [String]? {
         guard let items = list(node, path: path, of: "strings") else { return nil }
         var result: [String] = []
         var ok = true

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceModel
 
 /// The type of a DAG parameter.
 public enum ParamType: String, Sendable, CaseIterable, Codable {

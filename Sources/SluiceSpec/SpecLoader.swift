@@ -60,7 +60,7 @@ public enum SpecLoader {
     }
 
     /// The YAML tree of a file's bytes, or the diagnostic that says why there is none.
-    static func parseTree(bytes: [UInt8], file: String) -> Result<YAMLNode, SpecError> {
+    package static func parseTree(bytes: [UInt8], file: String) -> Result<YAMLNode, SpecError> {
         func fail(_ mark: SourceMark, _ message: String, _ code: String) -> Result<YAMLNode, SpecError> {
             .failure(SpecError([Diagnostic(file: file, mark: mark, path: "", message: message, code: code)]))
         }
@@ -129,7 +129,7 @@ public enum SpecLoader {
     /// The bytes of a DAG, template or configuration file: a regular file of at most `maxFileBytes`.
     public static func readFile(_ path: String) throws -> [UInt8] { try read(path) }
 
-    static func read(_ path: String) throws -> [UInt8] {
+    package static func read(_ path: String) throws -> [UInt8] {
         do {
             return try FileSystem.readBytes(path, limit: maxFileBytes)
         } catch is FileTooLarge {

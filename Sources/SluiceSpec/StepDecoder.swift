@@ -1,3 +1,5 @@
+import SluiceModel
+
 /// A step (or `defaults`) as written: every field optional, before defaults are applied.
 struct StepDraft {
     var description: String?
@@ -267,7 +269,7 @@ extension NodeReader {
         return policy
     }
 
-    mutating func resources(_ node: YAMLNode, path: String) -> Resources? {
+    package mutating func resources(_ node: YAMLNode, path: String) -> Resources? {
         guard
             let fields = mapping(
                 node, path: path, allowed: Vocabulary.names(Vocabulary.resources),

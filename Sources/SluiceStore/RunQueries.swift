@@ -1,4 +1,5 @@
 import Foundation
+import SluiceModel
 
 /// A DAG and its latest run, for `sluice status`.
 public struct DAGStatus: Sendable, Codable {

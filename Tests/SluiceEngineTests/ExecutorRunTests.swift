@@ -1,6 +1,7 @@
 import Foundation
 import SluiceEngine
 import SluiceExecutor
+import SluiceHost
 import SluiceSpec
 import SluiceStore
 import SluiceTestSupport

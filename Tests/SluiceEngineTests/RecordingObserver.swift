@@ -1,5 +1,6 @@
 import Foundation
 import SluiceEngine
+import SluiceModel
 import SluiceStore
 
 /// Collects what the driver reports, and can act on a step start (for cancellation tests).

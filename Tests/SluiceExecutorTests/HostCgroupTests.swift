@@ -1,8 +1,7 @@
 import Foundation
 import SluiceBasics
 import SluiceExecutor
-import SluiceSpec
-import SluiceStore
+import SluiceModel
 import SluiceTestSupport
 import Testing
 

@@ -1,7 +1,6 @@
 import Foundation
 import SluiceBasics
 import SluiceExecutor
-import SluiceStore
 import Testing
 
 @Suite("The local executor (real processes)")

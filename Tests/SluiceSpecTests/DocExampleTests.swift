@@ -1,4 +1,5 @@
 import Foundation
+import SluiceHost
 import SluiceSpec
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceModel
 import SluiceStore
 import SluiceTestSupport
 import Testing

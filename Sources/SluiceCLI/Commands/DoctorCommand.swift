@@ -5,6 +5,8 @@ import Foundation
 import SluiceBasics
 import SluiceEngine
 import SluiceExecutor
+import SluiceHost
+import SluiceModel
 import SluiceSpec
 import SluiceStore
 

@@ -3,6 +3,7 @@ import Foundation
 import SluiceBasics
 import SluiceEngine
 import SluiceExecutor
+import SluiceModel
 import SluiceSpec
 import SluiceStore
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SluiceExecutor
+import SluiceModel
 import SluiceSpec
 import SluiceStore
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SluiceBasics
 import SluiceEngine
+import SluiceHost
 import SluiceSpec
 
 /// `sluice validate [PATH...]`: check DAG and template files, or whole folders, without running anything.

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceModel
 import SluiceSpec
 
 /// How times, durations and sizes are written in tables.

@@ -1,3 +1,5 @@
+import SluiceHost
+import SluiceModel
 import SluiceSpec
 
 /// Text and JSON forms of a `RunPlan`, for `sluice plan`.

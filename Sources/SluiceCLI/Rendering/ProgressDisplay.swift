@@ -2,6 +2,7 @@ import Foundation
 import SluiceBasics
 import SluiceEngine
 import SluiceExecutor
+import SluiceModel
 import SluiceStore
 
 /// Shows a run as it happens: plain timestamped lines in a pipe, plus a live status line on a terminal.

@@ -1,5 +1,6 @@
 import Foundation
 import SluiceBasics
+import SluiceSpec
 
 /// The host's configuration file (`sluice.yaml` at the project root): capacity, default resources, enforcement.
 public struct HostConfig: Sendable, Equatable {

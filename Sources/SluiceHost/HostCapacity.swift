@@ -95,5 +95,5 @@ public struct StepRequest: Sendable, Equatable {
     }
 
     /// CPU in thousandths of a core, so that sums are exact.
-    var millicores: Int { Int((cpus * 1000).rounded(.up)) }
+    public var millicores: Int { Int((cpus * 1000).rounded(.up)) }
 }

@@ -87,7 +87,7 @@ public enum Units {
     }
 
     /// True for `12`, `1.5`, `.5`: digits with at most one dot.
-    static func isDecimal(_ text: String) -> Bool {
+    package static func isDecimal(_ text: String) -> Bool {
         var dots = 0
         var digits = 0
         for char in text {
@@ -99,7 +99,7 @@ public enum Units {
 
 extension String {
     /// The string without leading and trailing characters from `set`.
-    func strip(_ set: String = " \t") -> String {
+    package func strip(_ set: String = " \t") -> String {
         let chars = Set(set)
         var slice = Substring(self)
         while let first = slice.first, chars.contains(first) { slice = slice.dropFirst() }
