@@ -4,7 +4,8 @@ import PackageDescription
 let package = Package(
     name: "Sluice",
     products: [
-        .executable(name: "sluice", targets: ["sluice"])
+        .executable(name: "sluice", targets: ["sluice"]),
+        .executable(name: "sluice-shim", targets: ["sluice-shim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -15,6 +16,7 @@ let package = Package(
         .systemLibrary(
             name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(name: "CSpawn"),
+        .executableTarget(name: "sluice-shim", dependencies: ["CSpawn"]),
         .target(name: "SluiceBasics", dependencies: ["CSpawn"]),
         .target(name: "SluiceModel"),
         .target(name: "SluiceSpec", dependencies: ["CYAML", "SluiceBasics", "SluiceModel"]),
@@ -45,7 +47,7 @@ let package = Package(
             name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceModel", "SluiceTestSupport"]),
         .testTarget(
             name: "SluiceExecutorTests",
-            dependencies: ["SluiceExecutor", "SluiceBasics", "SluiceModel", "SluiceTestSupport"]),
+            dependencies: ["SluiceExecutor", "sluice-shim", "SluiceBasics", "SluiceModel", "SluiceTestSupport"]),
         .testTarget(
             name: "SluiceEngineTests",
             dependencies: [
@@ -54,7 +56,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "SluiceCLITests",
-            dependencies: ["sluice", "SluiceTestSupport", "SluiceBasics", "SluiceStore", "SluiceModel"]),
+            dependencies: ["sluice", "sluice-shim", "SluiceTestSupport", "SluiceBasics", "SluiceStore", "SluiceModel"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -38,9 +38,9 @@ static void child_fail(const child_report *report, int stage) {
     _exit(127);
 }
 
-/* Marks every descriptor from 3 up close-on-exec, so exec leaves only 0, 1 and 2 open. */
-static void child_mark_cloexec_from_3(void) {
-    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) {
+/* Marks every descriptor from `first` up close-on-exec, so exec leaves only those below it open. */
+static void child_mark_cloexec_from(int first) {
+    if (syscall(SYS_close_range, (unsigned)first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) {
         return;
     }
     struct rlimit limit;
@@ -48,7 +48,7 @@ static void child_mark_cloexec_from_3(void) {
     if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && (long)limit.rlim_cur < max) {
         max = (long)limit.rlim_cur;
     }
-    for (long fd = 3; fd < max; fd++) {
+    for (long fd = first; fd < max; fd++) {
         int flags = fcntl((int)fd, F_GETFD);
         if (flags >= 0) {
             fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC);
@@ -75,6 +75,27 @@ static int child_setup_stdio(const sluice_spawn_request *request) {
     }
     for (int i = 0; i < 3; i++) {
         if (dup2(copies[i], i) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Puts the inherited descriptors at 3, 4, ... (through high copies, so a source may be any of the targets). */
+static int child_setup_inherited(const sluice_spawn_request *request) {
+    int copies[64];
+    if (request->inherit_fd_count > 64) {
+        errno = EMFILE;
+        return -1;
+    }
+    for (int i = 0; i < request->inherit_fd_count; i++) {
+        copies[i] = fcntl(request->inherit_fds[i], F_DUPFD_CLOEXEC, 256);
+        if (copies[i] < 0) {
+            return -1;
+        }
+    }
+    for (int i = 0; i < request->inherit_fd_count; i++) {
+        if (dup2(copies[i], 3 + i) < 0) {
             return -1;
         }
     }
@@ -131,7 +152,7 @@ static void child_run(const sluice_spawn_request *request, const child_report *r
             child_fail(report, SLUICE_STAGE_MOUNT);
         }
     }
-    if (child_setup_stdio(request) != 0) {
+    if (child_setup_stdio(request) != 0 || child_setup_inherited(request) != 0) {
         child_fail(report, SLUICE_STAGE_STDIO);
     }
     if (request->cwd != NULL && chdir(request->cwd) != 0) {
@@ -147,7 +168,7 @@ static void child_run(const sluice_spawn_request *request, const child_report *r
     if (request->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
         child_fail(report, SLUICE_STAGE_SESSION);
     }
-    child_mark_cloexec_from_3();
+    child_mark_cloexec_from(3 + request->inherit_fd_count);
     /* Last, so that a low open-files limit cannot break the descriptor shuffling above. */
     for (int i = 0; i < request->rlimit_count; i++) {
         struct rlimit limit = { request->rlimits[i].soft, request->rlimits[i].hard };
@@ -281,4 +302,19 @@ int sluice_pidfd_open(pid_t pid) {
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+int sluice_pidfd_send_signal(int pidfd, int signal_number) {
+#ifdef SYS_pidfd_send_signal
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, signal_number, NULL, 0);
+#else
+    (void)pidfd;
+    (void)signal_number;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int sluice_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
 }

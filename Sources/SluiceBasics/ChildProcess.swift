@@ -85,13 +85,17 @@ public struct ChildProcess: Sendable, Hashable {
                                 return request.cgroupProcs.withUnsafeBufferPointer { fds in
                                     limits.withUnsafeBufferPointer { rlimits in
                                         request.groups.withUnsafeBufferPointer { groups in
-                                            c.cgroup_fds = fds.baseAddress
-                                            c.cgroup_fd_count = Int32(fds.count)
-                                            c.rlimits = rlimits.baseAddress
-                                            c.rlimit_count = Int32(rlimits.count)
-                                            c.groups = groups.baseAddress
-                                            c.group_count = Int32(groups.count)
-                                            return sluice_spawn(&c, &failure)
+                                            request.inheritedDescriptors.withUnsafeBufferPointer { inherited in
+                                                c.cgroup_fds = fds.baseAddress
+                                                c.cgroup_fd_count = Int32(fds.count)
+                                                c.rlimits = rlimits.baseAddress
+                                                c.rlimit_count = Int32(rlimits.count)
+                                                c.groups = groups.baseAddress
+                                                c.group_count = Int32(groups.count)
+                                                c.inherit_fds = inherited.baseAddress
+                                                c.inherit_fd_count = Int32(inherited.count)
+                                                return sluice_spawn(&c, &failure)
+                                            }
                                         }
                                     }
                                 }
@@ -171,4 +175,31 @@ func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePo
 func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
     guard let string else { return body(nil) }
     return string.withCString { body($0) }
+}
+
+/// Tells a process from a later one that reused its pid: the start time the kernel keeps for it.
+public enum ProcessIdentity {
+    /// The process's start time in clock ticks since boot (`/proc/<pid>/stat` field 22); nil when it is gone.
+    public static func startTime(_ pid: pid_t) -> UInt64? {
+        guard let bytes = try? FileSystem.readBytes("/proc/\(pid)/stat", limit: 4096) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        // After "(comm)": state is field 3, so starttime (field 22) is the 20th after the parenthesis.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? UInt64(fields[19]) : nil
+    }
+
+    /// True when `pid` is alive and is the process that started at `startTime`.
+    public static func isAlive(_ pid: pid_t, startedAt startTime: UInt64) -> Bool {
+        guard pid > 0, let now = ProcessIdentity.startTime(pid) else { return false }
+        return now == startTime && !isZombie(pid)
+    }
+
+    /// True when `pid` has exited and waits to be reaped.
+    public static func isZombie(_ pid: pid_t) -> Bool {
+        guard let bytes = try? FileSystem.readBytes("/proc/\(pid)/stat", limit: 4096) else { return false }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return false }
+        return text[text.index(after: close)...].split(separator: " ").first == "Z"
+    }
 }

@@ -18,6 +18,14 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
     /// The working directory that was requested.
     public let workdir: String?
 
+    /// Describes a failure at `stage` with errno `code`.
+    public init(stage: Stage, code: Int32, executable: String, workdir: String?) {
+        self.stage = stage
+        self.code = code
+        self.executable = executable
+        self.workdir = workdir
+    }
+
     /// A one-line, actionable reason.
     public var description: String {
         let reason = String(cString: strerror(code))

@@ -30,6 +30,8 @@ public struct SpawnRequest: Sendable {
     public var cgroupProcs: [Int32]
     /// Resource limits the child sets on itself just before exec.
     public var limits: [ResourceLimit]
+    /// Descriptors the child keeps, as its fds 3, 4, … in this order; every other one is closed at exec.
+    public var inheritedDescriptors: [Int32]
 
     /// A request with /dev/null for stdio, a new process group and the caller's identity.
     public init(
@@ -49,6 +51,7 @@ public struct SpawnRequest: Sendable {
         self.bindMount = nil
         self.cgroupProcs = []
         self.limits = []
+        self.inheritedDescriptors = []
     }
 }
 

@@ -9,7 +9,23 @@ public enum Terminal {
 
     /// Writes a string to stderr, its control characters escaped.
     public static func printError(_ text: String) {
-        FileHandle.standardError.write(Data((safe(text) + "\n").utf8))
+        write(STDERR_FILENO, safe(text) + "\n")
+    }
+
+    /// Writes all of `text` to `fd`, giving up quietly when it is closed (a reader that went away).
+    public static func write(_ fd: Int32, _ text: String) {
+        write(fd, Array(text.utf8))
+    }
+
+    /// Writes all of `bytes` to `fd`, giving up quietly when it is closed.
+    public static func write(_ fd: Int32, _ bytes: [UInt8]) {
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let n = rest.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            rest = rest.dropFirst(n)
+        }
     }
 
     /// `text` with every control character that could act on a terminal written out as `\x1b`, `\u202e`, …

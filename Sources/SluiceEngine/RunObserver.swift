@@ -23,6 +23,13 @@ public protocol RunObserver: AnyObject {
     func handlerStarted(name: String, pid: Int32)
     /// A handler ended (`succeeded`, `failed`, or `cancelled` by a signal).
     func handlerEnded(name: String, ending: AttemptEnding, state: StepState)
+    /// The run is queued and cannot start yet (its DAG has `max_active_runs` runs going).
+    func waiting(runID: Int64, reason: String)
     /// The run reached its final state.
     func runFinished(runID: Int64, state: RunState)
+}
+
+extension RunObserver {
+    /// Says nothing by default.
+    public func waiting(runID: Int64, reason: String) {}
 }

@@ -29,6 +29,10 @@ public struct AttemptLaunch: Sendable {
     public var user: UserIdentity?
     /// Values replaced by `***` wherever they appear in the logs (secrets given to the step).
     public var maskedValues: [String]
+    /// Seconds the attempt may run; its watcher stops it then (nil: no limit).
+    public var timeout: Double?
+    /// Seconds between SIGTERM and SIGKILL when it is stopped.
+    public var gracePeriod: Double
 
     /// Creates a launch description with no limits, no log cap and private log files.
     public init(
@@ -48,10 +52,14 @@ public struct AttemptLaunch: Sendable {
         self.outputVariable = nil
         self.user = nil
         self.maskedValues = []
+        self.timeout = nil
+        self.gracePeriod = 10
     }
 
     /// Absolute path of the stdout log.
     public var stdoutPath: String { logDirectory.path + "/" + logName + ".out" }
     /// Absolute path of the stderr log.
     public var stderrPath: String { logDirectory.path + "/" + logName + ".err" }
+    /// The name of the status file its watcher keeps beside the logs.
+    public var statusName: String { logName + ".status" }
 }

@@ -11,10 +11,12 @@ public enum AttemptOutcome {
     }
 
     /// The recorded ending of an attempt that ran: timed out, OOM-killed, killed by a signal, or exited.
+    /// A stop its watcher made for a timeout is read from `exit`, unless `stop` says otherwise.
     public static func ending(
-        step: String, exit: AttemptExit, limits: AttemptLimits, viaShell: Bool, stop: Stop? = nil,
-        noun: String = "step"
+        step: String, exit: AttemptExit, limits: AttemptLimits, viaShell: Bool, timeout: Double? = nil,
+        stop explicit: Stop? = nil, noun: String = "step"
     ) -> AttemptEnding {
+        let stop = explicit ?? (exit.stop == "timeout" ? Stop.timeout(seconds: timeout ?? 0, killed: exit.killed) : nil)
         let status = exit.status
         let usage = exit.usage
         let state: AttemptState
@@ -49,6 +51,7 @@ public enum AttemptOutcome {
         } else {
             state = .lost
             message = "\(noun) \(step): its ending could not be observed"
+            if let problem = exit.recordProblem { message! += " (\(problem))" }
         }
         if let usage, usage.pidsLimitHits > 0, let most = limits.maxProcesses, state != .exited || status.exitCode != 0
         {
@@ -60,7 +63,7 @@ public enum AttemptOutcome {
             let note = "its output passed the log limit and \(Units.formatBytes(exit.droppedLogBytes)) was dropped"
             message = message.map { "\($0); \(note)" } ?? "\(noun) \(step): \(note)"
         }
-        if let problem = exit.recordProblem {
+        if let problem = exit.recordProblem, state != .lost {
             message = message.map { "\($0); \(problem)" } ?? "\(noun) \(step) exited 0, but \(problem)"
         }
         var ending = AttemptEnding(

@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 import SluiceBasics
 import SluiceModel
@@ -6,89 +7,23 @@ import Synchronization
 /// Numbers attempt cgroups made by this process, so that two runs in one process never share a name.
 private let cgroupSequence = Atomic<Int>(0)
 
-/// A step attempt running as a local child process, in its own process group and (where possible) cgroup.
-public final class RunningAttempt {
-    /// The child (its pid is also its process group id).
-    public let process: ChildProcess
-    /// When it started, on the monotonic clock.
-    public let startedAt: Double
-    /// A descriptor that becomes readable when the process exits; nil where the kernel has no pidfd.
-    public let exitFD: Int32?
-    /// Its cgroup, when cgroups are in use.
-    public let cgroup: AttemptCgroup?
-    /// The stdout and stderr relays.
-    public let logs: [LogRelay]
-    /// Where it writes its outputs, if it was given such a file.
-    let outputFile: OutputFile?
-    /// The run's log directory, whose disk is checked when the attempt ends.
-    let logDirectory: SecureDirectory
-
-    init(
-        process: ChildProcess, startedAt: Double, exitFD: Int32?, cgroup: AttemptCgroup?, logs: [LogRelay],
-        outputFile: OutputFile?, logDirectory: SecureDirectory
-    ) {
-        self.process = process
-        self.startedAt = startedAt
-        self.exitFD = exitFD
-        self.cgroup = cgroup
-        self.logs = logs
-        self.outputFile = outputFile
-        self.logDirectory = logDirectory
-    }
-
-    /// The descriptors to poll: log pipes that are still open.
-    public var logFDs: [Int32] { logs.filter { $0.source >= 0 && !$0.atEnd }.map(\.source) }
-
-    /// Copies what the log pipes hold into the log files.
-    public func pumpLogs() { for relay in logs { relay.pump() } }
-}
-
-/// How an attempt's process ended, with what its cgroup accounted.
-public struct AttemptExit: Sendable {
-    /// The main process's wait status and rusage.
-    public let status: ProcessExit
-    /// The cgroup's accounting, when there was a cgroup.
-    public let usage: CgroupUsage?
-    /// Wall-clock seconds from spawn to exit.
-    public let wallSeconds: Double
-    /// Bytes of log output dropped past the cap.
-    public let droppedLogBytes: Int64
-    /// A problem cleaning up (a cgroup that could not be removed), for the operator's log.
-    public let cleanupProblem: String?
-    /// What the attempt wrote to its output file; nil when it had none or it could not be read.
-    public var outputBytes: [UInt8]?
-    /// Why its logs or outputs are incomplete: a write that failed, a full disk, an unreadable output file.
-    public var recordProblem: String?
-
-    /// Creates an exit record.
-    public init(
-        status: ProcessExit, usage: CgroupUsage?, wallSeconds: Double, droppedLogBytes: Int64, cleanupProblem: String?
-    ) {
-        self.status = status
-        self.usage = usage
-        self.wallSeconds = wallSeconds
-        self.droppedLogBytes = droppedLogBytes
-        self.cleanupProblem = cleanupProblem
-    }
-}
-
-/// A launch that failed before the command ran.
-public struct LaunchFailure: Error, Sendable, CustomStringConvertible {
-    /// Why, in words a data scientist can act on.
-    public let reason: String
-    /// The reason.
-    public var description: String { reason }
-}
-
-/// Runs attempts as child processes of this one: own process group and cgroup, stdin from /dev/null, logs relayed.
-public struct LocalExecutor: Sendable {
+/// Runs attempts as local processes, each watched by a `sluice-shim` that outlives the engine.
+///
+/// The engine makes the log files (through a directory descriptor that never follows links), the outputs
+/// file and the cgroup; the shim starts the step in its own process group and cgroup, relays its output
+/// into the logs, enforces its timeout, kills what it leaves behind and keeps how it ended in a status file.
+/// The engine waits on the shim's pidfd, reads the status file, the cgroup's accounting and the outputs.
+public struct LocalExecutor: Executor {
     /// The enforcement in effect.
     public let control: ResourceControl
 
     /// Creates an executor that enforces through `control`.
     public init(control: ResourceControl = .rlimitsOnly) { self.control = control }
 
-    /// Starts an attempt; throws `LaunchFailure` when the command cannot start.
+    /// `cgroup v1`, `cgroup v2` or `rlimit`.
+    public var enforcementSummary: String { control.summary }
+
+    /// Starts an attempt under a shim; throws `LaunchFailure` when the command cannot start.
     public func start(_ launch: AttemptLaunch) throws(LaunchFailure) -> RunningAttempt {
         var environment = launch.environment
         if let user = launch.user, !user.isCurrent {
@@ -102,26 +37,24 @@ public struct LocalExecutor: Sendable {
         guard let executable = ExecutableLookup.resolve(program, path: pathVariable) else {
             throw LaunchFailure(reason: "command not found: \(program) (not in the step's PATH)")
         }
-        let out: (relay: LogRelay, childEnd: Int32)
-        let err: (relay: LogRelay, childEnd: Int32)
+        guard let shim = ShimProtocol.executable else {
+            throw LaunchFailure(
+                reason:
+                    "sluice-shim, which watches every attempt, was not found beside sluice or on PATH; reinstall sluice (make install) or set SLUICE_SHIM"
+            )
+        }
+        var opened: [Int32] = []
+        defer { for fd in opened { close(fd) } }
         let outputFile: OutputFile?
         do {
-            out = try LogRelay.open(
-                in: launch.logDirectory, name: launch.logName + ".out", mode: launch.logMode, limit: launch.logLimit,
-                masking: launch.maskedValues)
-            err = try LogRelay.open(
-                in: launch.logDirectory, name: launch.logName + ".err", mode: launch.logMode, limit: launch.logLimit,
-                masking: launch.maskedValues)
+            opened.append(try launch.logDirectory.createFile(launch.logName + ".out", mode: launch.logMode))
+            opened.append(try launch.logDirectory.createFile(launch.logName + ".err", mode: launch.logMode))
             outputFile = launch.outputVariable == nil ? nil : try OutputFile.make(for: launch)
         } catch {
             throw LaunchFailure(reason: "cannot create its log files: \(error)\(Self.diskNote(launch.logDirectory))")
         }
         if let variable = launch.outputVariable, let outputFile {
             environment = environment.filter { !$0.hasPrefix(variable + "=") } + ["\(variable)=\(outputFile.path)"]
-        }
-        defer {
-            close(out.childEnd)
-            close(err.childEnd)
         }
         var cgroup: AttemptCgroup?
         var procs: [Int32] = []
@@ -132,8 +65,7 @@ public struct LocalExecutor: Sendable {
                 maxProcesses: launch.limits.maxProcesses)
             do {
                 let sequence = cgroupSequence.wrappingAdd(1, ordering: .relaxed).newValue
-                let name = "\(launch.cgroupName)-\(getpid())-\(sequence)"
-                let made = try backend.create(name: name, limits: limits)
+                let made = try backend.create(name: "\(launch.cgroupName)-\(getpid())-\(sequence)", limits: limits)
                 cgroup = made
                 for file in backend.procsFiles(made) { procs.append(try HostCgroupFiles().openForWriting(file)) }
             } catch {
@@ -142,58 +74,157 @@ public struct LocalExecutor: Sendable {
                 throw LaunchFailure(reason: "cannot set up the attempt's cgroup: \(error)")
             }
         }
-        var request = SpawnRequest(
-            executable: executable, arguments: launch.argv, environment: environment, workdir: launch.workdir)
-        request.stdout = out.childEnd
-        request.stderr = err.childEnd
-        request.cgroupProcs = procs
-        request.limits = control.rlimits(for: launch.limits)
-        if let user = launch.user, !user.isCurrent {
-            request.credentials = (user.uid, user.gid)
-            request.groups = user.groups
-        }
-        let started = MonotonicClock.now()
-        do {
-            let process = try ChildProcess.spawn(request)
-            return RunningAttempt(
-                process: process, startedAt: started, exitFD: process.exitDescriptor(), cgroup: cgroup,
-                logs: [out.relay, err.relay], outputFile: outputFile, logDirectory: launch.logDirectory)
-        } catch {
+        func undo() {
             if let made = cgroup, let backend = control.backend { try? backend.remove(made) }
             outputFile?.remove()
+        }
+        let specification = ShimProtocol.specification(
+            launch, executable: executable, environment: environment, rlimits: control.rlimits(for: launch.limits),
+            cgroupDirectories: cgroup?.directories ?? [], cgroupFDs: procs.count)
+        let started: (shim: ChildProcess, pid: pid_t)
+        do {
+            started = try Self.spawnShim(
+                shim, specification: specification,
+                descriptors: [opened[0], opened[1], launch.logDirectory.fd] + procs, launch: launch)
+        } catch {
+            undo()
+            throw error
+        }
+        let start = ProcessIdentity.startTime(started.shim.pid) ?? 0
+        let record = AttemptRecord(
+            externalID: ShimProtocol.externalID(shim: started.shim.pid, start: start),
+            logDirectory: launch.logDirectory.path, logName: launch.logName, cgroupName: cgroup?.name,
+            cgroupDirectories: cgroup?.directories ?? [], outputPath: outputFile?.path,
+            outputOwner: outputFile.map { UInt32($0.ownerID) })
+        return RunningAttempt(
+            externalID: record.externalID, pid: started.pid, exitFD: started.shim.exitDescriptor(), record: record,
+            watcher: started.shim.pid, isChild: true, statusDirectory: launch.logDirectory, cgroup: cgroup,
+            outputFile: outputFile)
+    }
+
+    /// Starts the shim in a session of its own, hands it the specification and waits for its first word.
+    private static func spawnShim(
+        _ shim: String, specification: [UInt8], descriptors: [Int32], launch: AttemptLaunch
+    ) throws(LaunchFailure) -> (ChildProcess, pid_t) {
+        var specPipe: [Int32] = [0, 0]
+        var reportPipe: [Int32] = [0, 0]
+        guard sluice_pipe_cloexec(&specPipe) == 0 else {
+            throw LaunchFailure(reason: "cannot start a process: \(String(cString: strerror(errno)))")
+        }
+        guard sluice_pipe_cloexec(&reportPipe) == 0 else {
+            close(specPipe[0])
+            close(specPipe[1])
+            throw LaunchFailure(reason: "cannot start a process: \(String(cString: strerror(errno)))")
+        }
+        var request = SpawnRequest(
+            executable: shim, arguments: ["sluice-shim"], environment: ["PATH=/usr/bin:/bin", "LC_ALL=C"],
+            workdir: "/")
+        request.stdin = specPipe[0]
+        request.newSession = true
+        request.inheritedDescriptors = [reportPipe[1]] + descriptors
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.spawn(request)
+        } catch {
+            for fd in specPipe + reportPipe { close(fd) }
+            throw LaunchFailure(reason: "cannot start its watcher (\(shim)): \(error)")
+        }
+        close(specPipe[0])
+        close(reportPipe[1])
+        specification.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = write(specPipe[1], bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                offset += n
+            }
+        }
+        close(specPipe[1])
+        var reply: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let n = read(reportPipe[0], &byte, 1)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 || byte == 10 { break }
+            reply.append(byte)
+        }
+        close(reportPipe[0])
+        let words = String(decoding: reply, as: UTF8.self).split(separator: " ")
+        if words.first == "started", words.count == 2, let pid = pid_t(words[1]) {
+            return (child, pid)
+        }
+        _ = child.wait()
+        try? launch.logDirectory.removeTree(launch.statusName)
+        if words.first == "failed", words.count == 3, let stage = Int32(words[1]), let code = Int32(words[2]),
+            let known = SpawnError.Stage(rawValue: stage)
+        {
+            let error = SpawnError(
+                stage: known, code: code, executable: launch.argv.first ?? "", workdir: launch.workdir)
             var reason = error.description
-            if let user = launch.user, !user.isCurrent, error.stage == .chdir || error.stage == .exec {
+            if let user = launch.user, !user.isCurrent, known == .chdir || known == .exec {
                 reason += " (steps run as \(user.name))"
             }
             throw LaunchFailure(reason: reason)
         }
+        throw LaunchFailure(reason: "its watcher (\(shim)) did not start it: \(String(decoding: reply, as: UTF8.self))")
     }
 
-    /// Once the main process has exited: kills what it left in its group and cgroup, reads the cgroup's
-    /// accounting, removes the cgroup, flushes the logs and reads the outputs. Nil while it runs.
+    /// Once the attempt's watcher has exited: its recorded ending, the cgroup's accounting (then the
+    /// cgroup is removed) and the outputs. Nil while it runs.
     public func poll(_ attempt: RunningAttempt) -> AttemptExit? {
-        guard let status = attempt.process.pollKillingGroup() else { return nil }
-        let wall = MonotonicClock.now() - attempt.startedAt
-        if let fd = attempt.exitFD { close(fd) }
+        if attempt.isChild {
+            guard ChildProcess(pid: attempt.watcher).poll() != nil else { return nil }
+        } else if let exitFD = attempt.exitFD {
+            guard !Poller.wait([exitFD], timeout: 0).isEmpty else { return nil }
+        } else if let (pid, start) = ShimProtocol.parse(attempt.externalID),
+            ProcessIdentity.isAlive(pid, startedAt: start)
+        {
+            return nil
+        }
+        return collect(attempt)
+    }
+
+    /// Reads what an ended attempt left: the status file, the cgroup, the outputs.
+    private func collect(_ attempt: RunningAttempt) -> AttemptExit {
+        let status = ShimProtocol.readStatus(attempt.statusDirectory, name: attempt.record.logName + ".status")
         var usage: CgroupUsage?
-        var problem: String?
+        var cleanup: String?
         if let cgroup = attempt.cgroup, let backend = control.backend {
             backend.killAll(cgroup)
             usage = backend.usage(cgroup)
             do {
                 try backend.remove(cgroup)
             } catch {
-                problem = "\(error)"
+                cleanup = "\(error)"
             }
         }
-        for relay in attempt.logs { relay.finish() }
+        guard let status, status.state == "ended" else {
+            // The watcher died without a word: stop what may still run of the step; its ending is unknown.
+            if let pid = status?.pid, pid > 0 { kill(-pid, SIGKILL) }
+            var exit = AttemptExit(
+                status: .unknown, usage: usage, wallSeconds: 0, droppedLogBytes: 0, cleanupProblem: cleanup)
+            exit.recordProblem = "its watcher (sluice-shim) ended without recording how the step ended"
+            attempt.outputFile?.remove()
+            return exit
+        }
+        let processExit = ProcessExit(
+            exitCode: status.exitCode, signal: status.signal, userCPU: status.userCpu ?? 0,
+            systemCPU: status.systemCpu ?? 0, maxRSSBytes: status.maxRssBytes ?? 0)
         var exit = AttemptExit(
-            status: status, usage: usage, wallSeconds: wall,
-            droppedLogBytes: attempt.logs.reduce(0) { $0 + $1.dropped }, cleanupProblem: problem)
+            status: processExit, usage: usage, wallSeconds: status.wallSeconds ?? 0,
+            droppedLogBytes: (status.droppedStdout ?? 0) + (status.droppedStderr ?? 0), cleanupProblem: cleanup)
+        exit.stop = status.stop
+        exit.killed = status.killed ?? false
         var problems: [String] = []
-        for relay in attempt.logs {
-            if let code = relay.writeError {
-                problems.append("its log \(relay.path) could not be written (\(String(cString: strerror(code))))")
+        var outOfSpace = false
+        let logs = [(status.writeErrorStdout, ".out"), (status.writeErrorStderr, ".err")]
+        for (code, suffix) in logs {
+            if let code, code != 0 {
+                outOfSpace = outOfSpace || code == ENOSPC || code == EDQUOT
+                problems.append(
+                    "its log \(attempt.record.logDirectory)/\(attempt.record.logName)\(suffix) could not be written (\(String(cString: strerror(code))))"
+                )
             }
         }
         switch attempt.outputFile?.read() {
@@ -201,42 +232,110 @@ public struct LocalExecutor: Sendable {
         case .failure(let error)?: problems.append(error.description)
         case nil: break
         }
-        let space = DiskSpace.of(fd: attempt.logDirectory.fd)
-        if let space, space.isFull, problems.isEmpty {
+        if let space = DiskSpace.of(fd: attempt.statusDirectory.fd), space.isFull, problems.isEmpty {
             problems.append("its logs and $SLUICE_OUTPUT may be incomplete")
         }
         if !problems.isEmpty {
-            exit.recordProblem = problems.joined(separator: "; ") + Self.diskNote(attempt.logDirectory)
+            exit.recordProblem =
+                problems.joined(separator: "; ") + Self.diskNote(attempt.statusDirectory, ranOut: outOfSpace)
         }
         return exit
     }
 
-    /// "; the disk of DIR is full (0 B free of 64.0 MiB)" when it is, else "".
-    static func diskNote(_ directory: SecureDirectory) -> String {
-        guard let space = DiskSpace.of(fd: directory.fd), space.isFull else { return "" }
-        return
-            "; the disk of \(directory.path) is full (\(Units.formatBytes(space.available)) free of \(Units.formatBytes(space.total)))"
+    /// Stops the attempt through its watcher: SIGTERM (it sends SIGTERM, then SIGKILL after the grace
+    /// period, to the step's group and cgroup), or SIGUSR1 (SIGKILL at once).
+    public func stop(_ attempt: RunningAttempt, now: Bool) {
+        let signal = now ? SIGUSR1 : SIGTERM
+        if let exitFD = attempt.exitFD {
+            _ = sluice_pidfd_send_signal(exitFD, signal)
+        } else if let (pid, start) = ShimProtocol.parse(attempt.externalID),
+            ProcessIdentity.isAlive(pid, startedAt: start)
+        {
+            kill(pid, signal)
+        }
     }
 
-    /// Sends a signal to the attempt's whole process group.
-    public func signal(_ attempt: RunningAttempt, _ signal: Int32) {
-        attempt.process.signalGroup(signal)
+    /// Finds an attempt from its record: still watched (adopted), ended (its status file says how), or lost.
+    public func adopt(_ record: AttemptRecord) -> Adoption {
+        guard let (shim, start) = ShimProtocol.parse(record.externalID),
+            let directory = try? SecureDirectory.open(record.logDirectory)
+        else {
+            return .lost("it has no watcher on record (it never started, or started elsewhere)")
+        }
+        let cgroup = record.cgroupName.map { AttemptCgroup(name: $0, directories: record.cgroupDirectories) }
+        let output = record.outputPath.flatMap {
+            OutputFile.reopen(
+                path: $0, owner: uid_t(record.outputOwner ?? UInt32(geteuid())),
+                isPrivate: !$0.hasPrefix(record.logDirectory))
+        }
+        let status = ShimProtocol.readStatus(directory, name: record.logName + ".status")
+        let alive = ProcessIdentity.isAlive(shim, startedAt: start)
+        let pidfd = alive ? ChildProcess(pid: shim).exitDescriptor() : nil
+        // Checked again after the pidfd is open: a watcher that ended in between is read as ended.
+        let stillAlive = alive && ProcessIdentity.isAlive(shim, startedAt: start)
+        if stillAlive, let pid = status?.pid {
+            let attempt = RunningAttempt(
+                externalID: record.externalID, pid: pid, exitFD: pidfd, record: record, watcher: shim, isChild: false,
+                statusDirectory: directory, cgroup: cgroup, outputFile: output)
+            return .running(attempt)
+        }
+        if let pidfd { close(pidfd) }
+        guard let status, status.state == "ended" else {
+            if let pid = status?.pid, pid > 0 {
+                kill(-pid, SIGKILL)
+                if let cgroup, let backend = control.backend { backend.killAll(cgroup) }
+            }
+            if let cgroup, let backend = control.backend { try? backend.remove(cgroup) }
+            output?.remove()
+            return .lost(
+                status == nil
+                    ? "its watcher never started it"
+                    : "its watcher (pid \(shim)) ended without recording how the step ended; what was left of it was stopped"
+            )
+        }
+        let attempt = RunningAttempt(
+            externalID: record.externalID, pid: status.pid ?? 0, exitFD: nil, record: record, watcher: shim,
+            isChild: false, statusDirectory: directory, cgroup: cgroup, outputFile: output)
+        return .ended(collect(attempt), attempt)
     }
 
-    /// SIGKILL to the process group, then to everything left in the cgroup (which catches processes that left the group).
-    public func kill(_ attempt: RunningAttempt) {
-        attempt.process.signalGroup(SIGKILL)
-        if let cgroup = attempt.cgroup, let backend = control.backend { backend.killAll(cgroup) }
+    /// The record of an attempt whose start was never recorded (its engine died right after starting it):
+    /// what its watcher's status file says; nil when there is none (then it never started). Its cgroup is
+    /// not known this way and stays behind, empty.
+    public static func recordFromStatus(logDirectory: String, logName: String) -> AttemptRecord? {
+        guard let directory = try? SecureDirectory.open(logDirectory),
+            let status = ShimProtocol.readStatus(directory, name: logName + ".status")
+        else { return nil }
+        let start = ProcessIdentity.startTime(status.shimPid) ?? 0
+        let output = logDirectory + "/" + logName + ".output"
+        return AttemptRecord(
+            externalID: ShimProtocol.externalID(shim: status.shimPid, start: start), logDirectory: logDirectory,
+            logName: logName, cgroupName: nil, cgroupDirectories: [],
+            outputPath: FileSystem.exists(output) ? output : nil,
+            outputOwner: UInt32(geteuid()))
     }
 
-    /// Starts an attempt and waits for it to end, copying its logs meanwhile (handlers, tools).
+    /// Removes the status file of an attempt whose ending is recorded.
+    public func release(_ attempt: RunningAttempt) {
+        try? attempt.statusDirectory.removeTree(attempt.record.logName + ".status")
+    }
+
+    /// Starts an attempt and waits for it to end (tools and tests).
     public func runToEnd(_ launch: AttemptLaunch) throws(LaunchFailure) -> AttemptExit {
         let running = try start(launch)
         while true {
-            if let exit = poll(running) { return exit }
-            let fds = (running.exitFD.map { [$0] } ?? []) + running.logFDs
-            _ = Poller.wait(fds, timeout: running.exitFD == nil ? 0.05 : nil)
-            running.pumpLogs()
+            if let exit = poll(running) {
+                release(running)
+                return exit
+            }
+            _ = Poller.wait(running.exitFD.map { [$0] } ?? [], timeout: running.exitFD == nil ? 0.05 : nil)
         }
+    }
+
+    /// "; the disk of DIR is full (0 B free of 64.0 MiB)" when it is (or a write ran out of space), else "".
+    static func diskNote(_ directory: SecureDirectory, ranOut: Bool = false) -> String {
+        guard let space = DiskSpace.of(fd: directory.fd), space.isFull || ranOut else { return "" }
+        return
+            "; the disk of \(directory.path) is full (\(Units.formatBytes(space.available)) free of \(Units.formatBytes(space.total)))"
     }
 }

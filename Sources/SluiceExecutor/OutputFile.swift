@@ -25,6 +25,21 @@ final class OutputFile {
         self.removesDirectory = removesDirectory
     }
 
+    /// The file of an attempt started elsewhere, from what was recorded; nil when its directory is gone.
+    static func reopen(path: String, owner: uid_t, isPrivate: Bool) -> OutputFile? {
+        let directoryPath = (path as NSString).deletingLastPathComponent
+        guard let directory = try? SecureDirectory.open(directoryPath) else { return nil }
+        return OutputFile(
+            path: path, directory: directory, name: (path as NSString).lastPathComponent, owner: owner,
+            removesDirectory: isPrivate)
+    }
+
+    /// The owner the file must have when it is read back.
+    var ownerID: uid_t { owner }
+
+    /// True when it sits in a private directory of its own, removed once it is read.
+    var isPrivate: Bool { removesDirectory }
+
     /// Makes the empty file for `launch`.
     static func make(for launch: AttemptLaunch) throws -> OutputFile {
         guard let user = launch.user, !user.isCurrent else {

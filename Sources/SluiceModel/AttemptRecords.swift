@@ -1,5 +1,5 @@
 /// How an attempt ended, with what it used.
-public struct AttemptEnding: Sendable {
+public struct AttemptEnding: Sendable, Equatable {
     /// The final state.
     public let state: AttemptState
     /// The exit code, for `exited`.

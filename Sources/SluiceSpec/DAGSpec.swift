@@ -55,7 +55,7 @@ public struct DAGSpec: Sendable {
     public let baseDirectory: String
     /// The file's exact bytes, kept so a run records what it ran.
     public let source: String
-    /// Included template files, as named in the DAG, with their exact bytes.
+    /// Included template files, by absolute path, with their exact bytes.
     public let includedSources: [(file: String, source: String)]
     /// Where the `dag:` value is written.
     public let nameMark: SourceMark

@@ -6,7 +6,9 @@ struct TemplateFile {
 }
 
 /// Reads an included file: its display name, bytes and directory; or why it cannot be read.
-typealias IncludeReader = (_ path: String) -> Result<(file: String, bytes: [UInt8], directory: String), SpecReadError>
+typealias IncludeReader = (_ path: String) -> Result<
+    (file: String, bytes: [UInt8], directory: String, absolute: String), SpecReadError
+>
 
 /// Turns the YAML tree of a DAG file into a `DAGSpec`, or every diagnostic it has.
 struct SpecDecoder {
@@ -256,7 +258,7 @@ struct SpecDecoder {
             return []
         }
         guard let relative = reader.nonEmptyString(fileNode, path: "\(path).file") else { return [] }
-        let loaded: (file: String, bytes: [UInt8], directory: String)
+        let loaded: (file: String, bytes: [UInt8], directory: String, absolute: String)
         switch readInclude(relative) {
         case .success(let value): loaded = value
         case .failure(let failure):
@@ -283,7 +285,7 @@ struct SpecDecoder {
             extra += sub.reader.diagnostics
             return []
         }
-        included.append((loaded.file, String(decoding: loaded.bytes, as: UTF8.self)))
+        included.append((loaded.absolute, String(decoding: loaded.bytes, as: UTF8.self)))
         var bindings: [String: Template] = [:]
         for (key, keyMark, value) in bindingNodes {
             let bindingPath = "\(path).params.\(key)"

@@ -105,7 +105,27 @@ public enum SpecLoader {
         }
     }
 
-    static func includeReader(file: String, baseDirectory: String) -> IncludeReader {
+    /// Parses a DAG recorded earlier: its source, and the templates it included by absolute path (read from
+    /// `templates`, not from disk, so the version is exactly what ran).
+    public static func parse(bytes: [UInt8], file: String, baseDirectory: String, templates: [String: String]) throws
+        -> DAGSpec
+    {
+        let root: YAMLNode
+        switch parseTree(bytes: bytes, file: file) {
+        case .success(let tree): root = tree
+        case .failure(let error): throw error
+        }
+        let reader = includeReader(file: file, baseDirectory: baseDirectory, recorded: templates)
+        var decoder = SpecDecoder(file: file, readInclude: reader)
+        let (spec, diagnostics) = decoder.decode(
+            root, baseDirectory: baseDirectory, source: String(decoding: bytes, as: UTF8.self))
+        guard let spec else { throw SpecError(diagnostics) }
+        return spec
+    }
+
+    static func includeReader(file: String, baseDirectory: String, recorded: [String: String]? = nil)
+        -> IncludeReader
+    {
         { relative in
             let absolute =
                 relative.hasPrefix("/")
@@ -115,9 +135,15 @@ public enum SpecLoader {
             let shown =
                 relative.hasPrefix("/")
                 ? relative : ((directory as NSString).appendingPathComponent(relative) as NSString).standardizingPath
+            if let recorded {
+                guard let text = recorded[absolute] else {
+                    return .failure(SpecReadError(file: shown, reason: "is not part of the recorded version"))
+                }
+                return .success((shown, Array(text.utf8), (absolute as NSString).deletingLastPathComponent, absolute))
+            }
             do {
                 let bytes = try read(absolute)
-                return .success((shown, bytes, (absolute as NSString).deletingLastPathComponent))
+                return .success((shown, bytes, (absolute as NSString).deletingLastPathComponent, absolute))
             } catch let error as SpecReadError {
                 return .failure(error)
             } catch {

@@ -24,6 +24,8 @@ public struct Migration: Sendable {
             sql: String(decoding: PackageResources.v0003_local_executor_sql, as: UTF8.self)),
         Migration(
             version: 4, name: "first_hour", sql: String(decoding: PackageResources.v0004_first_hour_sql, as: UTF8.self)),
+        Migration(
+            version: 5, name: "service", sql: String(decoding: PackageResources.v0005_service_sql, as: UTF8.self)),
     ]
 
     /// The schema version this build expects.

@@ -35,12 +35,32 @@ public struct NewStep: Sendable, Encodable {
     }
 }
 
-/// The run and step ids assigned when a run was created.
-public struct CreatedRun: Sendable {
-    /// The run id.
-    public let runID: Int64
-    /// The step instance ids, in the order the steps were given.
-    public let stepIDs: [Int64]
+/// What one host can give at once, for admission in the database.
+public struct HostLimits: Sendable, Equatable {
+    /// CPU cores.
+    public let cpus: Double
+    /// Memory in bytes.
+    public let memoryBytes: Int64
+    /// GPUs.
+    public let gpus: Int
+
+    /// Creates limits.
+    public init(cpus: Double, memoryBytes: Int64, gpus: Int) {
+        self.cpus = cpus
+        self.memoryBytes = memoryBytes
+        self.gpus = gpus
+    }
+}
+
+/// The content hash of a DAG version: the DAG file and every template it includes.
+public enum DagVersionHash {
+    /// FNV-1a of the source, then each template's path and source in path order.
+    public static func of(source: String, templates: [String: String]) -> String {
+        guard !templates.isEmpty else { return ContentHash.fnv1a64(source) }
+        var text = source
+        for (path, body) in templates.sorted(by: { $0.key < $1.key }) { text += "\u{0}\(path)\u{0}\(body)" }
+        return ContentHash.fnv1a64(text)
+    }
 }
 
 /// One step state change, applied only if the step is still in `from`.
@@ -94,40 +114,36 @@ public struct RunRecorder: Sendable {
     /// A recorder on the store's connection.
     public init(store: Store) { connection = store.connection }
 
-    /// Records the DAG (and this version of its file), the run in state `running`, and its steps as `pending`.
-    public func createRun(
-        dag: String, source: String, sourcePath: String, steps: [NewStep], parallelism: Int, host: String,
-        pid: Int32, logRoot: String, params: [String: String] = [:], logicalDate: String? = nil
-    ) throws -> CreatedRun {
-        let hash = ContentHash.fnv1a64(source)
-        return try connection.transaction { session in
-            let dagID = try session.query(
-                """
-                INSERT INTO dag (name) VALUES (\(dag))
-                ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id
-                """
-            ).rows[0].int("id")!
-            let versionID = try session.query(
-                """
-                INSERT INTO dag_version (dag_id, spec_hash, source, source_path)
-                VALUES (\(dagID), \(hash), \(source), \(sourcePath))
-                ON CONFLICT (dag_id, spec_hash) DO UPDATE SET source_path = EXCLUDED.source_path RETURNING id
-                """
-            ).rows[0].int("id")!
-            let runID = try session.query(
-                """
-                INSERT INTO run (dag_id, dag_version_id, state, parallelism, owner_host, owner_pid, log_root, started_at,
-                                 params, logical_date)
-                VALUES (\(dagID), \(versionID), 'running', \(parallelism), \(host), \(pid), \(logRoot), clock_timestamp(),
-                        \(json: params)::jsonb, \(logicalDate)::date)
-                RETURNING id
-                """
-            ).rows[0].int("id")!
+    /// Records a DAG version (the DAG file and every template it includes, by content) and the DAG's settings;
+    /// returns the version's id. The same content is the same version.
+    public func recordVersion(
+        dag: String, source: String, templates: [String: String], sourcePath: String, maxActiveRuns: Int
+    ) throws -> Int64 {
+        let hash = DagVersionHash.of(source: source, templates: templates)
+        return try connection.query(
+            """
+            WITH d AS (
+                INSERT INTO dag (name, max_active_runs) VALUES (\(dag), \(maxActiveRuns))
+                ON CONFLICT (name) DO UPDATE SET max_active_runs = EXCLUDED.max_active_runs RETURNING id
+            )
+            INSERT INTO dag_version (dag_id, spec_hash, source, source_path, templates)
+            SELECT id, \(hash), \(source), \(sourcePath), \(json: templates)::jsonb FROM d
+            ON CONFLICT (dag_id, spec_hash) DO UPDATE SET source_path = EXCLUDED.source_path RETURNING id
+            """
+        ).rows[0].int("id")!
+    }
+
+    /// Gives a claimed run its step instances (all `pending`) and where it runs; returns their ids in order.
+    public func createSteps(
+        runID: Int64, steps: [NewStep], parallelism: Int, host: String, pid: Int32, logRoot: String
+    ) throws -> [Int64] {
+        try connection.transaction { session in
             try session.query(
                 """
-                INSERT INTO event (run_id, kind, from_state, to_state) VALUES (\(runID), 'run', 'queued', 'running')
+                UPDATE run SET parallelism = \(parallelism), owner_host = \(host), owner_pid = \(pid), log_root = \(logRoot)
+                WHERE id = \(runID)
                 """)
-            let ids = try session.query(
+            return try session.query(
                 """
                 WITH s AS (
                     INSERT INTO step_instance (run_id, step_key, step_id, item, position, state, command, needs)
@@ -140,8 +156,17 @@ public struct RunRecorder: Sendable {
                 SELECT id FROM s ORDER BY position
                 """
             ).rows.map { $0.int("id")! }
-            return CreatedRun(runID: runID, stepIDs: ids)
         }
+    }
+
+    /// Where a resumed run now runs (the engine that took it over).
+    public func moveRun(runID: Int64, host: String, pid: Int32, logRoot: String, parallelism: Int) throws {
+        try connection.query(
+            """
+            UPDATE run SET owner_host = \(host), owner_pid = \(pid), log_root = coalesce(log_root, \(logRoot)),
+                   parallelism = coalesce(parallelism, \(parallelism))
+            WHERE id = \(runID)
+            """)
     }
 
     /// Applies step state changes, logging each as an event; fails if any step was not in its `from` state.
@@ -150,20 +175,27 @@ public struct RunRecorder: Sendable {
         try apply(runID: runID, changes: changes, attempt: nil)
     }
 
-    /// Moves a step to `running` and records attempt `number` as `starting`, in one statement; returns the attempt id.
+    /// Admits attempt `number` of a step against the host's capacity (counting every live attempt on the
+    /// host, whatever process started it) and, when it fits, moves the step to `running` and records the
+    /// attempt `starting`, in one statement. `nil` means it does not fit now: nothing was written.
     public func beginAttempt(
         runID: Int64, stepID: Int64, from: StepState, number: Int, host: String, stdoutPath: String,
-        stderrPath: String, command: [String] = [], request: AttemptRequest = AttemptRequest()
-    ) throws -> Int64 {
-        let gpuIDs = request.gpuIDs.map(String.init).joined(separator: ",")
+        stderrPath: String, command: [String] = [], request: AttemptRequest = AttemptRequest(),
+        capacity: HostLimits? = nil
+    ) throws -> (id: Int64, gpus: [Int])? {
         let conflict = "step \(stepID) of run \(runID) was not \(from.rawValue) when attempt \(number) began"
+        let limits = capacity ?? HostLimits(cpus: 1e12, memoryBytes: Int64.max / 2, gpus: request.gpus ?? 0)
         return try Self.mapConflicts {
-            try connection.query(
+            let row = try connection.query(
                 """
-                WITH s AS (
+                WITH admitted AS (
+                    SELECT sluice_admit(\(host), \(request.cpus), \(request.memoryBytes), \(request.gpus ?? 0),
+                                        \(limits.cpus), \(limits.memoryBytes), \(limits.gpus)) AS gpus
+                ), s AS (
                     UPDATE step_instance SET state = 'running', attempts = \(number),
                         started_at = coalesce(started_at, clock_timestamp()), ended_at = NULL, next_attempt_at = NULL
                     WHERE id = \(stepID) AND run_id = \(runID) AND state = \(from.rawValue)
+                      AND (SELECT gpus FROM admitted) IS NOT NULL
                     RETURNING id
                 ), a AS (
                     INSERT INTO attempt (step_instance_id, number, state, host, stdout_path, stderr_path, command,
@@ -171,7 +203,7 @@ public struct RunRecorder: Sendable {
                                          gpu_ids, enforcement)
                     SELECT id, \(number), 'starting', \(host), \(stdoutPath), \(stderrPath), nullif(\(json: command)::jsonb, '[]'),
                            \(request.cpus), \(request.memoryBytes), \(request.gpus), \(request.maxProcesses),
-                           nullif(\(gpuIDs), ''), \(request.enforcement)
+                           nullif(array_to_string((SELECT gpus FROM admitted), ','), ''), \(request.enforcement)
                     FROM s
                     RETURNING id, step_instance_id
                 ), e AS (
@@ -183,32 +215,60 @@ public struct RunRecorder: Sendable {
                         SELECT 2, step_instance_id, id, 'attempt', NULL, 'starting' FROM a
                     ) x ORDER BY x.ord
                 )
-                SELECT coalesce((SELECT id FROM a), sluice_conflict(\(conflict))) AS id
+                SELECT CASE WHEN (SELECT gpus FROM admitted) IS NULL THEN NULL
+                            ELSE coalesce((SELECT id FROM a), sluice_conflict(\(conflict))) END AS id,
+                       array_to_string((SELECT gpus FROM admitted), ',') AS gpus
                 """
-            ).rows[0].int("id")!
+            ).rows[0]
+            guard let id = row.int("id") else { return nil }
+            return (id, (row["gpus"] ?? "").split(separator: ",").compactMap { Int($0) })
         }
     }
 
-    /// The id of attempt `number` of a step, for a `beginAttempt` whose reply was lost after it committed.
-    public func attemptID(stepID: Int64, number: Int) throws -> Int64 {
+    /// The id and GPUs of attempt `number` of a step, for a `beginAttempt` whose reply was lost after it committed.
+    public func attempt(stepID: Int64, number: Int) throws -> (id: Int64, gpus: [Int]) {
         guard
-            let id = try connection.query(
-                "SELECT id FROM attempt WHERE step_instance_id = \(stepID) AND number = \(number)"
-            ).rows.first?.int("id")
+            let row = try connection.query(
+                "SELECT id, gpu_ids FROM attempt WHERE step_instance_id = \(stepID) AND number = \(number)"
+            ).rows.first, let id = row.int("id")
         else {
             throw StateConflict(description: "attempt \(number) of step \(stepID) was not recorded")
         }
-        return id
+        return (id, (row["gpu_ids"] ?? "").split(separator: ",").compactMap { Int($0) })
     }
 
-    /// Records that an attempt's process is running, with its pid.
+    /// How many handlers of `kind` (`on_failure`, `on_success`) a run has recorded; the ones still marked
+    /// running (their engine stopped while they ran) are marked failed.
+    public func handlerCount(runID: Int64, kind: String) throws -> Int {
+        Int(
+            try connection.query(
+                """
+                WITH stale AS (
+                    UPDATE step_instance SET state = 'failed', ended_at = clock_timestamp(),
+                           message = 'its engine stopped while it ran; it was not run again'
+                    WHERE run_id = \(runID) AND role = 'handler' AND state IN ('ready', 'running')
+                    RETURNING id
+                ), lost AS (
+                    UPDATE attempt SET state = 'lost', ended_at = clock_timestamp()
+                    WHERE step_instance_id IN (SELECT id FROM stale) AND state IN ('starting', 'running')
+                )
+                SELECT count(*) AS n FROM step_instance
+                WHERE run_id = \(runID) AND role = 'handler' AND step_key LIKE \(kind + "[%")
+                """
+            ).rows.first?.int("n") ?? 0)
+    }
+
+    /// Records that an attempt's process is running, with its pid and the executor's handle on it.
     ///
     /// This one write commits without waiting for its WAL flush (`synchronous_commit = off` for this
     /// transaction only): it is visible to every reader at once and durable within the WAL writer's
-    /// delay. A crash in between leaves the attempt `starting`, the same state as a crash between the
-    /// spawn and this write, which recovery has to handle anyway. The records that anchor
+    /// delay. A crash in between leaves the attempt `starting` with no handle; its watcher's status file
+    /// (named after the attempt's logs) still lets recovery find how it ended. The records that anchor
     /// correctness — `starting` before the spawn, and the ending — wait for the flush.
-    public func attemptRunning(runID: Int64, stepID: Int64, attemptID: Int64, pid: Int32) throws {
+    public func attemptRunning(
+        runID: Int64, stepID: Int64, attemptID: Int64, pid: Int32, externalID: String? = nil,
+        executorState: String? = nil
+    ) throws {
         let conflict = "attempt \(attemptID) was not starting"
         try Self.mapConflicts {
             try connection.query(
@@ -216,7 +276,8 @@ public struct RunRecorder: Sendable {
                 WITH relaxed AS (
                     SELECT set_config('synchronous_commit', 'off', true) AS setting
                 ), a AS (
-                    UPDATE attempt SET state = 'running', pid = \(pid), started_at = clock_timestamp()
+                    UPDATE attempt SET state = 'running', pid = \(pid), started_at = clock_timestamp(),
+                           external_id = \(externalID), executor_state = \(executorState)::jsonb
                     WHERE id = \(attemptID) AND state = 'starting' RETURNING id
                 ), e AS (
                     INSERT INTO event (run_id, step_instance_id, attempt_id, kind, from_state, to_state, detail)
@@ -253,15 +314,18 @@ public struct RunRecorder: Sendable {
         ).rows[0].int("id")!
     }
 
-    /// Moves the run to a terminal state.
-    public func finishRun(runID: Int64, state: RunState) throws {
+    /// Moves the run to a terminal state and wakes whoever waits for a run of its DAG to end.
+    public func finishRun(runID: Int64, state: RunState, message: String? = nil) throws {
         try connection.query(
             """
             WITH r AS (
-                UPDATE run SET state = \(state.rawValue), ended_at = clock_timestamp()
+                UPDATE run SET state = \(state.rawValue), ended_at = clock_timestamp(), message = \(message)
                 WHERE id = \(runID) AND state = 'running' RETURNING id
+            ), e AS (
+                INSERT INTO event (run_id, kind, from_state, to_state, detail)
+                SELECT id, 'run', 'running', \(state.rawValue), \(message) FROM r
             )
-            INSERT INTO event (run_id, kind, from_state, to_state) SELECT id, 'run', 'running', \(state.rawValue) FROM r
+            SELECT pg_notify(\(RunQueue.channel), 'ended ' || id) FROM r
             """)
     }
 
@@ -317,6 +381,7 @@ public struct RunRecorder: Sendable {
                 SELECT CASE
                     WHEN \(attempt?.id)::bigint IS NOT NULL AND (SELECT count(*) FROM a) <> 1
                         THEN sluice_conflict(\(attemptConflict))
+                    WHEN EXISTS (SELECT 1 FROM a) AND pg_notify(\(RunQueue.capacityChannel), '') IS NULL THEN 0
                     WHEN (SELECT count(*) FROM u) <> \(changes.count) THEN sluice_conflict(\(stepConflict))
                     ELSE 0 END AS ok
                 """)

@@ -24,6 +24,14 @@ public final class Store: Sendable {
         return Store(connection: connection, target: target)
     }
 
+    /// A further connection to the same database (for a listener, or a second worker).
+    public func openConnection() throws -> PGConnection {
+        switch target {
+        case .url(let url): return try PGConnection(conninfo: url)
+        case .embedded(let server): return try PGConnection(conninfo: server.conninfo)
+        }
+    }
+
     private init(connection: PGConnection, target: DatabaseTarget) {
         self.connection = connection
         self.target = target

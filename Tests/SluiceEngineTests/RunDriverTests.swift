@@ -120,7 +120,7 @@ struct RunDriverTests {
         ).rows.map { "\($0["kind"]!) \($0["change"]!)" }
         #expect(
             events == [
-                "run queued>running", "step pending>ready", "step ready>running", "attempt >starting",
+                "run >queued", "run queued>running", "step pending>ready", "step ready>running", "attempt >starting",
                 "attempt starting>running", "attempt >exited", "step running>succeeded", "run running>succeeded",
             ])
     }

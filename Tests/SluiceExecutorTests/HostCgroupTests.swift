@@ -17,12 +17,12 @@ struct HostCgroupTests {
         return control
     }
 
-    private func launch(_ script: String, limits: AttemptLimits) throws -> AttemptLaunch {
+    private func launch(_ script: String, limits: AttemptLimits, name: String = "1") throws -> AttemptLaunch {
         try FileSystem.makeDirectory(base)
         var launch = AttemptLaunch(
             argv: ["/bin/sh", "-c", script], viaShell: true,
             environment: ["PATH=/usr/bin:/bin", "SLUICE_TEST_MARK=\(marker)"], workdir: "/tmp",
-            logDirectory: try SecureDirectory.open(base), logName: "1", cgroupName: "test")
+            logDirectory: try SecureDirectory.open(base), logName: name, cgroupName: "test")
         launch.limits = limits
         return launch
     }
@@ -71,8 +71,8 @@ struct HostCgroupTests {
             _ = Poller.wait([], timeout: 0.01)  // the bomb has not reached its limit yet
         }
         // While the bomb is live, the machine still starts processes of its own.
-        #expect(try LocalExecutor().runToEnd(launch("true", limits: AttemptLimits())).status.succeeded)
-        executor.kill(running)
+        #expect(try LocalExecutor().runToEnd(launch("true", limits: AttemptLimits(), name: "2")).status.succeeded)
+        executor.stop(running, now: true)
         var exit: AttemptExit?
         while exit == nil {
             _ = Poller.wait(running.exitFD.map { [$0] } ?? [], timeout: 0.05)

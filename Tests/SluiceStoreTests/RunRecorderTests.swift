@@ -6,14 +6,29 @@ import Testing
 
 @Suite("Recording runs against a real PostgreSQL")
 struct RunRecorderTests {
-    private func createRun(_ store: Store) throws -> CreatedRun {
-        try RunRecorder(store: store).createRun(
-            dag: "rec", source: "dag: rec\n", sourcePath: "/x/rec.yaml",
+    private struct CreatedRun {
+        let runID: Int64
+        let stepIDs: [Int64]
+    }
+
+    /// A run queued, claimed by a registered engine, and given its steps.
+    private func createRun(_ store: Store, maxActiveRuns: Int = 1) throws -> CreatedRun {
+        let recorder = RunRecorder(store: store)
+        let version = try recorder.recordVersion(
+            dag: "rec", source: "dag: rec\n", templates: [:], sourcePath: "/x/rec.yaml", maxActiveRuns: maxActiveRuns)
+        let owner = try Schedulers(store: store).register(kind: "foreground", host: "testhost", pid: 1, pidStart: nil)
+        let queue = RunQueue(store: store)
+        let id = try #require(
+            try queue.enqueue(
+                RunRequest(versionID: version, params: [:], logicalDate: nil, trigger: "manual", triggeredBy: "test")))
+        _ = try #require(try queue.claim(owner: owner, runID: id))
+        let steps = try recorder.createSteps(
+            runID: id,
             steps: [
                 NewStep(key: "a", position: 0, command: ["true"], needs: []),
                 NewStep(key: "b", position: 1, command: ["true"], needs: ["a"]),
-            ],
-            parallelism: 1, host: "testhost", pid: 1, logRoot: "/tmp/logs")
+            ], parallelism: 1, host: "testhost", pid: 1, logRoot: "/tmp/logs")
+        return CreatedRun(runID: id, stepIDs: steps)
     }
 
     /// A run whose first step is running its first attempt (recorded `starting`).
@@ -21,10 +36,53 @@ struct RunRecorderTests {
         let recorder = RunRecorder(store: store)
         let run = try createRun(store)
         try recorder.changeSteps(runID: run.runID, [StepChange(id: run.stepIDs[0], from: .pending, to: .ready)])
-        let attempt = try recorder.beginAttempt(
-            runID: run.runID, stepID: run.stepIDs[0], from: .ready, number: 1, host: "testhost",
-            stdoutPath: "/tmp/a.out", stderrPath: "/tmp/a.err")
-        return (run, attempt)
+        let attempt = try #require(
+            try recorder.beginAttempt(
+                runID: run.runID, stepID: run.stepIDs[0], from: .ready, number: 1, host: "testhost",
+                stdoutPath: "/tmp/a.out", stderrPath: "/tmp/a.err"))
+        return (run, attempt.id)
+    }
+
+    @Test func admissionCountsEveryLiveAttemptOnTheHostWhateverProcessStartedIt() throws {
+        let store = try TestDatabase.freshStore()
+        let recorder = RunRecorder(store: store)
+        let capacity = HostLimits(cpus: 2, memoryBytes: 4 << 30, gpus: 2)
+        var begun: [Int64] = []
+        for _ in 0..<3 {
+            let run = try createRun(store, maxActiveRuns: 5)
+            try recorder.changeSteps(runID: run.runID, [StepChange(id: run.stepIDs[0], from: .pending, to: .ready)])
+            let attempt = try recorder.beginAttempt(
+                runID: run.runID, stepID: run.stepIDs[0], from: .ready, number: 1, host: "testhost",
+                stdoutPath: "/tmp/a.out", stderrPath: "/tmp/a.err",
+                request: AttemptRequest(cpus: 1.5, memoryBytes: 1 << 30, gpus: 1), capacity: capacity)
+            if let attempt { begun.append(attempt.id) }
+            // Refused: nothing of it was written, the step is still ready.
+            if attempt == nil {
+                let state = try store.connection.query(
+                    "SELECT state FROM step_instance WHERE id = \(run.stepIDs[0])"
+                ).rows[0]["state"]
+                #expect(state == "ready")
+            }
+        }
+        #expect(begun.count == 1)  // 1.5 + 1.5 cpus exceed 2
+        let gpus = try store.connection.query("SELECT gpu_ids FROM attempt WHERE id = \(begun[0])").rows[0]["gpu_ids"]
+        #expect(gpus == "0")
+    }
+
+    @Test func maxActiveRunsHoldsBackAClaim() throws {
+        let store = try TestDatabase.freshStore()
+        let first = try createRun(store)  // max_active_runs 1, running
+        let recorder = RunRecorder(store: store)
+        let version = try recorder.recordVersion(
+            dag: "rec", source: "dag: rec\n", templates: [:], sourcePath: "/x/rec.yaml", maxActiveRuns: 1)
+        let queue = RunQueue(store: store)
+        let second = try #require(
+            try queue.enqueue(
+                RunRequest(versionID: version, params: [:], logicalDate: nil, trigger: "manual", triggeredBy: "test")))
+        let owner = try Schedulers(store: store).register(kind: "service", host: "testhost", pid: 2, pidStart: nil)
+        #expect(try queue.claim(owner: owner) == nil)
+        try recorder.finishRun(runID: first.runID, state: .succeeded)
+        #expect(try queue.claim(owner: owner)?.id == second)
     }
 
     @Test func theRunningRecordRelaxesDurabilityForItsOwnTransactionOnly() throws {

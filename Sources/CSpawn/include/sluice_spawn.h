@@ -35,6 +35,8 @@ typedef struct sluice_spawn_request {
     int cgroup_fd_count;
     const sluice_rlimit *rlimits; /* applied just before exec */
     int rlimit_count;
+    const int *inherit_fds;     /* descriptors the child keeps, as fds 3, 4, ... in this order */
+    int inherit_fd_count;
 } sluice_spawn_request;
 
 /* Where a start failed: the stage and the errno the child saw. */
@@ -79,6 +81,12 @@ int sluice_signal_default(int signal_number);
 
 /* A pidfd for the process (readable once it exits), or -1 with errno set (ENOSYS before Linux 5.3). */
 int sluice_pidfd_open(pid_t pid);
+
+/* A pipe whose two ends are close-on-exec (pipe2 with O_CLOEXEC); 0 or -1 with errno set. */
+int sluice_pipe_cloexec(int fds[2]);
+
+/* Sends a signal through a pidfd (never to a process that reused the pid); -1 with errno set on failure. */
+int sluice_pidfd_send_signal(int pidfd, int signal_number);
 
 /* 1 when the child has exited (it is left unreaped), 0 while it runs, -1 on error. */
 int sluice_has_exited(pid_t pid);

@@ -74,7 +74,7 @@ struct LogsCommand: ParsableCommand {
     private func copy(_ handle: FileHandle) -> Bool {
         var any = false
         while let chunk = try? handle.read(upToCount: 65536), !chunk.isEmpty {
-            FileHandle.standardOutput.write(chunk)
+            Terminal.write(STDOUT_FILENO, Array(chunk))
             any = true
         }
         return any
@@ -96,7 +96,7 @@ struct LogsCommand: ParsableCommand {
                     _ = Poller.wait([], timeout: 0.2)
                     continue
                 }
-                FileHandle.standardOutput.write(Data("--- attempt \(next.number) ---\n".utf8))
+                Terminal.write(STDOUT_FILENO, "--- attempt \(next.number) ---\n")
                 try? handle.close()
                 handle = nextHandle
                 current = next

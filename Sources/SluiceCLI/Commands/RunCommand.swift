@@ -59,23 +59,22 @@ struct RunCommand: ParsableCommand {
         let logRoot = try state.subdirectories(
             "logs/\(spec.name)", mode: RunOptions.directoryMode(forFiles: hostConfig.logFileMode))
         let interactive = !json && Terminal.stdoutIsInteractive
-        var options = RunOptions(logRoot: logRoot.path)
-        options.apply(hostConfig)
-        options.runAs = stepUser
-        if let parallelism { options.parallelism = parallelism }
-        if let gracePeriod { options.gracePeriod = gracePeriod }
-        options.handleSignals = true
-        if interactive { options.tickInterval = 1 }
+        var setup = EngineSetup.compose(config: hostConfig, logRoot: logRoot.path, runAs: stepUser)
+        if let parallelism { setup.options.parallelism = parallelism }
+        if let gracePeriod { setup.options.gracePeriod = gracePeriod }
+        setup.options.handleSignals = true
+        if interactive { setup.options.tickInterval = 1 }
+        // A hang-up (an ssh drop) or a closed stdout (`| head`) must not kill the run: it goes on, silently.
+        signal(SIGHUP, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
         let display = ProgressDisplay(
-            interactive: interactive, output: json ? FileHandle.standardError : FileHandle.standardOutput,
-            parallelism: options.parallelism)
-        let control = ResourceControl.setUp(
-            mode: CgroupMode(rawValue: hostConfig.cgroups) ?? .auto, parent: hostConfig.cgroupParent)
-        if let reason = control.fallbackReason, !json, hostConfig.cgroups != "off" {
+            interactive: interactive, output: json ? STDERR_FILENO : STDOUT_FILENO,
+            parallelism: setup.options.parallelism)
+        if let reason = setup.fallbackReason, !json {
             Terminal.printError("sluice: limits are enforced with rlimits only: \(reason) (see: sluice doctor)")
         }
         let result = try RunDriver(
-            store: store, executor: LocalExecutor(control: control), observer: display, options: options
+            store: store, executor: setup.executor, observer: display, options: setup.options
         ).run(plan)
         let detail = try RunQueries(store: store).runDetail(id: result.runID)
         if json {

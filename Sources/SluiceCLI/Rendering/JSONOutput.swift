@@ -1,4 +1,5 @@
 import Foundation
+import SluiceBasics
 
 /// Writes the documented `--json` output: snake_case keys, sorted, RFC 3339 UTC times.
 enum JSONOutput {
@@ -11,8 +12,7 @@ enum JSONOutput {
             try container.encode(rfc3339(date))
         }
         let data = try encoder.encode(value)
-        FileHandle.standardOutput.write(data)
-        FileHandle.standardOutput.write(Data("\n".utf8))
+        Terminal.write(STDOUT_FILENO, Array(data) + [10])
     }
 
     static func rfc3339(_ date: Date) -> String {

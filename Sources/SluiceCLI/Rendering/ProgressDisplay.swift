@@ -8,7 +8,7 @@ import SluiceStore
 /// Shows a run as it happens: plain timestamped lines in a pipe, plus a live status line on a terminal.
 final class ProgressDisplay: RunObserver {
     private let interactive: Bool
-    private let output: FileHandle
+    private let output: Int32
     private let parallelism: Int
     private var runID: Int64 = 0
     private var dag = ""
@@ -18,7 +18,7 @@ final class ProgressDisplay: RunObserver {
     private var width = 8
     private var started = Date()
 
-    init(interactive: Bool, output: FileHandle, parallelism: Int) {
+    init(interactive: Bool, output: Int32, parallelism: Int) {
         self.interactive = interactive
         self.output = output
         self.parallelism = parallelism
@@ -169,5 +169,10 @@ final class ProgressDisplay: RunObserver {
         }
     }
 
-    private func write(_ text: String) { output.write(Data(text.utf8)) }
+    /// Writes without ever failing the run: a closed stdout (`sluice run … | head`) only stops the output.
+    private func write(_ text: String) { Terminal.write(output, text) }
+
+    func waiting(runID: Int64, reason: String) {
+        emit("waiting: \(Terminal.safe(reason, multiline: false))")
+    }
 }

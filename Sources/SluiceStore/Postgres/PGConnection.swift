@@ -61,6 +61,9 @@ public final class PGConnection: Sendable {
         }
     }
 
+    /// How many times the connection was re-established: a session's LISTENs and locks did not survive those.
+    public var resets: Int { handle.withLock { $0?.resets ?? 0 } }
+
     /// Gives exclusive use of the connection for several statements.
     public func withSession<T: Sendable>(_ body: (PGSession) throws -> T) throws -> T {
         let secrets = self.secrets
@@ -70,6 +73,7 @@ public final class PGConnection: Sendable {
             let pointer = connection.pointer
             if PQstatus(pointer) != CONNECTION_OK {
                 connection.prepared.removeAll()
+                connection.resets += 1
                 PQreset(pointer)
                 if PQstatus(pointer) != CONNECTION_OK {
                     let detail = ConnInfo.redact(String(cString: PQerrorMessage(pointer)), secrets: secrets)
@@ -89,6 +93,8 @@ final class ConnectionHandle {
     let pointer: OpaquePointer
     /// Statement text → prepared statement name.
     var prepared: [String: String] = [:]
+    /// Times the connection was re-established.
+    var resets = 0
 
     init(pointer: OpaquePointer) { self.pointer = pointer }
 }
@@ -162,6 +168,35 @@ public struct PGSession {
         }
         let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
         return PGResult(rows: rows, affected: affected)
+    }
+}
+
+extension PGConnection {
+    /// The connection's socket, to wait on for notifications; nil when the connection is down.
+    public var socketDescriptor: Int32? {
+        handle.withLock { connection in
+            guard let connection else { return nil }
+            let fd = PQsocket(connection.pointer)
+            return fd >= 0 ? fd : nil
+        }
+    }
+
+    /// Reads what the server sent and returns the notifications (channel, payload) that arrived.
+    /// Throws when the connection is lost (then its LISTENs are gone too, and must be made again).
+    public func notifications() throws -> [(channel: String, payload: String)] {
+        let description = targetDescription
+        return try handle.withLock { connection in
+            guard let connection else { throw DatabaseError(.connection, "the connection is closed") }
+            guard PQconsumeInput(connection.pointer) == 1, PQstatus(connection.pointer) == CONNECTION_OK else {
+                throw DatabaseError(.connection, "lost the listening connection to PostgreSQL (\(description))")
+            }
+            var found: [(String, String)] = []
+            while let notice = PQnotifies(connection.pointer) {
+                found.append((String(cString: notice.pointee.relname), String(cString: notice.pointee.extra)))
+                PQfreemem(notice)
+            }
+            return found
+        }
     }
 }
 

@@ -1,0 +1,224 @@
+import Foundation
+import SluiceBasics
+import SluiceExecutor
+import SluiceHost
+import SluiceModel
+import SluiceSpec
+import SluiceStore
+
+extension Engine {
+    /// Launches what may start in every run, oldest run first, while the host has room.
+    func launchEverywhere() throws {
+        for id in order {
+            guard let handle = runs[id] else { continue }
+            try launchReady(handle)
+            if handle.outcome != nil && handle.activeHandler == nil && !handle.done { try nextHandlerOrFinish(handle) }
+        }
+        order.removeAll { runs[$0] == nil }
+    }
+
+    /// Starts the steps of a run that are due, up to its parallelism and the host's capacity.
+    func launchReady(_ handle: RunHandle) throws {
+        while !capacityFull && handle.active.count < handle.parallelism && handle.outcome == nil {
+            guard let index = handle.machine.nextToLaunch() else { return }
+            let step = handle.plan.steps[index]
+            if handle.machine.launchState(of: index) == .ready, let when = step.when {
+                switch when.evaluate({ handle.runtime.conditionValue($0) }) {
+                case false?:
+                    let shown = step.step.when ?? when
+                    try perform(handle.machine.settle(index, .skipped("skipped: when \(shown) is false")), on: handle)
+                    handle.remember(index, .skipped, outputs: nil)
+                    continue
+                case nil:
+                    let missing = when.references.map(\.0).filter { handle.runtime.value($0) == nil && $0.isRuntime }
+                    let reasons = missing.map { handle.runtime.missingMessage($0) }.joined(separator: "; ")
+                    try perform(
+                        handle.machine.settle(index, .failed("step \(step.key) could not decide its when: \(reasons)")),
+                        on: handle)
+                    continue
+                case true?: break
+                }
+            }
+            try launch(index, of: handle)
+        }
+    }
+
+    /// Admits, records and starts one attempt of a step.
+    func launch(_ index: Int, of handle: RunHandle) throws {
+        let step = handle.plan.steps[index]
+        let number = handle.machine.nextAttempt(of: index)
+        let from = handle.machine.launchState(of: index)
+        var launch: AttemptLaunch
+        do {
+            launch = try handle.launcher.launch(
+                index, runID: handle.runID, attempt: number, runtime: handle.runtime, request: handle.requests[index],
+                gpus: [], logDirectory: handle.logDirectory)
+        } catch {
+            let message = "step \(step.key) could not start: \(error.messages.joined(separator: "; "))"
+            try perform(handle.machine.settle(index, .failed(message)), on: handle)
+            return
+        }
+        launch.timeout = step.step.timeout
+        launch.gracePeriod = options.gracePeriod
+        let request = handle.requests[index]
+        let attemptRequest = AttemptRequest(
+            cpus: request.cpus, memoryBytes: request.memoryBytes, gpus: request.gpus,
+            maxProcesses: request.maxProcesses, enforcement: executor.enforcementSummary)
+        let capacity = HostLimits(
+            cpus: options.capacity.cpus, memoryBytes: options.capacity.memoryBytes, gpus: options.capacity.gpus)
+        let begun = try durably(
+            "the start of step \(step.key)",
+            write: {
+                try recorder.beginAttempt(
+                    runID: handle.runID, stepID: handle.stepIDs[index], from: from, number: number, host: options.host,
+                    stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath, command: launch.argv,
+                    request: attemptRequest, capacity: capacity)
+            },
+            ifCommitted: { try recorder.attempt(stepID: handle.stepIDs[index], number: number) })
+        guard let (attemptID, gpus) = begun else {
+            if !handle.requests[index].fits(options.capacity) {
+                // It can never fit here: say so rather than wait forever.
+                try perform(
+                    handle.machine.settle(
+                        index,
+                        .failed("step \(step.key) asks for more than this host's capacity; it could never start")),
+                    on: handle)
+                return
+            }
+            capacityFull = true
+            capacityRetryAt = MonotonicClock.now() + 1  // a freed slot is announced; this is only the fallback
+            return
+        }
+        handle.machine.launched(index)
+        if from == .retrying { handle.observer.stepChanged(step: step.key, from: .retrying, to: .running) }
+        launch.environment =
+            launch.environment.filter { !$0.hasPrefix("CUDA_VISIBLE_DEVICES=") }
+            + ["CUDA_VISIBLE_DEVICES=" + gpus.map(String.init).joined(separator: ",")]
+        let viaShell = launch.viaShell
+        do {
+            let running = try executor.start(launch)
+            handle.active[index] = RunHandle.Active(
+                attemptID: attemptID, number: number, launch: launch, running: running, limits: launch.limits,
+                viaShell: viaShell, timeout: step.step.timeout)
+            try durably("the pid of step \(step.key)") {
+                try recorder.attemptRunning(
+                    runID: handle.runID, stepID: handle.stepIDs[index], attemptID: attemptID, pid: running.pid,
+                    externalID: running.externalID, executorState: Self.encode(running.record))
+            }
+            handle.observer.attemptStarted(step: step.key, attempt: number, pid: running.pid)
+        } catch let failure as LaunchFailure {
+            let ending = AttemptOutcome.failedToStart(step: step.key, reason: failure.reason)
+            try perform(
+                handle.machine.attemptEnded(index, ending: ending, now: MonotonicClock.now()), on: handle,
+                attemptIDs: [index: attemptID])
+        }
+    }
+
+    /// Looks at every running attempt that may have ended, and concludes those that did.
+    func reapEverywhere() throws {
+        for id in order {
+            guard let handle = runs[id] else { continue }
+            for (index, attempt) in handle.active.sorted(by: { $0.key < $1.key }) {
+                guard let exit = executor.poll(attempt.running) else { continue }
+                try conclude(index, of: handle, exit: exit)
+            }
+            if let handler = handle.activeHandler, let exit = executor.poll(handler.running) {
+                try concludeHandler(handle, handler, exit: exit)
+            }
+        }
+    }
+
+    /// Records how an attempt ended and what follows from it.
+    func conclude(_ index: Int, of handle: RunHandle, exit: AttemptExit) throws {
+        guard let attempt = handle.active.removeValue(forKey: index) else { return }
+        let step = handle.plan.steps[index]
+        var ending = AttemptOutcome.ending(
+            step: step.key, exit: exit, limits: attempt.limits, viaShell: attempt.viaShell, timeout: attempt.timeout)
+        if let bytes = exit.outputBytes {
+            let parsed = StepLauncher.parseOutputs(bytes)
+            ending.outputs = parsed.outputs
+            ending.warnings = parsed.warnings
+        }
+        if !ending.succeeded, exit.stop == "cancel",
+            let signal = interrupted ?? (handle.machine.cancelling ? SIGTERM : nil)
+        {
+            ending.message =
+                "step \(step.key) was stopped: the run was cancelled (\(AttemptOutcome.signalName(signal)))"
+        }
+        try perform(
+            handle.machine.attemptEnded(index, ending: ending, now: MonotonicClock.now()), on: handle,
+            attemptIDs: [index: attempt.attemptID])
+        executor.release(attempt.running)
+    }
+
+    /// Performs what a run's machine decided: records, stops, the run's end.
+    func perform(_ actions: [RunMachine.Action], on handle: RunHandle, attemptIDs: [Int: Int64] = [:]) throws {
+        for action in actions {
+            switch action {
+            case .record(let changes):
+                let stepChanges = changes.map {
+                    StepChange(
+                        id: handle.stepIDs[$0.step], from: $0.from, to: $0.to, message: $0.message,
+                        retryDelay: $0.retryDelay)
+                }
+                try durably("step changes of run \(handle.runID)") {
+                    try recorder.changeSteps(runID: handle.runID, stepChanges)
+                }
+                for change in changes {
+                    if change.to.isTerminal { handle.remember(change.step, change.to, outputs: nil) }
+                    handle.observer.stepChanged(step: handle.keys[change.step], from: change.from, to: change.to)
+                }
+            case .recordEnd(let step, let number, let ending, let changes):
+                let stepChanges = changes.map {
+                    StepChange(
+                        id: handle.stepIDs[$0.step], from: $0.from, to: $0.to,
+                        exitCode: $0.step == step ? ending.exitCode : nil, message: $0.message,
+                        retryDelay: $0.retryDelay)
+                }
+                guard let attemptID = attemptIDs[step] else { continue }
+                try durably("the end of attempt \(number) of step \(handle.keys[step])") {
+                    try recorder.endAttempt(
+                        runID: handle.runID, stepID: handle.stepIDs[step], attemptID: attemptID, ending: ending,
+                        stepChanges: stepChanges)
+                }
+                let final = changes.first { $0.step == step }?.to ?? .failed
+                if final.isTerminal { handle.remember(step, final, outputs: ending.outputs) }
+                handle.observer.attemptEnded(step: handle.keys[step], attempt: number, ending: ending, stepState: final)
+                for change in changes where change.step != step {
+                    if change.to.isTerminal { handle.remember(change.step, change.to, outputs: nil) }
+                    handle.observer.stepChanged(step: handle.keys[change.step], from: change.from, to: change.to)
+                }
+            case .stopRunning(let now):
+                for attempt in handle.active.values { executor.stop(attempt.running, now: now) }
+            case .finish(let state):
+                handle.outcome = state
+                if state == .cancelled || handle.machine.cancelling {
+                    handle.handlers = []
+                } else {
+                    handle.handlerKind = state == .succeeded ? "on_success" : "on_failure"
+                    handle.handlers =
+                        state == .succeeded ? handle.plan.onSuccess : (state == .failed ? handle.plan.onFailure : [])
+                    handle.nextHandler = try recorder.handlerCount(runID: handle.runID, kind: handle.handlerKind)
+                }
+            }
+        }
+    }
+
+    /// Records the run's end once its handlers are done.
+    func finishRun(_ handle: RunHandle) throws {
+        guard let state = handle.outcome, !handle.done else { return }
+        try durably("the end of run \(handle.runID)") { try recorder.finishRun(runID: handle.runID, state: state) }
+        handle.done = true
+        handle.observer.runFinished(runID: handle.runID, state: state)
+        runs.removeValue(forKey: handle.runID)
+        finished.append(RunResult(runID: handle.runID, state: state, interruptedBy: handle.interruptedBy))
+    }
+}
+
+extension StepRequest {
+    /// True when the request fits in `capacity` at all.
+    func fits(_ capacity: HostCapacity) -> Bool {
+        millicores <= Int((capacity.cpus * 1000).rounded(.down)) && memoryBytes <= capacity.memoryBytes
+            && gpus <= capacity.gpus
+    }
+}

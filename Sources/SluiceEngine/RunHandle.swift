@@ -1,0 +1,85 @@
+import Foundation
+import SluiceBasics
+import SluiceExecutor
+import SluiceHost
+import SluiceModel
+import SluiceSpec
+
+/// One run an engine drives: its plan, its machine, what runs of it now.
+final class RunHandle {
+    /// An attempt of a step that runs now.
+    struct Active {
+        let attemptID: Int64
+        let number: Int
+        let launch: AttemptLaunch?
+        let running: RunningAttempt
+        let limits: AttemptLimits
+        let viaShell: Bool
+        let timeout: Double?
+    }
+
+    /// A handler that runs now.
+    struct ActiveHandler {
+        let name: String
+        let stepID: Int64
+        let attemptID: Int64
+        let running: RunningAttempt
+        let viaShell: Bool
+        let timeout: Double
+    }
+
+    let runID: Int64
+    let plan: RunPlan
+    let keys: [String]
+    let stepIDs: [Int64]
+    let requests: [StepRequest]
+    let parallelism: Int
+    let logDirectory: SecureDirectory
+    let launcher: StepLauncher
+    let observer: RunObserver
+    var machine: RunMachine
+    var runtime: RuntimeValues
+    var active: [Int: Active] = [:]
+    /// The final state, once the machine has decided it; handlers run before it is recorded.
+    var outcome: RunState?
+    var handlers: [HandlerSpec] = []
+    var handlerKind = ""
+    var nextHandler = 0
+    var activeHandler: ActiveHandler?
+    /// The signal that stopped the handlers, if one did.
+    var interruptedBy: Int32?
+    /// True once the run's end is recorded.
+    var done = false
+
+    init(
+        runID: Int64, plan: RunPlan, stepIDs: [Int64], parallelism: Int, logDirectory: SecureDirectory,
+        launcher: StepLauncher, observer: RunObserver, machine: RunMachine, runtime: RuntimeValues,
+        defaults: Resources
+    ) {
+        self.runID = runID
+        self.plan = plan
+        keys = plan.steps.map(\.key)
+        self.stepIDs = stepIDs
+        requests = plan.steps.map { StepRequest($0.step.resources, defaults: defaults) }
+        self.parallelism = parallelism
+        self.logDirectory = logDirectory
+        self.launcher = launcher
+        self.observer = observer
+        self.machine = machine
+        self.runtime = runtime
+    }
+
+    /// Remembers a finished step's state and outputs for the references of the steps after it.
+    func remember(_ index: Int, _ state: StepState, outputs: [String: String]?) {
+        let step = plan.steps[index]
+        if let item = step.item {
+            if state == .succeeded { runtime.instanceOutputs[step.step.id, default: [:]][item] = outputs ?? [:] }
+        } else {
+            runtime.states[step.step.id] = state.rawValue
+            if state == .succeeded, let outputs { runtime.outputs[step.step.id] = outputs }
+        }
+    }
+
+    /// True while it has something running (a step or a handler).
+    var isBusy: Bool { !active.isEmpty || activeHandler != nil }
+}

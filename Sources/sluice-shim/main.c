@@ -1,0 +1,632 @@
+/*
+ * sluice-shim: watches one attempt of a step, independently of the Sluice process that started it.
+ *
+ * Sluice starts it (in a session of its own) for every attempt. It starts the step, relays the step's
+ * stdout and stderr from pipes into the log files (with the log cap and secret masking), enforces the
+ * timeout, and when the step ends it kills whatever the step left behind and writes how it ended into a
+ * status file beside the logs. If the Sluice process that started it dies or restarts, the step goes on,
+ * its output keeps flowing into its logs (never SIGPIPE, never a full pipe), and its ending waits in the
+ * status file for whoever records it: the restarted service, another service, or a later command.
+ * The design follows the shims that keep a container's exit status across restarts of their manager
+ * (containerd's shim, conmon), in a few hundred lines of C with no runtime to load.
+ *
+ * Descriptors on entry: 0 the launch specification (read to EOF), 1 and 2 /dev/null, 3 the report pipe
+ * ("started PID\n" or "failed STAGE ERRNO\n", then closed), 4 the stdout log, 5 the stderr log, 6 the
+ * directory of the status file, 7… the cgroup.procs files the step joins before exec.
+ *
+ * Signals: SIGTERM or SIGINT stop the step gracefully (SIGTERM to its process group, SIGKILL to the group
+ * and its cgroups after the grace period); SIGUSR1 kills it at once. SIGHUP and SIGPIPE are ignored.
+ */
+#define _GNU_SOURCE
+#include "sluice_spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { FD_SPEC = 0, FD_REPORT = 3, FD_OUT = 4, FD_ERR = 5, FD_STATUS_DIR = 6, FD_CGROUPS = 7 };
+
+#define MAX_LIST 4096
+
+typedef struct string_list {
+    char *items[MAX_LIST];
+    size_t lengths[MAX_LIST];
+    int count;
+} string_list;
+
+typedef struct spec {
+    char *path;
+    string_list argv, env, masks, cgroup_dirs;
+    char *cwd;
+    int set_ids;
+    uid_t uid;
+    gid_t gid;
+    gid_t groups[256];
+    int group_count;
+    sluice_rlimit rlimits[16];
+    int rlimit_count;
+    double timeout, grace;
+    long long log_limit;
+    char *cut_marker;
+    char *status_name;
+    int cgroup_fd_count;
+} spec;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- reading the specification: records "key=LENGTH:BYTES\n" ---- */
+
+static char *read_all(int fd, size_t *length) {
+    size_t capacity = 65536, used = 0;
+    char *buffer = malloc(capacity + 1);
+    if (buffer == NULL) {
+        return NULL;
+    }
+    for (;;) {
+        if (used == capacity) {
+            capacity *= 2;
+            char *grown = realloc(buffer, capacity + 1);
+            if (grown == NULL) {
+                free(buffer);
+                return NULL;
+            }
+            buffer = grown;
+        }
+        ssize_t n = read(fd, buffer + used, capacity - used);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        used += (size_t)n;
+    }
+    buffer[used] = 0;
+    *length = used;
+    return buffer;
+}
+
+static void push(string_list *list, char *value, size_t length) {
+    if (list->count < MAX_LIST - 1) {
+        list->items[list->count] = value;
+        list->lengths[list->count] = length;
+        list->count++;
+        list->items[list->count] = NULL;
+    }
+}
+
+static int parse_spec(char *text, size_t length, spec *s) {
+    memset(s, 0, sizeof *s);
+    s->grace = 10;
+    size_t i = 0;
+    while (i < length) {
+        char *key = text + i;
+        char *eq = memchr(key, '=', length - i);
+        if (eq == NULL) {
+            return -1;
+        }
+        *eq = 0;
+        char *colon = memchr(eq + 1, ':', length - (size_t)(eq + 1 - text));
+        if (colon == NULL) {
+            return -1;
+        }
+        *colon = 0;
+        size_t size = strtoull(eq + 1, NULL, 10);
+        char *value = colon + 1;
+        if ((size_t)(value - text) + size >= length + 1) {
+            return -1;
+        }
+        value[size] = 0; /* overwrites the record's newline */
+        i = (size_t)(value - text) + size + 1;
+        if (strcmp(key, "path") == 0) {
+            s->path = value;
+        } else if (strcmp(key, "argv") == 0) {
+            push(&s->argv, value, size);
+        } else if (strcmp(key, "env") == 0) {
+            push(&s->env, value, size);
+        } else if (strcmp(key, "cwd") == 0) {
+            s->cwd = value;
+        } else if (strcmp(key, "uid") == 0) {
+            s->set_ids = 1;
+            s->uid = (uid_t)strtoul(value, NULL, 10);
+        } else if (strcmp(key, "gid") == 0) {
+            s->gid = (gid_t)strtoul(value, NULL, 10);
+        } else if (strcmp(key, "group") == 0 && s->group_count < 256) {
+            s->groups[s->group_count++] = (gid_t)strtoul(value, NULL, 10);
+        } else if (strcmp(key, "rlimit") == 0 && s->rlimit_count < 16) {
+            char *soft_text = strchr(value, ' ');
+            char *hard_text = soft_text ? strchr(soft_text + 1, ' ') : NULL;
+            if (hard_text == NULL) {
+                return -1;
+            }
+            sluice_rlimit *limit = &s->rlimits[s->rlimit_count++];
+            limit->resource = atoi(value);
+            limit->soft = soft_text[1] == '-' ? RLIM_INFINITY : (rlim_t)strtoull(soft_text + 1, NULL, 10);
+            limit->hard = hard_text[1] == '-' ? RLIM_INFINITY : (rlim_t)strtoull(hard_text + 1, NULL, 10);
+        } else if (strcmp(key, "timeout") == 0) {
+            s->timeout = strtod(value, NULL);
+        } else if (strcmp(key, "grace") == 0) {
+            s->grace = strtod(value, NULL);
+        } else if (strcmp(key, "log_limit") == 0) {
+            s->log_limit = strtoll(value, NULL, 10);
+        } else if (strcmp(key, "cut_marker") == 0) {
+            s->cut_marker = value;
+        } else if (strcmp(key, "mask") == 0) {
+            push(&s->masks, value, size);
+        } else if (strcmp(key, "status") == 0) {
+            s->status_name = value;
+        } else if (strcmp(key, "cgroup_dir") == 0) {
+            push(&s->cgroup_dirs, value, size);
+        } else if (strcmp(key, "cgroup_fds") == 0) {
+            s->cgroup_fd_count = atoi(value);
+        }
+    }
+    return s->path != NULL && s->argv.count > 0 && s->status_name != NULL ? 0 : -1;
+}
+
+/* ---- the log relay: cap, masking, write errors ---- */
+
+typedef struct relay {
+    int source;  /* the pipe's read end; -1 once at end of file */
+    int sink;    /* the log file */
+    long long written, dropped;
+    int cut, write_error;
+    const spec *spec;
+    char *carry; /* bytes that could still begin a secret */
+    size_t carry_length;
+} relay;
+
+static void sink_write(relay *r, const char *bytes, size_t length) {
+    if (r->write_error) {
+        return; /* the log is already incomplete; the pipe is still drained */
+    }
+    while (length > 0) {
+        ssize_t n = write(r->sink, bytes, length);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            r->write_error = n < 0 ? errno : EIO;
+            return;
+        }
+        bytes += n;
+        length -= (size_t)n;
+    }
+}
+
+static void store(relay *r, const char *bytes, size_t length) {
+    if (r->spec->log_limit <= 0) {
+        sink_write(r, bytes, length);
+        return;
+    }
+    long long room = r->spec->log_limit - r->written;
+    if (room < 0) {
+        room = 0;
+    }
+    if ((long long)length <= room) {
+        sink_write(r, bytes, length);
+        r->written += (long long)length;
+        return;
+    }
+    sink_write(r, bytes, (size_t)room);
+    r->written += room;
+    if (!r->cut) {
+        r->cut = 1;
+        if (r->spec->cut_marker != NULL) {
+            sink_write(r, r->spec->cut_marker, strlen(r->spec->cut_marker));
+        }
+    }
+    r->dropped += (long long)length - room;
+}
+
+static size_t longest_mask(const spec *s) {
+    size_t longest = 0;
+    for (int i = 0; i < s->masks.count; i++) {
+        if (s->masks.lengths[i] > longest) {
+            longest = s->masks.lengths[i];
+        }
+    }
+    return longest;
+}
+
+/* Masks what can be decided; unless `final`, keeps the bytes that could still begin a secret. */
+static void masked_store(relay *r, const char *bytes, size_t length, int final) {
+    const spec *s = r->spec;
+    if (s->masks.count == 0) {
+        store(r, bytes, length);
+        return;
+    }
+    size_t total = r->carry_length + length;
+    char *input = malloc(total + 1);
+    if (input == NULL) {
+        store(r, bytes, length);
+        return;
+    }
+    memcpy(input, r->carry, r->carry_length);
+    memcpy(input + r->carry_length, bytes, length);
+    size_t longest = longest_mask(s);
+    size_t safe_end = final ? total : (total > longest - 1 ? total - (longest - 1) : 0);
+    char *output = malloc(total * 3 + 16);
+    size_t out = 0, i = 0;
+    while (i < safe_end) {
+        int matched = 0;
+        for (int m = 0; m < s->masks.count; m++) {
+            size_t n = s->masks.lengths[m];
+            if (n > 0 && total - i >= n && memcmp(input + i, s->masks.items[m], n) == 0) {
+                memcpy(output + out, "***", 3);
+                out += 3;
+                i += n;
+                matched = 1;
+                break;
+            }
+        }
+        if (!matched) {
+            output[out++] = input[i++];
+        }
+    }
+    store(r, output, out);
+    free(r->carry);
+    r->carry_length = total - i;
+    r->carry = malloc(r->carry_length + 1);
+    memcpy(r->carry, input + i, r->carry_length);
+    free(output);
+    free(input);
+}
+
+/* Moves what the pipe holds now; returns 0 at end of file. */
+static int pump(relay *r) {
+    char buffer[65536];
+    for (int rounds = 0; r->source >= 0 && rounds < 16; rounds++) {
+        ssize_t n = read(r->source, buffer, sizeof buffer);
+        if (n > 0) {
+            masked_store(r, buffer, (size_t)n, 0);
+        } else if (n == 0) {
+            close(r->source);
+            r->source = -1;
+            return 0;
+        } else if (errno == EINTR) {
+            continue;
+        } else {
+            return 1; /* EAGAIN: nothing more for now */
+        }
+    }
+    return r->source >= 0;
+}
+
+static void finish_relay(relay *r) {
+    /* What is left, without waiting for a writer that outlived the step. */
+    while (r->source >= 0) {
+        struct pollfd probe = { r->source, POLLIN, 0 };
+        if (poll(&probe, 1, 0) <= 0 || !(probe.revents & (POLLIN | POLLHUP))) {
+            break;
+        }
+        if (!pump(r)) {
+            break;
+        }
+    }
+    masked_store(r, "", 0, 1);
+    if (r->dropped > 0) {
+        char note[96];
+        int n = snprintf(note, sizeof note, "\n[sluice: %lld more bytes were dropped]\n", r->dropped);
+        sink_write(r, note, (size_t)n);
+    }
+}
+
+/* ---- signals through a self-pipe ---- */
+
+static int signal_pipe[2] = { -1, -1 };
+
+static void on_signal(int signal_number) {
+    int saved = errno;
+    unsigned char byte = (unsigned char)signal_number;
+    ssize_t ignored = write(signal_pipe[1], &byte, 1);
+    (void)ignored;
+    errno = saved;
+}
+
+/* ---- the status file ---- */
+
+static void write_status(const spec *s, const char *json) {
+    char temporary[512];
+    snprintf(temporary, sizeof temporary, "%s.tmp", s->status_name);
+    int fd = openat(FD_STATUS_DIR, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return;
+    }
+    size_t length = strlen(json);
+    const char *p = json;
+    while (length > 0) {
+        ssize_t n = write(fd, p, length);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        p += n;
+        length -= (size_t)n;
+    }
+    close(fd);
+    renameat(FD_STATUS_DIR, temporary, FD_STATUS_DIR, s->status_name);
+}
+
+/* The file the final status goes into, allocated while there is room: a step that fills the disk must not
+   take the record of its own ending with it. Written in place at the end, then renamed over the status. */
+static int final_fd = -1;
+
+static void prepare_final_status(const spec *s) {
+    char name[512];
+    snprintf(name, sizeof name, "%s.final", s->status_name);
+    final_fd = openat(FD_STATUS_DIR, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (final_fd >= 0 && posix_fallocate(final_fd, 0, 4096) != 0) {
+        char blank[4096];
+        memset(blank, ' ', sizeof blank);
+        if (pwrite(final_fd, blank, sizeof blank, 0) != (ssize_t)sizeof blank) {
+            close(final_fd);
+            final_fd = -1;
+        }
+    }
+}
+
+static void write_final_status(const spec *s, const char *json) {
+    size_t length = strlen(json);
+    /* Padded with spaces to the size allocated: nothing is freed, so a full disk stays as it was seen. */
+    char padded[4096];
+    memset(padded, ' ', sizeof padded);
+    if (length <= sizeof padded) {
+        memcpy(padded, json, length);
+    }
+    if (final_fd < 0 || length > sizeof padded || pwrite(final_fd, padded, sizeof padded, 0) != (ssize_t)sizeof padded) {
+        write_status(s, json);
+        return;
+    }
+    close(final_fd);
+    char name[512];
+    snprintf(name, sizeof name, "%s.final", s->status_name);
+    renameat(FD_STATUS_DIR, name, FD_STATUS_DIR, s->status_name);
+}
+
+static void report(const char *line) {
+    ssize_t ignored = write(FD_REPORT, line, strlen(line));
+    (void)ignored;
+}
+
+/* ---- cgroups: kill what is left ---- */
+
+static void kill_cgroups(const spec *s) {
+    for (int d = 0; d < s->cgroup_dirs.count; d++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/cgroup.kill", s->cgroup_dirs.items[d]);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t ok = write(fd, "1", 1);
+            close(fd);
+            if (ok == 1) {
+                continue;
+            }
+        }
+        snprintf(path, sizeof path, "%s/cgroup.procs", s->cgroup_dirs.items[d]);
+        for (int round = 0; round < 1000; round++) {
+            int procs = open(path, O_RDONLY | O_CLOEXEC);
+            if (procs < 0) {
+                break;
+            }
+            char buffer[65536];
+            ssize_t n = read(procs, buffer, sizeof buffer - 1);
+            close(procs);
+            if (n <= 0) {
+                break;
+            }
+            buffer[n] = 0;
+            int any = 0;
+            for (char *line = strtok(buffer, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+                pid_t member = (pid_t)atoi(line);
+                if (member > 0) {
+                    kill(member, SIGKILL);
+                    any = 1;
+                }
+            }
+            if (!any) {
+                break;
+            }
+            sched_yield();
+        }
+    }
+}
+
+int main(void) {
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    size_t length = 0;
+    char *text = read_all(FD_SPEC, &length);
+    static spec s;
+    if (text == NULL || parse_spec(text, length, &s) != 0) {
+        report("failed 0 22\n");
+        return 2;
+    }
+    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        report("failed 1 0\n");
+        return 2;
+    }
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGUSR1, &action, NULL);
+
+    int out_pipe[2], err_pipe[2];
+    if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+        report("failed 1 0\n");
+        return 2;
+    }
+    int cgroup_fds[256];
+    int cgroup_fd_count = s.cgroup_fd_count > 256 ? 256 : s.cgroup_fd_count;
+    for (int i = 0; i < cgroup_fd_count; i++) {
+        cgroup_fds[i] = FD_CGROUPS + i;
+    }
+    sluice_spawn_request request;
+    memset(&request, 0, sizeof request);
+    request.path = s.path;
+    request.argv = s.argv.items;
+    request.envp = s.env.items;
+    request.cwd = s.cwd;
+    request.stdin_fd = -1;
+    request.stdout_fd = out_pipe[1];
+    request.stderr_fd = err_pipe[1];
+    request.set_ids = s.set_ids;
+    request.uid = s.uid;
+    request.gid = s.gid;
+    request.groups = s.groups;
+    request.group_count = s.group_count;
+    request.cgroup_fds = cgroup_fds;
+    request.cgroup_fd_count = cgroup_fd_count;
+    request.rlimits = s.rlimits;
+    request.rlimit_count = s.rlimit_count;
+    sluice_spawn_failure failure;
+    double started = now_seconds();
+    pid_t pid = sluice_spawn(&request, &failure);
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    for (int i = 0; i < cgroup_fd_count; i++) {
+        close(cgroup_fds[i]);
+    }
+    char line[8192];
+    if (pid < 0) {
+        snprintf(
+            line, sizeof line,
+            "{\"version\":1,\"state\":\"ended\",\"shim_pid\":%d,\"start_failed\":{\"stage\":%d,\"errno\":%d}}\n",
+            (int)getpid(), failure.stage, failure.error);
+        write_status(&s, line);
+        snprintf(line, sizeof line, "failed %d %d\n", failure.stage, failure.error);
+        report(line);
+        return 0;
+    }
+    snprintf(
+        line, sizeof line, "{\"version\":1,\"state\":\"running\",\"shim_pid\":%d,\"pid\":%d}\n", (int)getpid(), (int)pid);
+    write_status(&s, line);
+    prepare_final_status(&s);
+    snprintf(line, sizeof line, "started %d\n", (int)pid);
+    report(line);
+    close(FD_REPORT);
+
+    relay relays[2] = {
+        { out_pipe[0], FD_OUT, 0, 0, 0, 0, &s, NULL, 0 },
+        { err_pipe[0], FD_ERR, 0, 0, 0, 0, &s, NULL, 0 },
+    };
+    for (int i = 0; i < 2; i++) {
+        fcntl(relays[i].source, F_SETFL, fcntl(relays[i].source, F_GETFL) | O_NONBLOCK);
+    }
+    int exit_fd = sluice_pidfd_open(pid);
+    const char *stop = NULL;
+    double kill_at = -1;
+    int killed = 0;
+    for (;;) {
+        if (sluice_has_exited(pid) == 1) {
+            break;
+        }
+        double now = now_seconds();
+        if (stop == NULL && s.timeout > 0 && now - started >= s.timeout) {
+            stop = "timeout";
+            kill(-pid, SIGTERM);
+            kill_at = now + s.grace;
+        }
+        if (kill_at >= 0 && !killed && now >= kill_at) {
+            kill(-pid, SIGKILL);
+            kill_cgroups(&s);
+            killed = 1;
+        }
+        double next = -1;
+        if (stop == NULL && s.timeout > 0) {
+            next = started + s.timeout;
+        }
+        if (kill_at >= 0 && !killed && (next < 0 || kill_at < next)) {
+            next = kill_at;
+        }
+        int wait_ms = next < 0 ? -1 : (int)((next - now) * 1000) + 1;
+        if (exit_fd < 0 && (wait_ms < 0 || wait_ms > 50)) {
+            wait_ms = 50; /* no pidfd on this kernel: poll the process */
+        }
+        struct pollfd fds[4];
+        int count = 0;
+        fds[count++] = (struct pollfd){ signal_pipe[0], POLLIN, 0 };
+        if (exit_fd >= 0) {
+            fds[count++] = (struct pollfd){ exit_fd, POLLIN, 0 };
+        }
+        for (int i = 0; i < 2; i++) {
+            if (relays[i].source >= 0) {
+                fds[count++] = (struct pollfd){ relays[i].source, POLLIN, 0 };
+            }
+        }
+        if (poll(fds, (nfds_t)count, wait_ms) < 0 && errno != EINTR) {
+            break;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (relays[i].source >= 0) {
+                pump(&relays[i]);
+            }
+        }
+        unsigned char signals[16];
+        ssize_t got = read(signal_pipe[0], signals, sizeof signals);
+        for (ssize_t k = 0; k < got; k++) {
+            if (signals[k] == SIGUSR1 || (stop != NULL && strcmp(stop, "cancel") == 0 && !killed)) {
+                if (stop == NULL) {
+                    stop = "cancel";
+                }
+                kill(-pid, SIGKILL);
+                kill_cgroups(&s);
+                killed = 1;
+            } else if (stop == NULL) {
+                stop = "cancel";
+                kill(-pid, SIGTERM);
+                kill_at = now_seconds() + s.grace;
+            }
+        }
+    }
+    /* The main process is a zombie now, which pins its process group id: kill what it left there. */
+    kill(-pid, SIGKILL);
+    int status = 0;
+    struct rusage usage;
+    memset(&usage, 0, sizeof usage);
+    while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
+    }
+    double wall = now_seconds() - started;
+    kill_cgroups(&s);
+    finish_relay(&relays[0]);
+    finish_relay(&relays[1]);
+    char exit_code[16] = "null", signal_number[16] = "null";
+    if (WIFEXITED(status)) {
+        snprintf(exit_code, sizeof exit_code, "%d", WEXITSTATUS(status));
+    } else if (WIFSIGNALED(status)) {
+        snprintf(signal_number, sizeof signal_number, "%d", WTERMSIG(status));
+    }
+    snprintf(
+        line, sizeof line,
+        "{\"version\":1,\"state\":\"ended\",\"shim_pid\":%d,\"pid\":%d,\"exit_code\":%s,\"signal\":%s,"
+        "\"user_cpu\":%.6f,\"system_cpu\":%.6f,\"max_rss_bytes\":%lld,\"wall_seconds\":%.6f,"
+        "\"stop\":%s%s%s,\"killed\":%s,\"dropped_stdout\":%lld,\"dropped_stderr\":%lld,"
+        "\"write_error_stdout\":%d,\"write_error_stderr\":%d}\n",
+        (int)getpid(), (int)pid, exit_code, signal_number,
+        (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6,
+        (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6, (long long)usage.ru_maxrss * 1024, wall,
+        stop ? "\"" : "", stop ? stop : "null", stop ? "\"" : "", killed ? "true" : "false", relays[0].dropped,
+        relays[1].dropped, relays[0].write_error, relays[1].write_error);
+    write_final_status(&s, line);
+    return 0;
+}
