@@ -8,7 +8,9 @@ let package = Package(
         .executable(name: "sluice-shim", targets: ["sluice-shim"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -29,6 +31,8 @@ let package = Package(
             name: "SluiceEngine",
             dependencies: [
                 "SluiceSpec", "SluiceStore", "SluiceExecutor", "SluiceHost", "SluiceModel", "SluiceBasics",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .target(
             name: "SluiceCLI",
@@ -36,6 +40,8 @@ let package = Package(
                 "SluiceEngine", "SluiceExecutor", "SluiceHost", "SluiceSpec", "SluiceStore", "SluiceModel",
                 "SluiceBasics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
         .target(

@@ -9,6 +9,8 @@ struct SluiceCommand: ParsableCommand {
         subcommands: [
             RunCommand.self, ValidateCommand.self, PlanCommand.self, GraphCommand.self, SchemaCommand.self,
             StatusCommand.self, RunsCommand.self, LogsCommand.self, DBCommand.self, DoctorCommand.self,
+            ServeCommand.self, TriggerCommand.self, CancelCommand.self, RetryCommand.self, BackfillCommand.self,
+            NextCommand.self, DagsCommand.self,
         ])
 }
 

@@ -12,7 +12,7 @@ extension Engine {
     /// Handlers run one after another, each recorded as a step instance of role `handler` with its attempt,
     /// logs and usage, watched like a step (timeout, signals). Their outcome does not change the run's state.
     func nextHandlerOrFinish(_ handle: RunHandle) throws {
-        while handle.activeHandler == nil {
+        while handle.activeHandler == nil && !leaseStale && runs[handle.runID] === handle {
             guard handle.interruptedBy == nil, handle.nextHandler < handle.handlers.count else {
                 return try finishRun(handle)
             }
@@ -78,15 +78,27 @@ extension Engine {
         launch.user = options.runAs
         launch.timeout = handler.timeout
         launch.gracePeriod = options.gracePeriod
-        let begun = try durably(
-            "the start of \(name)",
-            write: {
-                try recorder.beginAttempt(
-                    runID: runID, stepID: handlerID, from: .ready, number: 1, host: options.host,
-                    stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath, command: argv,
-                    request: AttemptRequest(enforcement: executor.enforcementSummary))
-            },
-            ifCommitted: { try recorder.attempt(stepID: handlerID, number: 1) })
+        let begun: (id: Int64, gpus: [Int])?
+        do {
+            begun = try durably(
+                "the start of \(name)",
+                write: {
+                    try recorder.beginAttempt(
+                        runID: runID, stepID: handlerID, from: .ready, number: 1, host: options.host,
+                        stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath, command: argv,
+                        request: AttemptRequest(enforcement: executor.enforcementSummary), owner: ownerID)
+                },
+                ifCommitted: { try recorder.attempt(stepID: handlerID, number: 1) })
+        } catch let lost as LeaseLost {
+            handle.nextHandler -= 1  // its row stays ready, and is started once the lease is renewed
+            if lost.takenOver {
+                release(runID: runID)
+            } else {
+                leaseStale = true
+                nextHeartbeat = MonotonicClock.now()
+            }
+            return
+        }
         guard let attemptID = begun?.id else { return }
         do {
             let running = try executor.start(launch)
@@ -152,10 +164,14 @@ extension Engine {
                 for handle in runs.values { handle.observer.databaseRecovered(after: waited) }
                 return try ifCommitted()
             } catch let error as DatabaseError where error.isTransient {
-                if waited >= options.databaseRetryLimit { throw error }
+                // A shutdown during an outage leaves what is unrecorded to the next engine, as a crash would.
+                if waited >= options.databaseRetryLimit || stopping { throw error }
                 if !failedOnce {
+                    let limit =
+                        options.databaseRetryLimit.isFinite
+                        ? " (at most \(Units.formatDuration(options.databaseRetryLimit)))" : ""
                     let message =
-                        "cannot record \(what): \(error.message); retrying until the database is back (at most \(Units.formatDuration(options.databaseRetryLimit))), and running steps keep running"
+                        "the database is unreachable: cannot record \(what): \(error.message); retrying until the database is back\(limit), and running steps keep running"
                     if runs.isEmpty {
                         Terminal.printError("sluice: \(message)")
                     } else {
@@ -167,6 +183,7 @@ extension Engine {
                 for fd in readable {
                     pendingSignals += Poller.drain(fd).map(Int32.init).filter { $0 == SIGINT || $0 == SIGTERM }
                 }
+                if stopping { throw error }
                 if pendingSignals.count > 1 {
                     // A second Ctrl-C while the database is away: stop what runs at once.
                     for handle in runs.values {

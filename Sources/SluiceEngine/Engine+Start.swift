@@ -64,9 +64,10 @@ extension Engine {
                     if row.state == .succeeded, let values = outputs[row.key] { runtime.outputs[step.step.id] = values }
                 }
             }
-            var states = recorded.map(\.state)
             // Steps put back to pending by a retry wait for their needs again.
-            let machine = Self.rebuild(steps: steps, states: &states, attempts: recorded.map(\.attempts), due: due)
+            let machine = RunMachine.rebuilt(
+                steps: steps, states: recorded.map(\.state), attempts: recorded.map(\.attempts),
+                neverStarted: recorded.map(\.neverStarted), retryDue: due, cancelling: false)
             handle = RunHandle(
                 runID: claimed.id, plan: plan, stepIDs: recorded.map(\.id), parallelism: width,
                 logDirectory: logDirectory, launcher: launcher, observer: observer, machine: machine, runtime: runtime,
@@ -97,23 +98,20 @@ extension Engine {
         if claimed.cancelRequested && handle.outcome == nil { try perform(handle.machine.cancel(), on: handle) }
     }
 
-    /// A machine in the recorded state; a step recorded `running` stays running until its attempt is adopted.
-    static func rebuild(steps: [RunMachine.Step], states: inout [StepState], attempts: [Int], due: [Int: Double])
-        -> RunMachine
-    {
-        RunMachine.rebuilt(
-            steps: steps, states: states, attempts: attempts, retryDue: due,
-            cancelling: false)
-    }
-
     /// An attempt recorded as not ended: still watched (adopt it), ended while nobody watched (record its
     /// real ending), or gone without a word (`lost`, retried per its policy).
     func adoptAttempt(_ row: LiveAttemptRow, of handle: RunHandle) throws {
         guard let index = handle.stepIDs.firstIndex(of: row.stepID) else { return }  // a handler's, handled below
-        let record = Self.attemptRecord(row)
-        let adoption: Adoption =
-            record.map { executor.adopt($0) } ?? .lost("it was recorded starting, and no watcher of it is known")
         let step = handle.plan.steps[index]
+        guard let record = Self.attemptRecord(row) else {
+            // Recorded, but its engine stopped before starting a watcher: nothing of it ever ran.
+            let ending = AttemptEnding(
+                state: .lost,
+                message: "step \(step.key): its attempt \(row.number) never started (its engine stopped first)")
+            return try perform(
+                handle.machine.attemptNeverStarted(index, ending: ending), on: handle, attemptIDs: [index: row.id])
+        }
+        let adoption = executor.adopt(record)
         let viaShell: Bool
         if case .shell = step.command { viaShell = true } else { viaShell = false }
         let request = handle.requests[index]
@@ -142,7 +140,9 @@ extension Engine {
         case .lost(let why):
             let ending = AttemptEnding(
                 state: .lost, message: "step \(step.key): its attempt \(row.number) was lost: \(why)")
-            try perform(handle.machine.attemptEnded(index, ending: ending, now: MonotonicClock.now()), on: handle)
+            try perform(
+                handle.machine.attemptEnded(index, ending: ending, now: MonotonicClock.now()), on: handle,
+                attemptIDs: [index: row.id])
         }
     }
 

@@ -11,15 +11,20 @@ extension Engine {
     func launchEverywhere() throws {
         for id in order {
             guard let handle = runs[id] else { continue }
-            try launchReady(handle)
-            if handle.outcome != nil && handle.activeHandler == nil && !handle.done { try nextHandlerOrFinish(handle) }
+            if launches && !leaseStale { try launchReady(handle) }
+            if handle.outcome != nil && handle.activeHandler == nil && !handle.done {
+                // An engine that only records (a command's sweep or cancel) ends the run without its handlers.
+                if launches { try nextHandlerOrFinish(handle) } else { try finishRun(handle) }
+            }
         }
         order.removeAll { runs[$0] == nil }
     }
 
     /// Starts the steps of a run that are due, up to its parallelism and the host's capacity.
     func launchReady(_ handle: RunHandle) throws {
-        while !capacityFull && handle.active.count < handle.parallelism && handle.outcome == nil {
+        while !capacityFull && !leaseStale && runs[handle.runID] === handle && handle.active.count < handle.parallelism
+            && handle.outcome == nil
+        {
             guard let index = handle.machine.nextToLaunch() else { return }
             let step = handle.plan.steps[index]
             if handle.machine.launchState(of: index) == .ready, let when = step.when {
@@ -66,15 +71,27 @@ extension Engine {
             maxProcesses: request.maxProcesses, enforcement: executor.enforcementSummary)
         let capacity = HostLimits(
             cpus: options.capacity.cpus, memoryBytes: options.capacity.memoryBytes, gpus: options.capacity.gpus)
-        let begun = try durably(
-            "the start of step \(step.key)",
-            write: {
-                try recorder.beginAttempt(
-                    runID: handle.runID, stepID: handle.stepIDs[index], from: from, number: number, host: options.host,
-                    stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath, command: launch.argv,
-                    request: attemptRequest, capacity: capacity)
-            },
-            ifCommitted: { try recorder.attempt(stepID: handle.stepIDs[index], number: number) })
+        let begun: (id: Int64, gpus: [Int])?
+        do {
+            begun = try durably(
+                "the start of step \(step.key)",
+                write: {
+                    try recorder.beginAttempt(
+                        runID: handle.runID, stepID: handle.stepIDs[index], from: from, number: number,
+                        host: options.host, stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath,
+                        command: launch.argv, request: attemptRequest, capacity: capacity, owner: ownerID)
+                },
+                ifCommitted: { try recorder.attempt(stepID: handle.stepIDs[index], number: number) })
+        } catch let lost as LeaseLost {
+            if lost.takenOver {
+                handle.observer.databaseUnavailable("run \(handle.runID): \(lost); this engine lets go of it")
+                release(runID: handle.runID)
+            } else {
+                leaseStale = true  // renew first (at once), then launch
+                nextHeartbeat = MonotonicClock.now()
+            }
+            return
+        }
         guard let (attemptID, gpus) = begun else {
             if !handle.requests[index].fits(options.capacity) {
                 // It can never fit here: say so rather than wait forever.

@@ -40,7 +40,14 @@ public final class Engine {
     var capacityFull = false
     var capacityRetryAt = 0.0
     var nextHeartbeat = 0.0
+    /// True when the database refused a launch because the lease was too old: nothing starts until a heartbeat.
+    var leaseStale = false
     var stopping = false
+    /// False for an engine that only records what ended (a command's recovery sweep): nothing new starts.
+    public var launches = true
+    /// Set when a notification arrived (a run queued, a DAG paused, the listener reconnected): a service
+    /// looks at the queue again. Cleared by whoever acts on it.
+    public var heardSomething = false
 
     /// Seconds between heartbeats (the lease is `Schedulers.leaseSeconds`).
     static let heartbeatInterval = 5.0
@@ -93,6 +100,15 @@ public final class Engine {
         runs.removeAll()
     }
 
+    /// Waits `seconds` (or until `shutdown`) without acting on anything: the database is away.
+    public func pause(seconds: Double) {
+        let readable = Poller.wait([wake.readFD], timeout: seconds)
+        if !readable.isEmpty { pendingSignals += Poller.drain(wake.readFD).map(Int32.init).filter { $0 != 0 } }
+    }
+
+    /// Lets go of a run without driving it further (another engine, or a later look, takes it).
+    public func release(runID: Int64) { runs.removeValue(forKey: runID) }
+
     /// Asks every run to stop, from any thread, as a SIGTERM to this process would.
     public func cancelAll(signal: Int32 = SIGTERM) { wake.wake(UInt8(truncatingIfNeeded: signal)) }
 
@@ -124,7 +140,7 @@ public final class Engine {
         try launchEverywhere()
         var results = finished
         finished = []
-        if runs.isEmpty || stopping { return results }
+        if stopping { return results }
         let now = MonotonicClock.now()
         var timers: [Double] = [nextHeartbeat]
         if let waitAtMost { timers.append(now + waitAtMost) }
@@ -157,15 +173,24 @@ public final class Engine {
         let after = MonotonicClock.now()
         for handle in runs.values { handle.machine.tick(now: after) }
         if capacityFull && after >= capacityRetryAt { capacityFull = false }
-        if after >= nextHeartbeat {
-            try? schedulers.heartbeat(ownerID)
-            nextHeartbeat = after + Self.heartbeatInterval
-        }
+        if after >= nextHeartbeat { renewLease(now: after) }
         if let interval = options.tickInterval, interval > 0 { for handle in runs.values { handle.observer.tick() } }
         try launchEverywhere()
         results += finished
         finished = []
         return results
+    }
+
+    /// Renews this engine's lease; lets go of the runs another engine took over while it could not (the
+    /// database was away longer than the lease). Their attempts are that engine's to watch now.
+    func renewLease(now: Double) {
+        nextHeartbeat = now + Self.heartbeatInterval
+        guard let lost = try? schedulers.heartbeat(ownerID, runs: Array(runs.keys)) else { return }
+        leaseStale = false
+        for id in lost {
+            runs[id]?.observer.databaseUnavailable("run \(id) was taken over by another engine; this one lets go of it")
+            release(runID: id)
+        }
     }
 
     /// SIGINT/SIGTERM: the first cancels every run (running steps get SIGTERM, SIGKILL after the grace
@@ -198,6 +223,7 @@ public final class Engine {
     /// Notifications: cancel requests for runs driven here, freed capacity.
     func hearNotifications() throws {
         let (notes, resynced) = listener.drain()
+        if resynced || notes.contains(where: { $0.channel == RunQueue.channel }) { heardSomething = true }
         if resynced || notes.contains(where: { $0.channel == RunQueue.capacityChannel }) { capacityFull = false }
         if resynced || notes.contains(where: { $0.channel == RunQueue.channel && $0.payload.hasPrefix("cancel") }) {
             for id in try durably("cancel requests", { try queue.cancelRequests(ownedBy: ownerID) }) {

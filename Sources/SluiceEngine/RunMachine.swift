@@ -74,6 +74,8 @@ public struct RunMachine: Sendable {
     public private(set) var states: [StepState]
     /// Attempts started per step.
     public private(set) var attempts: [Int]
+    /// Attempts per step that never started (their engine stopped first): they do not count against retries.
+    public private(set) var neverStarted: [Int]
     /// When each retrying step's next attempt is due.
     public private(set) var retryDue: [Int: Double] = [:]
     /// True once the run is being cancelled: nothing new starts.
@@ -94,6 +96,7 @@ public struct RunMachine: Sendable {
         self.random = random
         states = Array(repeating: .pending, count: steps.count)
         attempts = Array(repeating: 0, count: steps.count)
+        neverStarted = Array(repeating: 0, count: steps.count)
         var dependents = [[Int]](repeating: [], count: steps.count)
         for (i, step) in steps.enumerated() { for d in Set(step.needs) { dependents[d].append(i) } }
         self.dependents = dependents
@@ -103,20 +106,21 @@ public struct RunMachine: Sendable {
     /// A machine in the state the records show: step states, attempts made, and when retries are due.
     ///
     /// Steps recorded `running` stay running (their attempts are adopted or found ended by the driver);
-    /// `ready` and due `retrying` steps are queued for launch again.
+    /// `ready` and `retrying` steps are queued for launch again (a retry when it is due).
     public static func rebuilt(
-        steps: [Step], states: [StepState], attempts: [Int], retryDue: [Int: Double], cancelling: Bool,
-        random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
+        steps: [Step], states: [StepState], attempts: [Int], neverStarted: [Int]? = nil, retryDue: [Int: Double],
+        cancelling: Bool, random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
     ) -> RunMachine {
         var machine = RunMachine(steps: steps, random: random)
         machine.states = states
         machine.attempts = attempts
+        machine.neverStarted = neverStarted ?? Array(repeating: 0, count: steps.count)
         machine.retryDue = retryDue
         machine.cancelling = cancelling
         for (i, step) in steps.enumerated() {
             machine.unmet[i] = Set(step.needs).filter { !states[$0].letsDownstreamRun }.count
         }
-        for i in states.indices where states[i] == .ready { machine.queue.append(i) }
+        for i in states.indices where states[i] == .ready || states[i] == .retrying { machine.queue.append(i) }
         return machine
     }
 
@@ -171,12 +175,13 @@ public struct RunMachine: Sendable {
     public mutating func attemptEnded(_ step: Int, ending: AttemptEnding, now: Double) -> [Action] {
         precondition(states[step] == .running, "attempt of step \(step) ended while it was \(states[step])")
         let number = attempts[step]
+        let counted = number - neverStarted[step]
         let policy = steps[step].retries
-        if !ending.succeeded && !cancelling && number < (policy.attempts ?? 1) && RetryTiming.retries(policy, ending) {
-            let delay = RetryTiming.delay(policy, afterAttempt: number, random: random())
+        if !ending.succeeded && !cancelling && counted < (policy.attempts ?? 1) && RetryTiming.retries(policy, ending) {
+            let delay = RetryTiming.delay(policy, afterAttempt: counted, random: random())
             let outcome = ending.message ?? "attempt \(number) ended \(ending.state.rawValue)"
             let message =
-                "\(outcome); retrying in \(Units.formatDuration(delay.rounded(.up))) (attempt \(number + 1) of \(policy.attempts ?? 1))"
+                "\(outcome); retrying in \(Units.formatDuration(delay.rounded(.up))) (attempt \(counted + 1) of \(policy.attempts ?? 1))"
             states[step] = .retrying
             retryDue[step] = now + delay
             queue.append(step)
@@ -190,6 +195,30 @@ public struct RunMachine: Sendable {
         var changes = [move(step, to: final, message: ending.message)]
         changes += downstream(of: step, final: final)
         return finishIfDone([.recordEnd(step: step, attempt: number, ending: ending, changes: changes)])
+    }
+
+    /// The step's attempt never started (its engine stopped between recording it and starting its watcher):
+    /// it is recorded as it was and the step is started again at once, whatever its retry policy says.
+    public mutating func attemptNeverStarted(_ step: Int, ending: AttemptEnding) -> [Action] {
+        precondition(states[step] == .running, "attempt of step \(step) ended while it was \(states[step])")
+        neverStarted[step] += 1
+        if cancelling {
+            var changes = [move(step, to: .cancelled, message: ending.message)]
+            changes += downstream(of: step, final: .cancelled)
+            return finishIfDone([.recordEnd(step: step, attempt: attempts[step], ending: ending, changes: changes)])
+        }
+        states[step] = .retrying
+        queue.append(step)
+        return [
+            .recordEnd(
+                step: step, attempt: attempts[step], ending: ending,
+                changes: [
+                    Change(
+                        step: step, from: .running, to: .retrying,
+                        message: "\(ending.message ?? "never started"); starting it",
+                        retryDelay: 0)
+                ])
+        ]
     }
 
     /// The earliest moment a retry is due, for the driver's timer.

@@ -40,7 +40,7 @@ public struct RunOptions: Sendable {
     public static func directoryMode(forFiles mode: mode_t) -> mode_t { mode | ((mode & 0o444) >> 2) }
 
     /// This machine's name from `gethostname` (no DNS lookup).
-    static func hostName() -> String {
+    public static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
         let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }

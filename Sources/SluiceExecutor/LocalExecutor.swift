@@ -268,11 +268,22 @@ public struct LocalExecutor: Executor {
                 path: $0, owner: uid_t(record.outputOwner ?? UInt32(geteuid())),
                 isPrivate: !$0.hasPrefix(record.logDirectory))
         }
-        let status = ShimProtocol.readStatus(directory, name: record.logName + ".status")
+        var status = ShimProtocol.readStatus(directory, name: record.logName + ".status")
+        // A watcher caught starting the step (its engine died then) is given time to say how that went.
+        let deadline = MonotonicClock.now() + 10
+        while status?.state == "starting" && ProcessIdentity.isAlive(shim, startedAt: start)
+            && MonotonicClock.now() < deadline
+        {
+            _ = Poller.wait([], timeout: 0.01)
+            status = ShimProtocol.readStatus(directory, name: record.logName + ".status")
+        }
         let alive = ProcessIdentity.isAlive(shim, startedAt: start)
         let pidfd = alive ? ChildProcess(pid: shim).exitDescriptor() : nil
         // Checked again after the pidfd is open: a watcher that ended in between is read as ended.
         let stillAlive = alive && ProcessIdentity.isAlive(shim, startedAt: start)
+        if stillAlive, status?.state == "starting" {
+            kill(shim, SIGUSR1)  // stuck starting: stop whatever it started rather than risk a second copy
+        }
         if stillAlive, let pid = status?.pid {
             let attempt = RunningAttempt(
                 externalID: record.externalID, pid: pid, exitFD: pidfd, record: record, watcher: shim, isChild: false,

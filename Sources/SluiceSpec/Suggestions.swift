@@ -1,7 +1,21 @@
 /// "Did you mean …?" suggestions for misspelt keys and step ids.
 public enum Suggestions {
-    /// The closest candidate within a small edit distance, if any.
+    /// Words other orchestrators use for a key Sluice names otherwise (Airflow, Dagu, Argo, Kestra, GitHub Actions).
+    static let synonyms: [String: String] = [
+        "depends_on": "needs", "depends": "needs", "dependencies": "needs", "upstream": "needs", "after": "needs",
+        "requires": "needs", "run": "command", "cmd": "command", "script": "command", "shell": "command",
+        "args": "command", "cron": "schedule", "tz": "timezone", "retry": "retries", "environment": "env",
+        "variables": "env", "working_dir": "workdir", "working_directory": "workdir", "dir": "workdir",
+        "execution_timeout": "timeout", "timeout_seconds": "timeout", "limits": "resources", "parameters": "params",
+        "tasks": "steps", "jobs": "steps", "condition": "when", "if": "when", "for_each": "foreach",
+        "with_items": "foreach", "loop": "foreach", "matrix": "foreach", "max_active": "max_active_runs",
+        "concurrency": "max_active_runs", "name": "dag", "id": "dag", "cpu": "cpus", "gpu": "gpus", "mem": "memory",
+        "ram": "memory", "pids": "max_processes",
+    ]
+
+    /// The closest candidate within a small edit distance, if any (or the candidate a peer tool's word means).
     public static func closest(to word: String, in candidates: [String]) -> String? {
+        if let meant = synonyms[word.lowercased()], candidates.contains(meant) { return meant }
         let limit = max(1, min(3, word.count / 3))
         var best: (String, Int)?
         for candidate in candidates {

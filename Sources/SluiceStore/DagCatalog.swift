@@ -16,7 +16,7 @@ public struct DAGCatalogEntry: Sendable, Codable {
     /// Most runs at once.
     public let maxActiveRuns: Int
     /// Fire times after this instant are due.
-    public let scheduleFrom: Date?
+    public var scheduleFrom: Date?
     /// The file the service loaded it from.
     public let file: String?
     /// The version the service runs.
@@ -42,8 +42,9 @@ public struct DagCatalog: Sendable {
     /// The catalog on the store's connection.
     public init(store: Store) { connection = store.connection }
 
-    /// A DAG loaded from `file` at `versionID`: its schedule and settings; a DAG seen for the first time is
-    /// scheduled from `now` (no history is made up).
+    /// A DAG loaded from `file` at `versionID`: its schedule and settings; a DAG seen for the first time (or
+    /// back after its file was removed, or given a schedule it did not have) is scheduled from `now`: no
+    /// history is made up.
     public func loaded(
         dag: String, versionID: Int64, file: String, schedule: String?, timezone: String?, catchup: Bool,
         maxActiveRuns: Int, now: Date
@@ -54,7 +55,9 @@ public struct DagCatalog: Sendable {
                 UPDATE dag SET loaded_version_id = \(versionID), file = \(file), load_error = NULL, removed_at = NULL,
                        schedule = \(schedule), timezone = \(timezone), catchup = \(catchup),
                        max_active_runs = \(maxActiveRuns),
-                       schedule_from = coalesce(schedule_from, to_timestamp(\(now.timeIntervalSince1970)))
+                       -- Scheduled from now when first seen, back after a removal, or given its first schedule.
+                       schedule_from = CASE WHEN schedule_from IS NULL OR removed_at IS NOT NULL OR schedule IS NULL
+                                            THEN to_timestamp(\(now.timeIntervalSince1970)) ELSE schedule_from END
                 WHERE name = \(dag) RETURNING id
             )
             INSERT INTO dag_file (path, dag_id, error, updated_at) SELECT \(file), id, NULL, clock_timestamp() FROM d
@@ -87,7 +90,13 @@ public struct DagCatalog: Sendable {
     public func setPaused(_ dag: String, _ paused: Bool) throws -> Bool {
         try connection.query(
             """
-            WITH d AS (UPDATE dag SET paused = \(paused) WHERE name = \(dag) RETURNING id)
+            WITH d AS (
+                UPDATE dag SET paused = \(paused),
+                    -- A pause skips the fire times it spans (sluice backfill runs them if they are wanted).
+                    schedule_from = CASE WHEN paused AND NOT \(paused) AND schedule_from IS NOT NULL
+                                         THEN greatest(schedule_from, clock_timestamp()) ELSE schedule_from END
+                WHERE name = \(dag) RETURNING id
+            )
             SELECT id, pg_notify(\(RunQueue.channel), 'paused') FROM d
             """
         ).rows.count == 1
@@ -121,6 +130,12 @@ public struct DagCatalog: Sendable {
             SELECT id FROM r, (SELECT count(*) FROM n) AS notified
             """
         ).rows.first?.int("id")
+    }
+
+    /// Queues the run of a backfilled fire time (the schedule's position is left alone); nil when that fire
+    /// time was queued before.
+    public func enqueueBackfill(_ request: RunRequest) throws -> Int64? {
+        try RunQueue(connection: connection).enqueue(request)
     }
 
     /// Every DAG with its schedule, version, error and run counts.

@@ -59,6 +59,8 @@ public struct StepDetail: Sendable, Codable {
     public let command: [String]
     /// `step`, or `handler` for an `on_failure`/`on_success` handler.
     public let role: String
+    /// What it reported in `$SLUICE_OUTPUT` (its last attempt that reported anything).
+    public let outputs: [String: String]?
 }
 
 /// One attempt, for logs and detail views.
@@ -109,6 +111,8 @@ public struct AttemptDetail: Sendable, Codable {
     public let warnings: [String]
     /// The exact argv it ran.
     public let command: [String]
+    /// What it reported in `$SLUICE_OUTPUT`.
+    public let outputs: [String: String]?
 
     enum CodingKeys: String, CodingKey {
         case step, number, state, exitCode, signal, message, host, pid, stdoutPath, stderrPath, wallSeconds
@@ -121,7 +125,7 @@ public struct AttemptDetail: Sendable, Codable {
         case requestedGPUs = "requestedGpus"
         case requestedMaxProcesses
         case gpuIDs = "gpuIds"
-        case enforcement, warnings, command
+        case enforcement, warnings, command, outputs
     }
 }
 
@@ -137,6 +141,20 @@ public struct RunDetail: Sendable, Codable {
     public let steps: [StepDetail]
     /// The `on_failure`/`on_success` handlers that ran, in order.
     public let handlers: [StepDetail]
+    /// Who or what asked for the run (a user, or `scheduler`).
+    public let triggeredBy: String?
+    /// For a scheduled or backfilled run: its fire time.
+    public let scheduledFor: Date?
+    /// The data interval it covers: from its fire time…
+    public let dataIntervalStart: Date?
+    /// …to the next one.
+    public let dataIntervalEnd: Date?
+    /// Its parameters' values.
+    public let params: [String: String]
+    /// Its logical date.
+    public let logicalDate: String?
+    /// Why it ended as it did, when that is not told by its steps (say, its engine died).
+    public let message: String?
     /// Every attempt, by step order then number.
     public let attempts: [AttemptDetail]
 }
@@ -210,18 +228,26 @@ public struct RunQueries: Sendable {
         guard let summary = try summaries(ids: [id]).first else { return nil }
         let meta = try connection.query(
             """
-            SELECT v.source_path, r.log_root FROM run r JOIN dag_version v ON v.id = r.dag_version_id WHERE r.id = \(id)
+            SELECT v.source_path, r.log_root, r.triggered_by, r.params::text AS params,
+                   r.logical_date::text AS logical_date, r.message,
+                   extract(epoch FROM r.scheduled_for)::float8 AS scheduled_for,
+                   extract(epoch FROM r.data_interval_start)::float8 AS interval_start,
+                   extract(epoch FROM r.data_interval_end)::float8 AS interval_end
+            FROM run r JOIN dag_version v ON v.id = r.dag_version_id WHERE r.id = \(id)
             """
         ).rows[0]
         let attempts = try connection.query(
             """
-            SELECT s.step_key, a.*, a.command::text AS command_text, a.warnings::text AS warnings_text
+            SELECT s.step_key, a.*, a.command::text AS command_text, a.warnings::text AS warnings_text,
+                   a.outputs::text AS outputs_text
             FROM attempt a JOIN step_instance s ON s.id = a.step_instance_id
             WHERE s.run_id = \(id) ORDER BY s.position, a.number
             """
         ).rows.map(Self.attempt)
         var lastCommand: [String: [String]] = [:]
         for attempt in attempts where !attempt.command.isEmpty { lastCommand[attempt.step] = attempt.command }
+        var outputs: [String: [String: String]] = [:]
+        for attempt in attempts { if let reported = attempt.outputs { outputs[attempt.step] = reported } }
         let all = try connection.query(
             """
             SELECT step_key, state, attempts, exit_code, message, command::text AS command, role,
@@ -237,12 +263,18 @@ public struct RunQueries: Sendable {
                 attempts: Int(row.int("attempts") ?? 0), exitCode: row.int("exit_code").map { Int32($0) },
                 message: row["message"], startedAt: Self.date(row.double("started")),
                 endedAt: Self.date(row.double("ended")), durationSeconds: row.double("duration"),
-                command: lastCommand[key] ?? Self.strings(row["command"]), role: row["role"] ?? "step")
+                command: lastCommand[key] ?? Self.strings(row["command"]), role: row["role"] ?? "step",
+                outputs: outputs[key])
         }
         return RunDetail(
             run: summary, sourcePath: meta["source_path"] ?? "", logDirectory: (meta["log_root"] ?? "") + "/\(id)",
             steps: all.filter { $0.role == "step" }, handlers: all.filter { $0.role == "handler" },
-            attempts: attempts)
+            triggeredBy: meta["triggered_by"], scheduledFor: Self.date(meta.double("scheduled_for")),
+            dataIntervalStart: Self.date(meta.double("interval_start")),
+            dataIntervalEnd: Self.date(meta.double("interval_end")),
+            params: (try? JSONDecoder().decode([String: String].self, from: Data((meta["params"] ?? "{}").utf8)))
+                ?? [:],
+            logicalDate: meta["logical_date"], message: meta["message"], attempts: attempts)
     }
 
     /// A JSON array of strings in text form; empty for NULL.
@@ -251,7 +283,8 @@ public struct RunQueries: Sendable {
         return (try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? []
     }
 
-    private func summaries(ids: [Int64]) throws -> [RunSummary] {
+    /// The summaries of some runs.
+    public func summaries(ids: [Int64]) throws -> [RunSummary] {
         guard !ids.isEmpty else { return [] }
         return try connection.query(
             """
@@ -285,7 +318,10 @@ public struct RunQueries: Sendable {
             requestedGPUs: row.int("requested_gpus").map { Int($0) },
             requestedMaxProcesses: row.int("requested_max_processes").map { Int($0) }, gpuIDs: row["gpu_ids"],
             enforcement: row["enforcement"], warnings: strings(row["warnings_text"]),
-            command: strings(row["command_text"]))
+            command: strings(row["command_text"]),
+            outputs: row["outputs_text"].flatMap {
+                try? JSONDecoder().decode([String: String].self, from: Data($0.utf8))
+            })
     }
 
     private static func date(_ epoch: Double?) -> Date? { epoch.map { Date(timeIntervalSince1970: $0) } }

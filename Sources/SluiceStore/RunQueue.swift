@@ -61,6 +61,8 @@ public struct RunQueue: Sendable {
     /// The queue on the store's connection.
     public init(store: Store) { connection = store.connection }
 
+    init(connection: PGConnection) { self.connection = connection }
+
     /// The channel engines listen on for new runs, cancels and retries.
     public static let channel = "sluice_runs"
     /// The channel on which an attempt's end says that capacity was freed on a host.

@@ -107,6 +107,18 @@ public struct StateConflict: Error, Sendable, CustomStringConvertible {
     public let description: String
 }
 
+/// An engine may not start an attempt of a run: it does not own the run any more, or its lease is too old to
+/// be sure that no other engine took the run over (`Schedulers.launchWindowSeconds`).
+public struct LeaseLost: Error, Sendable, CustomStringConvertible {
+    /// True when another engine owns the run now; false when only the lease needs a heartbeat first.
+    public let takenOver: Bool
+    /// What happened.
+    public var description: String {
+        takenOver
+            ? "another engine took this run over" : "this engine's lease must be renewed before it starts anything"
+    }
+}
+
 /// Every write the engine makes to record a run. Each method is one transaction.
 public struct RunRecorder: Sendable {
     let connection: PGConnection
@@ -177,20 +189,32 @@ public struct RunRecorder: Sendable {
 
     /// Admits attempt `number` of a step against the host's capacity (counting every live attempt on the
     /// host, whatever process started it) and, when it fits, moves the step to `running` and records the
-    /// attempt `starting`, in one statement. `nil` means it does not fit now: nothing was written.
+    /// attempt `starting`, in one statement. `nil` means it does not fit now: nothing was written. With an
+    /// `owner`, only while that engine owns the run and its lease is fresh (else `LeaseLost`).
     public func beginAttempt(
         runID: Int64, stepID: Int64, from: StepState, number: Int, host: String, stdoutPath: String,
         stderrPath: String, command: [String] = [], request: AttemptRequest = AttemptRequest(),
-        capacity: HostLimits? = nil
+        capacity: HostLimits? = nil, owner: Int64? = nil
     ) throws -> (id: Int64, gpus: [Int])? {
         let conflict = "step \(stepID) of run \(runID) was not \(from.rawValue) when attempt \(number) began"
         let limits = capacity ?? HostLimits(cpus: 1e12, memoryBytes: Int64.max / 2, gpus: request.gpus ?? 0)
         return try Self.mapConflicts {
             let row = try connection.query(
                 """
-                WITH admitted AS (
+                WITH lease AS (
+                    -- The run's row stays locked until this commits: a takeover waits for it, then sees the attempt.
+                    SELECT (\(owner)::bigint IS NULL OR r.owner_id = \(owner)) AS owned,
+                           (\(owner)::bigint IS NULL OR EXISTS (
+                               SELECT 1 FROM scheduler WHERE id = \(owner) AND stopped_at IS NULL
+                                 AND heartbeat_at > clock_timestamp() - make_interval(secs => \(Schedulers.launchWindowSeconds))
+                           )) AS fresh
+                    FROM run r WHERE r.id = \(runID) FOR SHARE OF r
+                ), leased AS (
+                    SELECT coalesce((SELECT owned AND fresh FROM lease), false) AS ok
+                ), admitted AS (
                     SELECT sluice_admit(\(host), \(request.cpus), \(request.memoryBytes), \(request.gpus ?? 0),
                                         \(limits.cpus), \(limits.memoryBytes), \(limits.gpus)) AS gpus
+                    WHERE (SELECT ok FROM leased)
                 ), s AS (
                     UPDATE step_instance SET state = 'running', attempts = \(number),
                         started_at = coalesce(started_at, clock_timestamp()), ended_at = NULL, next_attempt_at = NULL
@@ -217,9 +241,11 @@ public struct RunRecorder: Sendable {
                 )
                 SELECT CASE WHEN (SELECT gpus FROM admitted) IS NULL THEN NULL
                             ELSE coalesce((SELECT id FROM a), sluice_conflict(\(conflict))) END AS id,
-                       array_to_string((SELECT gpus FROM admitted), ',') AS gpus
+                       array_to_string((SELECT gpus FROM admitted), ',') AS gpus,
+                       (SELECT ok FROM leased) AS leased, coalesce((SELECT owned FROM lease), false) AS owned
                 """
             ).rows[0]
+            guard row.bool("leased") == true else { throw LeaseLost(takenOver: row.bool("owned") != true) }
             guard let id = row.int("id") else { return nil }
             return (id, (row["gpus"] ?? "").split(separator: ",").compactMap { Int($0) })
         }
@@ -300,18 +326,49 @@ public struct RunRecorder: Sendable {
     public func addHandler(runID: Int64, key: String, command: [String]) throws -> Int64 {
         try connection.query(
             """
-            WITH s AS (
+            WITH existing AS (
+                SELECT id FROM step_instance WHERE run_id = \(runID) AND step_key = \(key) AND state = 'ready'
+            ), s AS (
                 INSERT INTO step_instance (run_id, step_key, step_id, position, state, command, role)
                 SELECT \(runID), \(key), \(key), coalesce(max(position), -1) + 1, 'ready', \(json: command)::jsonb, 'handler'
-                FROM step_instance WHERE run_id = \(runID)
+                FROM step_instance WHERE run_id = \(runID) AND NOT EXISTS (SELECT 1 FROM existing)
                 RETURNING id
             ), e AS (
                 INSERT INTO event (run_id, step_instance_id, kind, from_state, to_state)
                 SELECT \(runID), id, 'step', 'pending', 'ready' FROM s
             )
-            SELECT id FROM s
+            SELECT id FROM s UNION ALL SELECT id FROM existing
             """
         ).rows[0].int("id")!
+    }
+
+    /// Ends a run that cannot go on (its engine is gone and nothing of it runs): steps not ended are cancelled,
+    /// attempts still marked live are `lost`, and the run is `failed` with `message`.
+    public func abandonRun(runID: Int64, message: String) throws {
+        try connection.query(
+            """
+            WITH a AS (
+                UPDATE attempt SET state = 'lost', ended_at = clock_timestamp(), message = \(message)
+                WHERE state IN ('starting', 'running')
+                  AND step_instance_id IN (SELECT id FROM step_instance WHERE run_id = \(runID))
+                RETURNING id, step_instance_id
+            ), s AS (
+                UPDATE step_instance SET state = 'cancelled', ended_at = clock_timestamp(),
+                       message = coalesce(message, \(message))
+                WHERE run_id = \(runID) AND state IN ('pending', 'ready', 'running', 'retrying')
+                RETURNING id, state
+            ), e AS (
+                INSERT INTO event (run_id, step_instance_id, kind, to_state, detail)
+                SELECT \(runID), id, 'step', 'cancelled', \(message) FROM s
+            ), r AS (
+                UPDATE run SET state = 'failed', ended_at = clock_timestamp(), message = \(message)
+                WHERE id = \(runID) AND state = 'running' RETURNING id
+            ), re AS (
+                INSERT INTO event (run_id, kind, from_state, to_state, detail)
+                SELECT id, 'run', 'running', 'failed', \(message) FROM r
+            )
+            SELECT pg_notify(\(RunQueue.channel), 'ended ' || id) FROM r
+            """)
     }
 
     /// Moves the run to a terminal state and wakes whoever waits for a run of its DAG to end.

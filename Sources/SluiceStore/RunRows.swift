@@ -17,6 +17,8 @@ public struct StepRow: Sendable {
     public let retryIn: Double?
     /// `step` or `handler`.
     public let role: String
+    /// Attempts recorded `lost` that never started (no process, no watcher): they do not count as tries.
+    public let neverStarted: Int
 }
 
 /// An attempt that has not ended as recorded: it may still run, or have ended while nobody watched.
@@ -48,9 +50,12 @@ public struct RunRows: Sendable {
     public func steps(runID: Int64) throws -> [StepRow] {
         try connection.query(
             """
-            SELECT id, step_key, position, state, attempts, role,
-                   extract(epoch FROM next_attempt_at - clock_timestamp())::float8 AS retry_in
-            FROM step_instance WHERE run_id = \(runID) ORDER BY position
+            SELECT s.id, s.step_key, s.position, s.state, s.attempts, s.role,
+                   extract(epoch FROM s.next_attempt_at - clock_timestamp())::float8 AS retry_in,
+                   (SELECT count(*) FROM attempt a
+                    WHERE a.step_instance_id = s.id AND a.state = 'lost' AND a.pid IS NULL AND a.external_id IS NULL
+                   ) AS never_started
+            FROM step_instance s WHERE s.run_id = \(runID) ORDER BY s.position
             """
         ).rows.map { row in
             guard let state = row["state"].flatMap(StepState.init) else {
@@ -58,7 +63,8 @@ public struct RunRows: Sendable {
             }
             return StepRow(
                 id: row.int("id")!, key: row["step_key"] ?? "", position: Int(row.int("position") ?? 0), state: state,
-                attempts: Int(row.int("attempts") ?? 0), retryIn: row.double("retry_in"), role: row["role"] ?? "step")
+                attempts: Int(row.int("attempts") ?? 0), retryIn: row.double("retry_in"), role: row["role"] ?? "step",
+                neverStarted: Int(row.int("never_started") ?? 0))
         }
     }
 

@@ -40,13 +40,24 @@ public struct Schedulers: Sendable {
         ).rows[0].int("id")!
     }
 
-    /// Renews the lease on everything the engine owns.
-    public func heartbeat(_ id: Int64) throws {
+    /// Seconds since its last heartbeat after which an engine may not start attempts any more: well inside the
+    /// lease, so that no other engine can have taken its runs over when it starts one.
+    public static let launchWindowSeconds: Double = 20
+
+    /// Renews the lease on everything the engine owns; returns those of `runs` it no longer owns (another
+    /// engine took them over while this one could not renew its lease).
+    public func heartbeat(_ id: Int64, runs: [Int64] = []) throws -> [Int64] {
         try connection.query(
             """
-            WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
-            UPDATE scheduler SET heartbeat_at = clock_timestamp() WHERE id = \(id) AND (SELECT true FROM relaxed)
-            """)
+            WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)),
+            beat AS (
+                UPDATE scheduler SET heartbeat_at = clock_timestamp() WHERE id = \(id) AND (SELECT true FROM relaxed)
+            )
+            SELECT id FROM run
+            WHERE id IN (SELECT jsonb_array_elements_text(\(json: runs)::jsonb)::bigint)
+              AND owner_id IS DISTINCT FROM \(id)
+            """
+        ).rows.map { $0.int("id")! }
     }
 
     /// Marks the engine stopped; what it owns is free to be taken over at once.

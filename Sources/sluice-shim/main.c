@@ -448,6 +448,8 @@ static void kill_cgroups(const spec *s) {
     }
 }
 
+static char line_buffer[256];
+
 int main(void) {
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
@@ -500,6 +502,10 @@ int main(void) {
     request.rlimits = s.rlimits;
     request.rlimit_count = s.rlimit_count;
     sluice_spawn_failure failure;
+    /* Before the step exists: whoever finds this file knows a watcher is starting it, and waits for the next
+       state rather than take the step for never started (and start it a second time). */
+    snprintf(line_buffer, sizeof line_buffer, "{\"version\":1,\"state\":\"starting\",\"shim_pid\":%d}\n", (int)getpid());
+    write_status(&s, line_buffer);
     double started = now_seconds();
     pid_t pid = sluice_spawn(&request, &failure);
     close(out_pipe[1]);

@@ -11,6 +11,12 @@ struct Project {
         databaseURL = try TestDatabase.freshConninfo()
     }
 
+    /// A project on a database of its own choosing (a server the test stops and starts).
+    init(databaseURL: String) throws {
+        directory = try TempDirectory("sluice-e2e")
+        self.databaseURL = databaseURL
+    }
+
     var path: String { directory.path }
 
     @discardableResult

@@ -166,6 +166,42 @@ struct RunMachineTests {
         #expect(machine.attemptEnded(3, ending: ok, now: 0).last == .finish(.succeeded))
     }
 
+    @Test func anAttemptThatNeverStartedIsStartedAgainWithoutUsingARetry() {
+        // extract_a has no retries: an attempt lost after it ran fails it, one that never started does not.
+        var machine = RunMachine(steps: diamond(retries: RetryPolicy(attempts: 1)))
+        _ = machine.start()
+        machine.launched(0)
+        machine.launched(1)
+        let never = AttemptEnding(state: .lost, message: "its attempt 1 never started (its engine stopped first)")
+        let again = machine.attemptNeverStarted(0, ending: never)
+        #expect(
+            changes(again) == [
+                .init(step: 0, from: .running, to: .retrying, message: "\(never.message!); starting it", retryDelay: 0)
+            ])
+        #expect(machine.nextToLaunch() == 0, "started again at once")
+        #expect(machine.nextAttempt(of: 0) == 2)
+        machine.launched(0)
+        let lost = machine.attemptEnded(0, ending: AttemptEnding(state: .lost, message: "lost"), now: 0)
+        #expect(changes(lost).first == .init(step: 0, from: .running, to: .failed, message: "lost"))
+        // Rebuilt from the records, the never-started attempt still does not count.
+        var rebuilt = RunMachine.rebuilt(
+            steps: diamond(retries: RetryPolicy(attempts: 2, backoff: 0)),
+            states: [.running, .pending, .pending, .pending, .pending],
+            attempts: [2, 0, 0, 0, 0], neverStarted: [1, 0, 0, 0, 0], retryDue: [:], cancelling: false, random: { 0 })
+        let retried = rebuilt.attemptEnded(0, ending: failed(1), now: 0)
+        #expect(changes(retried).first?.to == .retrying, "attempt 2 was the first that ran: one retry is left")
+    }
+
+    @Test func aRetryingStepRebuiltFromRecordsIsLaunchedWhenDue() {
+        var machine = RunMachine.rebuilt(
+            steps: diamond(), states: [.retrying, .succeeded, .pending, .pending, .pending],
+            attempts: [1, 1, 0, 0, 0], retryDue: [0: 10], cancelling: false)
+        #expect(machine.nextToLaunch() == nil)
+        #expect(machine.nextWake == 10)
+        machine.tick(now: 10)
+        #expect(machine.nextToLaunch() == 0)
+    }
+
     @Test func aTenThousandStepChainCostsNoQuadraticWork() {
         let steps = (0..<10_000).map { RunMachine.Step(key: "s\($0)", needs: $0 == 0 ? [] : [$0 - 1]) }
         var machine = RunMachine(steps: steps)

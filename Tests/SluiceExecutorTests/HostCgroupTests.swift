@@ -67,18 +67,23 @@ struct HostCgroupTests {
         let running = try executor.start(l)
         let backend = try #require(executor.control.backend)
         let deadline = MonotonicClock.now() + 30
-        while backend.usage(running.cgroup!).pidsLimitHits == 0 && MonotonicClock.now() < deadline {
-            _ = Poller.wait([], timeout: 0.01)  // the bomb has not reached its limit yet
-        }
-        // While the bomb is live, the machine still starts processes of its own.
-        #expect(try LocalExecutor().runToEnd(launch("true", limits: AttemptLimits(), name: "2")).status.succeeded)
-        executor.stop(running, now: true)
         var exit: AttemptExit?
+        while backend.usage(running.cgroup!).pidsLimitHits == 0 && MonotonicClock.now() < deadline && exit == nil {
+            // The bomb has not reached its limit yet.
+            _ = Poller.wait(running.exitFD.map { [$0] } ?? [], timeout: 0.01)
+            exit = executor.poll(running)
+        }
+        if exit == nil {
+            // While the bomb is live, the machine still starts processes of its own.
+            #expect(try LocalExecutor().runToEnd(launch("true", limits: AttemptLimits(), name: "2")).status.succeeded)
+            executor.stop(running, now: true)
+        }
         while exit == nil {
             _ = Poller.wait(running.exitFD.map { [$0] } ?? [], timeout: 0.05)
             exit = executor.poll(running)
         }
-        #expect((exit?.usage?.pidsLimitHits ?? 0) > 0)
+        let stderr = (try? String(contentsOfFile: l.stderrPath, encoding: .utf8)) ?? ""
+        #expect((exit?.usage?.pidsLimitHits ?? 0) > 0, "\(String(describing: exit)), stderr: \(stderr)")
         #expect(marked().isEmpty)
         #expect(!FileSystem.exists(running.cgroup!.directories[0]))
     }

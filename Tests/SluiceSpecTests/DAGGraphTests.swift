@@ -24,6 +24,10 @@ struct DAGGraphTests {
         #expect(Suggestions.closest(to: "comand", in: ["command", "needs"]) == "command")
         #expect(Suggestions.closest(to: "nedes", in: ["command", "needs"]) == "needs")
         #expect(Suggestions.closest(to: "x", in: ["a", "b"]) == nil)
+        // Words from other orchestrators name what Sluice calls the same thing, where that key is allowed.
+        #expect(Suggestions.closest(to: "depends_on", in: ["command", "needs"]) == "needs")
+        #expect(Suggestions.closest(to: "cron", in: ["schedule", "steps"]) == "schedule")
+        #expect(Suggestions.closest(to: "depends_on", in: ["schedule", "steps"]) == nil)
         #expect(Suggestions.closest(to: "completely", in: ["command"]) == nil)
     }
 

@@ -26,7 +26,9 @@ struct RunsListCommand: ParsableCommand {
     }
 
     func run() throws {
-        let runs = try RunQueries(store: global.openStore()).runs(dag: dag, limit: limit)
+        let store = try global.openStore()
+        RecoverySweep.run(store: store)
+        let runs = try RunQueries(store: store).runs(dag: dag, limit: limit)
         if json {
             try JSONOutput.print(["runs": runs])
             return
@@ -65,11 +67,23 @@ struct RunsShowCommand: ParsableCommand {
         }
         let summary = detail.run
         print("run \(summary.id) of \(summary.dag): \(summary.state.rawValue)")
-        print("  file:     \(detail.sourcePath)")
-        print("  started:  \(Formatting.time(summary.startedAt))")
-        print("  ended:    \(Formatting.time(summary.endedAt))")
-        print("  duration: \(Formatting.duration(summary.durationSeconds))")
-        print("  logs:     \(detail.logDirectory)")
+        print("  file:      \(detail.sourcePath)")
+        print("  trigger:   \(summary.trigger)\(detail.triggeredBy.map { " by \($0)" } ?? "")")
+        if let scheduled = detail.scheduledFor { print("  scheduled: \(Formatting.time(scheduled))") }
+        if let start = detail.dataIntervalStart {
+            print("  interval:  \(Formatting.time(start)) to \(Formatting.time(detail.dataIntervalEnd))")
+        }
+        if let date = detail.logicalDate { print("  logical:   \(date)") }
+        if !detail.params.isEmpty {
+            print(
+                "  params:    \(detail.params.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
+            )
+        }
+        print("  started:   \(Formatting.time(summary.startedAt))")
+        print("  ended:     \(Formatting.time(summary.endedAt))")
+        print("  duration:  \(Formatting.duration(summary.durationSeconds))")
+        print("  logs:      \(detail.logDirectory)")
+        if let message = detail.message { print("  message:   \(message)") }
         print("")
         var table = TextTable("STEP", "STATE", "STARTED", "ENDED", "DURATION", "EXIT", "ATTEMPTS")
         for step in detail.steps {
@@ -124,6 +138,13 @@ struct RunsShowCommand: ParsableCommand {
             }
             print(handlers.render())
         }
+        let outputs = detail.steps.compactMap { step in step.outputs.map { (step.step, $0) } }
+        if !outputs.isEmpty {
+            print("\noutputs:")
+            for (step, values) in outputs {
+                for (name, value) in values.sorted(by: { $0.key < $1.key }) { print("  \(step).\(name) = \(value)") }
+            }
+        }
         let skipped = detail.steps.filter { $0.state == .skipped }
         if !skipped.isEmpty {
             print("\nskipped:")
@@ -155,7 +176,9 @@ struct RunsShowCommand: ParsableCommand {
 enum RunReference {
     /// The recorded run named by `text`, or a not-found failure.
     static func detail(_ text: String, global: GlobalOptions) throws -> RunDetail {
-        let queries = RunQueries(store: try global.openStore())
+        let store = try global.openStore()
+        RecoverySweep.run(store: store)
+        let queries = RunQueries(store: store)
         let id = try resolve(text, queries: queries)
         guard let detail = try queries.runDetail(id: id) else {
             throw CLIFailure("no run \(id)", exitCode: ExitCodes.notFound)

@@ -104,7 +104,7 @@ enum PlanRendering {
         var lines = ["plan for dag \(spec.name) (\(spec.file)), logical date \(plan.logicalDate)"]
         if let schedule = spec.schedule {
             lines.append(
-                "schedule: \(schedule.text) (\(spec.timezone ?? "UTC")), catchup \(spec.catchup), max_active_runs \(spec.maxActiveRuns) — not acted on yet: this version starts runs only with sluice run"
+                "schedule: \(schedule.text) (\(spec.timezone ?? "UTC")), catchup \(spec.catchup), max_active_runs \(spec.maxActiveRuns) (runs at its fire times under sluice serve; see: sluice next \(spec.name))"
             )
         }
         if !plan.params.isEmpty {
