@@ -18,7 +18,11 @@ let package = Package(
         .systemLibrary(
             name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(name: "CSpawn"),
-        .executableTarget(name: "sluice-shim", dependencies: ["CSpawn"]),
+        // C only: linked statically, without the Swift runtime it does not use (a watcher starts per step,
+        // and loading libswiftCore would cost each step 1.4 ms).
+        .executableTarget(
+            name: "sluice-shim", dependencies: ["CSpawn"],
+            linkerSettings: [.unsafeFlags(["-static-executable", "-nostartfiles"])]),
         .target(name: "SluiceBasics", dependencies: ["CSpawn"]),
         .target(name: "SluiceModel"),
         .target(name: "SluiceSpec", dependencies: ["CYAML", "SluiceBasics", "SluiceModel"]),

@@ -18,7 +18,7 @@ N=${1:-1000}
 REPEATS=${2:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SLUICE=${SLUICE:-$ROOT/.build/release/sluice}
-[ -x "$SLUICE" ] || { echo "bench: $SLUICE not found; run: swift build -c release --product sluice" >&2; exit 1; }
+[ -x "$SLUICE" ] || { echo "bench: $SLUICE not found; run: swift build -c release --static-swift-stdlib (or make bench)" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/sluice-bench-XXXXXX)
 chmod 755 "$WORK"

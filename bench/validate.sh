@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times `sluice validate` on a generated DAG of N steps (default 10,000): every step has a templated
 # command, needs, env, resources, retries and outputs, so all of the validator's checks run.
-# Usage: bench/validate.sh [N]   (after `swift build -c release --product sluice`)
+# Usage: bench/validate.sh [N]   (after `swift build -c release --static-swift-stdlib`, or `make bench`)
 set -euo pipefail
 N=${1:-10000}
 SLUICE=${SLUICE:-.build/release/sluice}

@@ -67,6 +67,7 @@ public final class Engine {
             kind: kind, host: options.host, pid: getpid(), pidStart: ProcessIdentity.startTime(getpid()))
         nextHeartbeat = MonotonicClock.now() + Self.heartbeatInterval
         if options.handleSignals { signalFD = try SignalPipe.install() }
+        _ = listener.drain()  // listening from the start: a run queued now wakes the first wait
     }
 
     deinit {

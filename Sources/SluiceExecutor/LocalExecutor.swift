@@ -16,6 +16,7 @@ private let cgroupSequence = Atomic<Int>(0)
 public struct LocalExecutor: Executor {
     /// The enforcement in effect.
     public let control: ResourceControl
+    private let spawner = ShimSpawner()
 
     /// Creates an executor that enforces through `control`.
     public init(control: ResourceControl = .rlimitsOnly) { self.control = control }
@@ -81,39 +82,60 @@ public struct LocalExecutor: Executor {
         let specification = ShimProtocol.specification(
             launch, executable: executable, environment: environment, rlimits: control.rlimits(for: launch.limits),
             cgroupDirectories: cgroup?.directories ?? [], cgroupFDs: procs.count)
-        let started: (shim: ChildProcess, pid: pid_t)
+        let started: StartedWatcher
         do {
-            started = try Self.spawnShim(
+            started = try spawnShim(
                 shim, specification: specification,
                 descriptors: [opened[0], opened[1], launch.logDirectory.fd] + procs, launch: launch)
         } catch {
             undo()
             throw error
         }
-        let start = ProcessIdentity.startTime(started.shim.pid) ?? 0
+        let start = ProcessIdentity.startTime(started.watcher) ?? 0
         let record = AttemptRecord(
-            externalID: ShimProtocol.externalID(shim: started.shim.pid, start: start),
+            externalID: ShimProtocol.externalID(shim: started.watcher, start: start),
             logDirectory: launch.logDirectory.path, logName: launch.logName, cgroupName: cgroup?.name,
             cgroupDirectories: cgroup?.directories ?? [], outputPath: outputFile?.path,
             outputOwner: outputFile.map { UInt32($0.ownerID) })
         return RunningAttempt(
-            externalID: record.externalID, pid: started.pid, exitFD: started.shim.exitDescriptor(), record: record,
-            watcher: started.shim.pid, isChild: true, statusDirectory: launch.logDirectory, cgroup: cgroup,
-            outputFile: outputFile)
+            externalID: record.externalID, pid: started.pid,
+            exitFD: ChildProcess(pid: started.watcher).exitDescriptor(),
+            record: record, watcher: started.watcher, isChild: started.isChild, statusDirectory: launch.logDirectory,
+            cgroup: cgroup, outputFile: outputFile)
     }
 
-    /// Starts the shim in a session of its own, hands it the specification and waits for its first word.
-    private static func spawnShim(
+    /// A watcher that has started its step.
+    private struct StartedWatcher {
+        /// The watcher's pid.
+        let watcher: pid_t
+        /// The step's pid.
+        let pid: pid_t
+        /// True when the watcher is this process's child (started directly, not by the spawner).
+        let isChild: Bool
+    }
+
+    /// Has a watcher start the step (forked by the spawner, or else started directly in a session of its own),
+    /// hands it the specification and waits for its first word.
+    private func spawnShim(
         _ shim: String, specification: [UInt8], descriptors: [Int32], launch: AttemptLaunch
-    ) throws(LaunchFailure) -> (ChildProcess, pid_t) {
-        var specPipe: [Int32] = [0, 0]
+    ) throws(LaunchFailure) -> StartedWatcher {
         var reportPipe: [Int32] = [0, 0]
-        guard sluice_pipe_cloexec(&specPipe) == 0 else {
+        guard sluice_pipe_cloexec(&reportPipe) == 0 else {
             throw LaunchFailure(reason: "cannot start a process: \(String(cString: strerror(errno)))")
         }
-        guard sluice_pipe_cloexec(&reportPipe) == 0 else {
-            close(specPipe[0])
-            close(specPipe[1])
+        if spawner.hand(shim: shim, specification: specification, descriptors: [reportPipe[1]] + descriptors) {
+            close(reportPipe[1])
+            let words = Self.readReport(reportPipe[0])
+            if words.first == "started", words.count == 3, let pid = pid_t(words[1]), let watcher = pid_t(words[2]) {
+                return StartedWatcher(watcher: watcher, pid: pid, isChild: false)
+            }
+            try? launch.logDirectory.removeTree(launch.statusName)
+            throw Self.failure(words, shim: shim, launch: launch)
+        }
+        var specPipe: [Int32] = [0, 0]
+        guard sluice_pipe_cloexec(&specPipe) == 0 else {
+            close(reportPipe[0])
+            close(reportPipe[1])
             throw LaunchFailure(reason: "cannot start a process: \(String(cString: strerror(errno)))")
         }
         var request = SpawnRequest(
@@ -141,21 +163,33 @@ public struct LocalExecutor: Executor {
             }
         }
         close(specPipe[1])
-        var reply: [UInt8] = []
-        var byte: UInt8 = 0
-        while true {
-            let n = read(reportPipe[0], &byte, 1)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 || byte == 10 { break }
-            reply.append(byte)
-        }
-        close(reportPipe[0])
-        let words = String(decoding: reply, as: UTF8.self).split(separator: " ")
-        if words.first == "started", words.count == 2, let pid = pid_t(words[1]) {
-            return (child, pid)
+        let words = Self.readReport(reportPipe[0])
+        if words.first == "started", words.count >= 2, let pid = pid_t(words[1]) {
+            return StartedWatcher(watcher: child.pid, pid: pid, isChild: true)
         }
         _ = child.wait()
         try? launch.logDirectory.removeTree(launch.statusName)
+        throw Self.failure(words, shim: shim, launch: launch)
+    }
+
+    /// The watcher's one line ("started PID WATCHER" or "failed STAGE ERRNO"), as words; closes the pipe.
+    private static func readReport(_ fd: Int32) -> [Substring] {
+        // One line, written at once: read in chunks until the newline (or the pipe's end).
+        var reply: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 128)
+        while !reply.contains(10) && reply.count < 4096 {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            reply += chunk[0..<n]
+        }
+        close(fd)
+        if let newline = reply.firstIndex(of: 10) { reply.removeSubrange(newline...) }
+        return String(decoding: reply, as: UTF8.self).split(separator: " ")
+    }
+
+    /// Why a watcher did not start its step, from its report.
+    private static func failure(_ words: [Substring], shim: String, launch: AttemptLaunch) -> LaunchFailure {
         if words.first == "failed", words.count == 3, let stage = Int32(words[1]), let code = Int32(words[2]),
             let known = SpawnError.Stage(rawValue: stage)
         {
@@ -165,9 +199,9 @@ public struct LocalExecutor: Executor {
             if let user = launch.user, !user.isCurrent, known == .chdir || known == .exec {
                 reason += " (steps run as \(user.name))"
             }
-            throw LaunchFailure(reason: reason)
+            return LaunchFailure(reason: reason)
         }
-        throw LaunchFailure(reason: "its watcher (\(shim)) did not start it: \(String(decoding: reply, as: UTF8.self))")
+        return LaunchFailure(reason: "its watcher (\(shim)) did not start it: \(words.joined(separator: " "))")
     }
 
     /// Once the attempt's watcher has exited: its recorded ending, the cgroup's accounting (then the
@@ -326,10 +360,9 @@ public struct LocalExecutor: Executor {
             outputOwner: UInt32(geteuid()))
     }
 
-    /// Removes the status file of an attempt whose ending is recorded.
-    public func release(_ attempt: RunningAttempt) {
-        try? attempt.statusDirectory.removeTree(attempt.record.logName + ".status")
-    }
+    /// Lets go of an attempt whose ending is recorded. Its status file stays beside its logs, as the watcher's
+    /// own record of how it ended (removing it would cost every step a file system write for nothing).
+    public func release(_ attempt: RunningAttempt) {}
 
     /// Starts an attempt and waits for it to end (tools and tests).
     public func runToEnd(_ launch: AttemptLaunch) throws(LaunchFailure) -> AttemptExit {

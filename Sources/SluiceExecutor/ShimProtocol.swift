@@ -81,10 +81,15 @@ enum ShimProtocol {
 
     /// Reads the status file; nil when there is none (yet) or it cannot be read.
     static func readStatus(_ directory: SecureDirectory, name: String) -> Status? {
-        guard let bytes = try? directory.readFile(name, limit: 1 << 16) else { return nil }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try? decoder.decode(Status.self, from: Data(bytes))
+        // The shim rewrites the file in place; a read that caught a write half-done is read again.
+        for _ in 0..<100 {
+            guard let bytes = try? directory.readFile(name, limit: 1 << 16) else { return nil }
+            if let status = try? decoder.decode(Status.self, from: Data(bytes)) { return status }
+            _ = Poller.wait([], timeout: 0.001)
+        }
+        return nil
     }
 
     /// `shim:<pid>:<start ticks>`.

@@ -225,7 +225,7 @@ public struct RunQueue: Sendable {
             try session.query(
                 """
                 WITH r AS (
-                    UPDATE run SET state = 'queued', ended_at = NULL, owner_id = NULL, cancel_requested_at = NULL,
+                    UPDATE run SET state = 'queued', ended_at = NULL, owner_id = NULL, cancel_requested_at = NULL, message = NULL,
                            trigger = 'retry', triggered_by = \(user), queued_at = clock_timestamp()
                     WHERE id = \(runID) RETURNING id
                 )

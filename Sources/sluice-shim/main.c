@@ -25,9 +25,11 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -340,64 +342,41 @@ static void on_signal(int signal_number) {
 
 /* ---- the status file ---- */
 
+/* The status file: made once, before the step is spawned, with its 4 KiB allocated while there is room (a
+   step that fills the disk must not take the record of its own ending with it). Every state is written in
+   place over the whole of it, padded with spaces, in one pwrite: nothing is freed or allocated after the
+   start, and no file is created, renamed or removed per state (file creation is what a short step's cost
+   is made of). A reader that catches a write half-done sees invalid JSON and reads again. */
+#define STATUS_SIZE 4096
+static int status_fd = -1;
+
+static void write_status(const spec *s, const char *json);
+
+/* Made with its first state written at once, the whole 4 KiB of it: the blocks are reserved then (ext4 and
+   xfs reserve them at write time, delayed allocation or not), so every later state fits even on a full
+   disk. A reader that finds the file empty (in the microseconds before the write) reads again; one that
+   finds it empty for good knows its watcher died before starting anything. */
+static void open_status(const spec *s, const char *first) {
+    status_fd = openat(FD_STATUS_DIR, s->status_name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    write_status(s, first);
+}
+
 static void write_status(const spec *s, const char *json) {
-    char temporary[512];
-    snprintf(temporary, sizeof temporary, "%s.tmp", s->status_name);
-    int fd = openat(FD_STATUS_DIR, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
+    (void)s;
+    if (status_fd < 0) {
         return;
     }
+    char padded[STATUS_SIZE];
     size_t length = strlen(json);
-    const char *p = json;
-    while (length > 0) {
-        ssize_t n = write(fd, p, length);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;
-        }
-        p += n;
-        length -= (size_t)n;
+    if (length > sizeof padded) {
+        length = sizeof padded;
     }
-    close(fd);
-    renameat(FD_STATUS_DIR, temporary, FD_STATUS_DIR, s->status_name);
-}
-
-/* The file the final status goes into, allocated while there is room: a step that fills the disk must not
-   take the record of its own ending with it. Written in place at the end, then renamed over the status. */
-static int final_fd = -1;
-
-static void prepare_final_status(const spec *s) {
-    char name[512];
-    snprintf(name, sizeof name, "%s.final", s->status_name);
-    final_fd = openat(FD_STATUS_DIR, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (final_fd >= 0 && posix_fallocate(final_fd, 0, 4096) != 0) {
-        char blank[4096];
-        memset(blank, ' ', sizeof blank);
-        if (pwrite(final_fd, blank, sizeof blank, 0) != (ssize_t)sizeof blank) {
-            close(final_fd);
-            final_fd = -1;
-        }
-    }
-}
-
-static void write_final_status(const spec *s, const char *json) {
-    size_t length = strlen(json);
-    /* Padded with spaces to the size allocated: nothing is freed, so a full disk stays as it was seen. */
-    char padded[4096];
     memset(padded, ' ', sizeof padded);
-    if (length <= sizeof padded) {
-        memcpy(padded, json, length);
-    }
-    if (final_fd < 0 || length > sizeof padded || pwrite(final_fd, padded, sizeof padded, 0) != (ssize_t)sizeof padded) {
-        write_status(s, json);
-        return;
-    }
-    close(final_fd);
-    char name[512];
-    snprintf(name, sizeof name, "%s.final", s->status_name);
-    renameat(FD_STATUS_DIR, name, FD_STATUS_DIR, s->status_name);
+    memcpy(padded, json, length);
+    ssize_t n;
+    do {
+        n = pwrite(status_fd, padded, sizeof padded, 0);
+    } while (n < 0 && errno == EINTR);
 }
 
 static void report(const char *line) {
@@ -450,11 +429,11 @@ static void kill_cgroups(const spec *s) {
 
 static char line_buffer[256];
 
-int main(void) {
+/* Watches one attempt described by `text`, with the descriptors in place (3 report, 4/5 logs, 6 status
+   directory, 7... cgroups). Returns the exit code of the watcher. */
+static int watch(char *text, size_t length) {
     signal(SIGHUP, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
-    size_t length = 0;
-    char *text = read_all(FD_SPEC, &length);
     static spec s;
     if (text == NULL || parse_spec(text, length, &s) != 0) {
         report("failed 0 22\n");
@@ -505,7 +484,7 @@ int main(void) {
     /* Before the step exists: whoever finds this file knows a watcher is starting it, and waits for the next
        state rather than take the step for never started (and start it a second time). */
     snprintf(line_buffer, sizeof line_buffer, "{\"version\":1,\"state\":\"starting\",\"shim_pid\":%d}\n", (int)getpid());
-    write_status(&s, line_buffer);
+    open_status(&s, line_buffer);
     double started = now_seconds();
     pid_t pid = sluice_spawn(&request, &failure);
     close(out_pipe[1]);
@@ -527,8 +506,7 @@ int main(void) {
     snprintf(
         line, sizeof line, "{\"version\":1,\"state\":\"running\",\"shim_pid\":%d,\"pid\":%d}\n", (int)getpid(), (int)pid);
     write_status(&s, line);
-    prepare_final_status(&s);
-    snprintf(line, sizeof line, "started %d\n", (int)pid);
+    snprintf(line, sizeof line, "started %d %d\n", (int)pid, (int)getpid());
     report(line);
     close(FD_REPORT);
 
@@ -633,6 +611,122 @@ int main(void) {
         (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6, (long long)usage.ru_maxrss * 1024, wall,
         stop ? "\"" : "", stop ? stop : "null", stop ? "\"" : "", killed ? "true" : "false", relays[0].dropped,
         relays[1].dropped, relays[0].write_error, relays[1].write_error);
-    write_final_status(&s, line);
+    write_status(&s, line);
     return 0;
+}
+
+/* ---- the spawner: one exec per engine, one fork per attempt ---- */
+
+/* Reads exactly `length` bytes; -1 on end of input or error. */
+static int read_exact(int fd, char *buffer, size_t length) {
+    size_t done = 0;
+    while (done < length) {
+        ssize_t n = read(fd, buffer + done, length - done);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/* Moves the received descriptors to 3, 4, 5... (in order), by way of numbers above any of them. */
+static int place_descriptors(const int *fds, int count) {
+    int high[SLUICE_SPAWNER_MAX_FDS];
+    for (int i = 0; i < count; i++) {
+        high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 1000);
+        if (high[i] < 0) {
+            return -1;
+        }
+        close(fds[i]);
+    }
+    for (int i = 0; i < count; i++) {
+        if (dup2(high[i], FD_REPORT + i) < 0) { /* dup2 clears close-on-exec: what the watcher expects */
+            return -1;
+        }
+        close(high[i]);
+    }
+    return 0;
+}
+
+/*
+ * `sluice-shim --spawner`: the engine starts one per process and sends it each attempt over the Unix socket
+ * on descriptor 0: a header (the specification's length and the number of descriptors) carrying the
+ * descriptors (report pipe, logs, status directory, cgroups) as SCM_RIGHTS, then the specification. It forks
+ * a watcher per attempt, which becomes exactly what `sluice-shim` run directly would be: its own session, its
+ * descriptors in place, no exec (and so none of an exec's cost per step). Watchers outlive the spawner and
+ * the engine; the spawner exits when the engine closes the socket (or dies).
+ */
+static int spawner(char *role) {
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGCHLD, SIG_IGN); /* watchers are reaped as they end; nobody here waits for them */
+    for (;;) {
+        uint32_t header[2];
+        int fds[SLUICE_SPAWNER_MAX_FDS];
+        int count = sluice_receive_with_fds(FD_SPEC, header, sizeof header, fds, SLUICE_SPAWNER_MAX_FDS);
+        if (count < 0) {
+            return errno == 0 ? 0 : 1; /* the engine is gone */
+        }
+        size_t length = header[0];
+        char *text = length < (64u << 20) ? malloc(length + 1) : NULL;
+        if (text == NULL || (size_t)count != header[1] || read_exact(FD_SPEC, text, length) != 0) {
+            if (count > 0) {
+                ssize_t ignored = write(fds[0], "failed 0 22\n", 12);
+                (void)ignored;
+            }
+            for (int i = 0; i < count; i++) {
+                close(fds[i]);
+            }
+            free(text);
+            if (text == NULL && length < (64u << 20)) {
+                continue;
+            }
+            return 1;
+        }
+        text[length] = 0;
+        pid_t child = fork();
+        if (child == 0) {
+            signal(SIGCHLD, SIG_DFL);
+            setsid();
+            /* Seen as a watcher in ps and top: "sluice-shim --watcher" (same length as --spawner). */
+            memcpy(role, "--watcher", 9);
+            prctl(PR_SET_NAME, "sluice-watcher");
+            int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (null >= 0 && null != 0) {
+                dup2(null, 0);
+                close(null);
+            }
+            if (place_descriptors(fds, count) != 0) {
+                _exit(2);
+            }
+            _exit(watch(text, length));
+        }
+        if (child < 0) {
+            char line[64];
+            snprintf(line, sizeof line, "failed 1 %d\n", errno);
+            ssize_t ignored = write(fds[0], line, strlen(line));
+            (void)ignored;
+        }
+        for (int i = 0; i < count; i++) {
+            close(fds[i]);
+        }
+        free(text);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--spawner") == 0) {
+        return spawner(argv[1]);
+    }
+    size_t length = 0;
+    char *text = read_all(FD_SPEC, &length);
+    if (text == NULL) {
+        report("failed 0 22\n");
+        return 2;
+    }
+    return watch(text, length);
 }

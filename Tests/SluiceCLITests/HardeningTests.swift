@@ -97,7 +97,7 @@ struct HardeningTests {
             """
             dag: env
             steps:
-              a: {command: "env > ../env.txt; P=$(cut -d' ' -f4 /proc/$PPID/stat); tr '\\\\0' ' ' < /proc/$P/cmdline > ../cmdline.txt"}
+              a: {command: "env > ../env.txt; P=$PPID; while tr '\\\\0' ' ' < /proc/$P/cmdline | grep -q sluice-shim; do P=$(cut -d' ' -f4 /proc/$P/stat); done; tr '\\\\0' ' ' < /proc/$P/cmdline > ../cmdline.txt"}
             """)
         let result = try SluiceBinary.run(
             ["run", "dags/env.yaml", "--database-url", project.databaseURL + " password=hunter2secret"],

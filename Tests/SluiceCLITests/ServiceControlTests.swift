@@ -150,7 +150,13 @@ struct ServiceControlTests {
         defer { served.remove() }
         try served.project.dag(
             "train", "dag: train\nparams:\n  epochs: {type: int, default: 3}\nsteps:\n  a: {command: \"true\"}\n")
-        #expect(try served.sluice("serve", "--once").code == 0)
+        let once = try served.sluice("serve", "--once", "--log-format", "json")
+        #expect(once.code == 0)
+        let entries = try once.stderr.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String], "\($0)")
+        }
+        #expect(entries.contains { $0["message"] == "loaded train" && $0["level"] == "info" && $0["version"] != nil })
+        #expect(entries.allSatisfy { $0["time"] != nil })
         let unknown = try served.sluice("trigger", "trian")
         #expect(unknown.code == 5)
         #expect(
@@ -199,9 +205,10 @@ struct ServiceControlTests {
         #expect(try served.sluice("serve", "--once").code == 0)
         // Queued, with no service: cancelled at once.
         #expect(try served.sluice("trigger", "slow").code == 0)
-        let queued = try served.sluice("cancel", "1")
+        let queued = try served.sluice("cancel", "1", "--json")
         #expect(queued.code == 0)
-        #expect(queued.stdout.contains("run 1 cancelled (it had not started)"))
+        #expect(try queued.json()["how"] as? String == "queued")
+        #expect(try queued.json()["state"] as? String == "cancelled")
         // Running under a service: its engine stops it.
         try served.start()
         #expect(try served.sluice("trigger", "slow").code == 0)
@@ -228,9 +235,9 @@ struct ServiceControlTests {
                 ($0 as? [String: Any])?["state"] as? String
             } == "failed")
         _ = try served.project.directory.write("fixed", "")
-        let retried = try served.sluice("retry", "4")
+        let retried = try served.sluice("retry", "4", "--json")
         #expect(retried.code == 0)
-        #expect(retried.stdout.contains("steps to run again: flaky, after"), "\(retried.stdout)")
+        #expect(try retried.json()["steps"] as? [String] == ["flaky", "after"], "\(retried.stdout)")
         #expect(try served.sluice("serve", "--once").code == 0)
         let show = try served.sluice("runs", "show", "4", "--json").json()
         #expect((show["run"] as? [String: Any])?["state"] as? String == "succeeded")
@@ -238,5 +245,39 @@ struct ServiceControlTests {
         #expect(steps.map { $0["attempts"] as? Int } == [1, 2, 1])
         #expect((try String(contentsOfFile: served.path + "/good.count", encoding: .utf8)) == "good\n")
         #expect(try served.sluice("retry", "4").code == 64, "nothing left to retry")
+    }
+}
+
+/// The systemd unit shipped in docker/: valid, and never kills the steps on a stop or restart.
+@Suite("The systemd unit")
+struct SystemdUnitTests {
+    private static let unit = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("docker/sluice.service").path
+
+    @Test func itStopsTheServiceOnlyAndRestartsIt() throws {
+        let text = try String(contentsOfFile: Self.unit, encoding: .utf8)
+        let settings = Set(text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") })
+        for line in [
+            "KillMode=process", "Restart=always", "OOMPolicy=continue", "KillSignal=SIGTERM",
+            "ExecStart=/usr/local/bin/sluice serve dags --log-format json",
+        ] {
+            #expect(settings.contains(line), "missing \(line)")
+        }
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze")))
+    func systemdAcceptsIt() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        // Verified as installed, with this build's binary and an existing user and directory.
+        let text = try String(contentsOfFile: Self.unit, encoding: .utf8)
+            .replacingOccurrences(of: "/usr/local/bin/sluice", with: SluiceBinary.path)
+            .replacingOccurrences(of: "User=sluice", with: "User=root")
+            .replacingOccurrences(of: "Group=sluice", with: "Group=root")
+            .replacingOccurrences(of: "/srv/sluice", with: dir.path)
+        let file = try dir.write("sluice.service", text)
+        let result = try SluiceBinary.runProgram(["/usr/bin/systemd-analyze", "verify", file], in: dir.path)
+        #expect(result.code == 0, "\(result.stderr)")
+        #expect(result.stderr.isEmpty, "\(result.stderr)")
     }
 }

@@ -144,8 +144,9 @@ struct ServiceRecoveryTests {
         #expect(try served.sluice("serve", "--once").code == 0)
         #expect(try served.sluice("dags", "pause", "race").code == 0)  // only the backfilled runs
         let queued = try served.sluice(
-            "backfill", "race", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-01T03:19:00Z")
+            "backfill", "race", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-01T03:19:00Z", "--json")
         #expect(queued.code == 0, "\(queued.stderr)")
+        #expect(try queued.json()["queued"] as? Int == 200)
         #expect(try served.ints("SELECT count(*) AS n FROM run WHERE state = 'queued'") == [200])
         let other = ServedProject(served.project)
         try served.start()

@@ -63,7 +63,8 @@ struct HostCgroupTests {
         defer { try? FileManager.default.removeItem(atPath: base) }
         let executor = LocalExecutor(control: try control())
         let limits = AttemptLimits(maxProcesses: 20)
-        let l = try launch("bomb() { bomb | bomb & }; bomb; wait", limits: limits)
+        // The shell stays (exec needs no fork), so the bomb is not cleaned up with it before reaching its limit.
+        let l = try launch("bomb() { bomb | bomb & }; bomb; exec sleep 60", limits: limits)
         let running = try executor.start(l)
         let backend = try #require(executor.control.backend)
         let deadline = MonotonicClock.now() + 30

@@ -91,4 +91,18 @@ int sluice_pidfd_send_signal(int pidfd, int signal_number);
 /* 1 when the child has exited (it is left unreaped), 0 while it runs, -1 on error. */
 int sluice_has_exited(pid_t pid);
 
+/* Most descriptors one attempt hands the spawner (report, two logs, status directory, cgroups). */
+#define SLUICE_SPAWNER_MAX_FDS 32
+
+/* A close-on-exec Unix stream socket pair; 0 or -1 with errno set. */
+int sluice_socketpair_cloexec(int fds[2]);
+
+/* Sends `length` bytes with `count` descriptors attached (SCM_RIGHTS), retrying on EINTR, never raising
+   SIGPIPE; 0, or -1 with errno set. */
+int sluice_send_with_fds(int socket_fd, const void *data, size_t length, const int *fds, int count);
+
+/* Receives exactly `length` bytes and the descriptors attached to them (close-on-exec); the number of
+   descriptors, or -1 at the end of the stream (errno 0) or on an error (errno set). */
+int sluice_receive_with_fds(int socket_fd, void *data, size_t length, int *fds, int capacity);
+
 #endif

@@ -21,7 +21,19 @@ struct RetryCommand: ParsableCommand {
     var failed = false
     @Option(help: "Retry this step (all its instances) and what follows it, even if it succeeded.") var step: String?
     @Flag(help: "Wait for the run to end and exit with its code.") var wait = false
+    @Flag(help: "Print as JSON.") var json = false
     @OptionGroup var global: GlobalOptions
+
+    struct Output: Encodable {
+        /// The run.
+        let run: Int64
+        /// The step instances that get a new attempt.
+        let steps: [String]
+        /// `queued`, or with --wait the run's final state.
+        let state: String
+        /// Whether a service is up to drive it.
+        let serviceRunning: Bool
+    }
 
     func validate() throws {
         if failed && step != nil { throw ValidationError("give --failed or --step, not both") }
@@ -50,14 +62,16 @@ struct RetryCommand: ParsableCommand {
         guard !reset.isEmpty else {
             throw CLIFailure("run \(runID) has nothing to retry: no step failed", exitCode: ExitCodes.usage)
         }
-        print("run \(runID) queued again; steps to run again: \(reset.joined(separator: ", "))")
-        if try !ServiceContext.serviceIsRunning(store: store) {
-            Terminal.printError("sluice: \(ServiceContext.noServiceAdvice)")
+        let serviceRunning = try ServiceContext.serviceIsRunning(store: store)
+        if !json { print("run \(runID) queued again; steps to run again: \(reset.joined(separator: ", "))") }
+        if !serviceRunning { Terminal.printError("sluice: \(ServiceContext.noServiceAdvice)") }
+        let final = wait ? try ServiceContext.waitForEnd(runID, store: store) : nil
+        if json {
+            try JSONOutput.print(
+                Output(run: runID, steps: reset, state: final?.rawValue ?? "queued", serviceRunning: serviceRunning))
+        } else if let final {
+            print("run \(runID) \(final.rawValue)")
         }
-        if wait {
-            let state = try ServiceContext.waitForEnd(runID, store: store)
-            print("run \(runID) \(state.rawValue)")
-            throw ExitWith(code: ServiceContext.exitCode(for: state))
-        }
+        if let final { throw ExitWith(code: ServiceContext.exitCode(for: final)) }
     }
 }

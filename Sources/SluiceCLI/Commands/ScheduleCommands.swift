@@ -122,7 +122,25 @@ struct BackfillCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The first day (or instant) of the range.", valueName: "date")) var from: String
     @Option(help: ArgumentHelp("The last day (or instant) of the range.", valueName: "date")) var to: String
     @Flag(name: .customLong("dry-run"), help: "Print the fire times; queue nothing.") var dryRun = false
+    @Flag(help: "Print as JSON.") var json = false
     @OptionGroup var global: GlobalOptions
+
+    struct Output: Encodable {
+        struct Fire: Encodable {
+            /// The fire time in the DAG's zone, and its offset.
+            let local: String
+            let offset: String
+            let utc: Date
+            /// The run queued for it (absent in a dry run, or when it was queued before).
+            let run: Int64?
+            /// True when an earlier schedule pass or backfill queued it already.
+            let alreadyQueued: Bool
+        }
+        let dag: String
+        let dryRun: Bool
+        let fireTimes: [Fire]
+        let queued: Int
+    }
 
     func run() throws {
         let store = try global.openStore()
@@ -139,25 +157,34 @@ struct BackfillCommand: ParsableCommand {
         }
         let fires = times.between(after: start.addingTimeInterval(-0.001), upTo: end)
         let catalog = DagCatalog(store: store)
-        var queued = 0
+        var done: [Output.Fire] = []
         for fire in fires {
             let line = "\(times.wallTime(fire)) \(times.offset(at: fire))"
+            var run: Int64?
             if dryRun {
-                print("would queue \(line)")
-                continue
-            }
-            let request = RunRequest(
-                versionID: versionID, params: [:], logicalDate: times.localDate(fire), trigger: "backfill",
-                triggeredBy: UserIdentity.current.name, scheduledFor: fire, intervalEnd: times.next(after: fire))
-            if let run = try catalog.enqueueBackfill(request) {
-                print("queued run \(run) for \(line)")
-                queued += 1
+                if !json { print("would queue \(line)") }
             } else {
-                print("already queued: \(line)")
+                let request = RunRequest(
+                    versionID: versionID, params: [:], logicalDate: times.localDate(fire), trigger: "backfill",
+                    triggeredBy: UserIdentity.current.name, scheduledFor: fire, intervalEnd: times.next(after: fire))
+                run = try catalog.enqueueBackfill(request)
+                if !json { print(run.map { "queued run \($0) for \(line)" } ?? "already queued: \(line)") }
             }
+            done.append(
+                Output.Fire(
+                    local: times.wallTime(fire), offset: times.offset(at: fire), utc: fire, run: run,
+                    alreadyQueued: !dryRun && run == nil))
+        }
+        let queued = done.filter { $0.run != nil }.count
+        if json {
+            try JSONOutput.print(Output(dag: dag, dryRun: dryRun, fireTimes: done, queued: queued))
+            return
         }
         print(
             "\(fires.count) fire time\(fires.count == 1 ? "" : "s") in the range\(dryRun ? "" : ", \(queued) queued")")
+        if !dryRun, queued > 0, try !ServiceContext.serviceIsRunning(store: store) {
+            Terminal.printError("sluice: \(ServiceContext.noServiceAdvice)")
+        }
         if try !dryRun && queued > 0 && !ServiceContext.serviceIsRunning(store: store) {
             Terminal.printError("sluice: \(ServiceContext.noServiceAdvice)")
         }

@@ -77,7 +77,17 @@ struct CancelCommand: ParsableCommand {
 
     @Argument(help: ArgumentHelp("The run id, or 'latest'.", valueName: "run")) var runReference: String
     @Flag(help: "Wait until the run has ended.") var wait = false
+    @Flag(help: "Print as JSON.") var json = false
     @OptionGroup var global: GlobalOptions
+
+    struct Output: Encodable {
+        /// The run.
+        let run: Int64
+        /// `cancelled`, or `cancelling` while its engine stops it (with --wait: its final state).
+        let state: String
+        /// `queued` (it had not started), `asked` (its engine was told) or `taken_over` (its engine was gone).
+        let how: String
+    }
 
     func run() throws {
         let store = try global.openStore()
@@ -91,10 +101,10 @@ struct CancelCommand: ParsableCommand {
         }
         let after = try queue.requestCancel(runID: runID, by: UserIdentity.current.name)
         if after == .cancelled {
-            print("run \(runID) cancelled (it had not started)")
+            try say(
+                Output(run: runID, state: "cancelled", how: "queued"), "run \(runID) cancelled (it had not started)")
             return
         }
-        print("asked the engine of run \(runID) to cancel it")
         // An engine that is gone cannot hear it: take the run over here and stop it.
         let setup = EngineSetup.compose(config: HostConfig(), logRoot: "/", runAs: nil)
         var options = setup.options
@@ -103,18 +113,25 @@ struct CancelCommand: ParsableCommand {
         engine.launches = false  // it only stops and records; nothing starts
         defer { engine.retire() }
         let taken = try Recovery.takeOver(
-            engine: engine, store: store, logRoot: { _ in "/" }, observer: { _, _ in SilentObserver() })
+            engine: engine, store: store, only: runID, logRoot: { _ in "/" }, observer: { _, _ in SilentObserver() })
         if taken.contains(runID) {
-            for other in taken where other != runID { engine.release(runID: other) }
             try engine.cancel(runID: runID)
-            _ = try engine.runUntilIdle()
-            print("run \(runID) cancelled (its engine was gone; this command stopped it)")
+            let final = try engine.runUntilIdle().first { $0.runID == runID }?.state ?? .cancelled
+            try say(
+                Output(run: runID, state: final.rawValue, how: "taken_over"),
+                "run \(runID) \(final.rawValue) (its engine was gone; this command stopped it)")
             return
         }
-        for other in taken { engine.release(runID: other) }
-        if wait {
-            let final = try ServiceContext.waitForEnd(runID, store: store)
-            print("run \(runID) \(final.rawValue)")
+        if !json { print("asked the engine of run \(runID) to cancel it") }
+        let final = wait ? try ServiceContext.waitForEnd(runID, store: store).rawValue : "cancelling"
+        try say(Output(run: runID, state: final, how: "asked"), wait ? "run \(runID) \(final)" : nil)
+    }
+
+    private func say(_ output: Output, _ text: String?) throws {
+        if json {
+            try JSONOutput.print(output)
+        } else if let text {
+            print(text)
         }
     }
 }

@@ -15,10 +15,5 @@ enum JSONOutput {
         Terminal.write(STDOUT_FILENO, Array(data) + [10])
     }
 
-    static func rfc3339(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
-    }
+    static func rfc3339(_ date: Date) -> String { RFC3339.string(date) }
 }

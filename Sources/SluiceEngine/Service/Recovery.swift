@@ -12,12 +12,13 @@ import SluiceStore
 /// A run of another host is taken over only when none of its attempts is still recorded as live: those
 /// processes and logs are on that host.
 public enum Recovery {
-    /// Runs now owned by `engine` that were taken over from engines that are gone, resumed (`start`).
+    /// Runs now owned by `engine` that were taken over from engines that are gone (or only run `only`), resumed.
     /// Each one's attempts are adopted: still running ones are watched, ended ones recorded as they ended,
     /// and ones gone without a word recorded `lost` and retried per their policy.
     @discardableResult
     public static func takeOver(
-        engine: Engine, store: Store, logRoot: (String) -> String, observer: (Int64, String) -> RunObserver
+        engine: Engine, store: Store, only: Int64? = nil, logRoot: (String) -> String,
+        observer: (Int64, String) -> RunObserver
     ) throws -> [Int64] {
         let queue = RunQueue(store: store)
         let schedulers = Schedulers(store: store)
@@ -33,7 +34,7 @@ public enum Recovery {
             candidates.append((run, nil))
         }
         var taken: [Int64] = []
-        for (run, previous) in candidates where engine.runs[run] == nil {
+        for (run, previous) in candidates where engine.runs[run] == nil && (only == nil || only == run) {
             guard try queue.takeOver(runID: run, from: previous, to: engine.ownerID) else { continue }
             if try resume(run, engine: engine, store: store, logRoot: logRoot, observer: observer) { taken.append(run) }
         }

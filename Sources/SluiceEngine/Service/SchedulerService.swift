@@ -197,7 +197,7 @@ public final class SchedulerService: @unchecked Sendable {
                 if let run = try catalog.enqueueFireTime(request) {
                     logger.info(
                         "queued run \(run) of \(name)",
-                        metadata: ["scheduled_for": "\(ISO8601DateFormatter().string(from: fire))"])
+                        metadata: ["scheduled_for": "\(RFC3339.string(fire))"])
                 }
             }
             if let last = due.last {

@@ -51,9 +51,5 @@ public struct ServiceLogHandler: LogHandler {
         }
     }
 
-    private static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
-    }
+    private static func timestamp() -> String { RFC3339.string(Date()) }
 }
