@@ -145,6 +145,25 @@ struct ServiceControlTests {
         #expect(removed["runs"] as? Int == 1)
     }
 
+    @Test func editingAnIncludedTemplateMakesANewVersion() throws {
+        let served = ServedProject(try Project())
+        defer { served.remove() }
+        try served.project.directory.write(
+            "templates/part.yaml", "template: part\nsteps:\n  work: {command: \"echo one\"}\n")
+        try served.project.dag(
+            "whole",
+            "dag: whole\ninclude:\n  - {file: ../templates/part.yaml, as: p}\nsteps:\n  last: {command: \"true\", needs: [p.work]}\n"
+        )
+        try served.start()
+        #expect(served.waitForLog("loaded whole"))
+        try served.project.directory.write(
+            "templates/part.yaml", "template: part\nsteps:\n  work: {command: \"echo two\"}\n")
+        #expect(served.waitForLog("loaded whole", count: 2), "\(served.log)")
+        #expect(served.log.contains("loaded whole file=\(served.path)/dags/whole.yaml version=2"), "\(served.log)")
+        #expect(try served.sluice("trigger", "whole", "--wait").code == 0)
+        #expect(try served.sluice("logs", "latest", "p.work").stdout == "two\n")
+    }
+
     @Test func triggerMistakesGetOneClearLineAndTheirExitCode() throws {
         let served = ServedProject(try Project())
         defer { served.remove() }
@@ -179,6 +198,26 @@ struct ServiceControlTests {
         #expect(try served.sluice("serve", "--once").code == 0)
         #expect(try served.ints("SELECT count(*) AS n FROM run WHERE state = 'succeeded'") == [1])
         #expect(try served.sluice("dags", "pause", "nope").code == 5)
+        #expect(try served.sluice("dags", "unpause", "train").code == 0)
+        #expect(
+            (try served.sluice("dags", "--json").json()["dags"] as? [[String: Any]])?.first?["paused"] as? Bool == false
+        )
+        // What a run was given and what it reported is shown with it.
+        try served.project.dag(
+            "train",
+            "dag: train\nparams:\n  epochs: {type: int, default: 3}\nsteps:\n  a: {command: \"echo auc=0.9${{ params.epochs }} >> $SLUICE_OUTPUT\"}\n"
+        )
+        #expect(try served.sluice("serve", "--once").code == 0)
+        #expect(try served.sluice("trigger", "train", "--param", "epochs=7", "--logical-date", "2026-11-01").code == 0)
+        #expect(try served.sluice("serve", "--once").code == 0)
+        let shown = try served.sluice("runs", "show", "latest")
+        #expect(shown.stdout.contains("trigger:   manual by \(UserIdentity.current.name)"), "\(shown.stdout)")
+        #expect(shown.stdout.contains("params:    epochs=7"))
+        #expect(shown.stdout.contains("logical:   2026-11-01"))
+        #expect(shown.stdout.contains("outputs:\n  a.auc = 0.97"))
+        let json = try served.sluice("runs", "show", "latest", "--json").json()
+        #expect(json["params"] as? [String: String] == ["epochs": "7"])
+        #expect((json["steps"] as? [[String: Any]])?.first?["outputs"] as? [String: String] == ["auc": "0.97"])
     }
 
     @Test func cancelStopsQueuedRunningAndOrphanedRunsAndRetryRunsTheFailedStepsAgain() throws {

@@ -143,6 +143,10 @@ struct ServiceRecoveryTests {
             """)
         #expect(try served.sluice("serve", "--once").code == 0)
         #expect(try served.sluice("dags", "pause", "race").code == 0)  // only the backfilled runs
+        let dry = try served.sluice(
+            "backfill", "race", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-01T03:19:00Z", "--dry-run")
+        #expect(dry.stdout.hasSuffix("200 fire times in the range\n"), "\(dry.stdout)")
+        #expect(try served.ints("SELECT count(*) AS n FROM run") == [0], "a dry run queues nothing")
         let queued = try served.sluice(
             "backfill", "race", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-01T03:19:00Z", "--json")
         #expect(queued.code == 0, "\(queued.stderr)")
