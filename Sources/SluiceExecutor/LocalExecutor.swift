@@ -360,6 +360,12 @@ public struct LocalExecutor: Executor {
             outputOwner: UInt32(geteuid()))
     }
 
+    /// True while the watcher named by an attempt's external id still runs (on this host).
+    public static func watcherIsAlive(_ externalID: String) -> Bool {
+        guard let (pid, start) = ShimProtocol.parse(externalID) else { return false }
+        return ProcessIdentity.isAlive(pid, startedAt: start)
+    }
+
     /// Lets go of an attempt whose ending is recorded. Its status file stays beside its logs, as the watcher's
     /// own record of how it ended (removing it would cost every step a file system write for nothing).
     public func release(_ attempt: RunningAttempt) {}

@@ -18,14 +18,20 @@ struct ForegroundRecoveryTests {
             """)
     }
 
-    @Test func aHangUpDoesNotStopTheRun() throws {
-        let project = try Project()
-        defer { project.remove() }
-        let marker = UUID().uuidString
+    /// `sluice run` of the held DAG, once its first step has started.
+    private func startHeldRun(_ project: Project, marker: String) throws -> LiveCommand {
         try waitingDAG(project, marker: marker)
         let live = try SluiceBinary.start(
             ["run", "dags/held.yaml"], in: project.path, env: ["SLUICE_DATABASE_URL": project.databaseURL])
         #expect(Waiting.forFile(project.path + "/hold.started"))
+        return live
+    }
+
+    @Test func aHangUpDoesNotStopTheRun() throws {
+        let project = try Project()
+        defer { project.remove() }
+        let marker = UUID().uuidString
+        let live = try startHeldRun(project, marker: marker)
         kill(live.process.pid, SIGHUP)
         _ = try project.directory.write("hold.go", "")
         #expect(live.finish() == 0, "\(live.transcript)")
@@ -54,10 +60,7 @@ struct ForegroundRecoveryTests {
         let project = try Project()
         defer { project.remove() }
         let marker = UUID().uuidString
-        try waitingDAG(project, marker: marker)
-        let live = try SluiceBinary.start(
-            ["run", "dags/held.yaml"], in: project.path, env: ["SLUICE_DATABASE_URL": project.databaseURL])
-        #expect(Waiting.forFile(project.path + "/hold.started"))
+        let live = try startHeldRun(project, marker: marker)
         kill(live.process.pid, SIGKILL)
         _ = live.finish()
         // The step goes on under its watcher; while it runs, the run is shown running.

@@ -25,12 +25,7 @@ struct RunCommand: ParsableCommand {
     var gracePeriod: Double? {
         gracePeriodText.flatMap { text in Double(text).flatMap { $0 >= 0 ? $0 : nil } ?? Units.duration(text) }
     }
-    @Option(
-        name: .customLong("run-as"),
-        help: ArgumentHelp(
-            "The user steps run as (default: $SLUICE_RUN_AS, else run_as in the configuration; as root one is required).",
-            valueName: "user"))
-    var runAs: String?
+    @OptionGroup var runAs: RunAsOption
     @Flag(help: "Print the result as JSON on stdout (progress goes to stderr).") var json = false
     @OptionGroup var planning: PlanOptions
     @OptionGroup var global: GlobalOptions
@@ -47,9 +42,7 @@ struct RunCommand: ParsableCommand {
         let (hostConfig, plan, stepUser) = try InvalidInputJSON.reporting(json: json) {
             let hostConfig = try config.load(dagFile: file)
             let plan = try planning.plan(file: file, forRun: true, config: hostConfig)
-            let stepUser = try StepUser.resolve(
-                runAs ?? ProcessInfo.processInfo.environment["SLUICE_RUN_AS"].flatMap { $0.isEmpty ? nil : $0 }
-                    ?? hostConfig.runAs)
+            let stepUser = try runAs.resolve(config: hostConfig)
             return (hostConfig, plan, stepUser)
         }
         let spec = plan.spec

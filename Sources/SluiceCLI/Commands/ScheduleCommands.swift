@@ -33,6 +33,28 @@ enum InstantParsing {
     }
 }
 
+/// One fire time as `next` and `backfill` print it in JSON.
+struct FireTimeOutput: Encodable {
+    /// The wall time in the DAG's zone.
+    let local: String
+    /// The zone's offset from UTC then.
+    let offset: String
+    /// The instant.
+    let utc: Date
+    /// `backfill`: the run queued for it (absent in a dry run, or when it was queued before).
+    let run: Int64?
+    /// `backfill`: true when a schedule pass or an earlier backfill queued it already.
+    let alreadyQueued: Bool?
+
+    init(_ fire: Date, times: FireTimes, run: Int64? = nil, alreadyQueued: Bool? = nil) {
+        local = times.wallTime(fire)
+        offset = times.offset(at: fire)
+        utc = fire
+        self.run = run
+        self.alreadyQueued = alreadyQueued
+    }
+}
+
 /// `sluice next FILE|DAG`: the next fire times of a schedule.
 struct NextCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -52,15 +74,10 @@ struct NextCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     struct Output: Encodable {
-        struct Fire: Encodable {
-            let local: String
-            let offset: String
-            let utc: Date
-        }
         let dag: String
         let schedule: String
         let timezone: String
-        let fireTimes: [Fire]
+        let fireTimes: [FireTimeOutput]
     }
 
     func validate() throws {
@@ -85,9 +102,9 @@ struct NextCommand: ParsableCommand {
             }
             cursor = parsed
         }
-        var fires: [Output.Fire] = []
+        var fires: [FireTimeOutput] = []
         while fires.count < count, let next = times.next(after: cursor) {
-            fires.append(Output.Fire(local: times.wallTime(next), offset: times.offset(at: next), utc: next))
+            fires.append(FireTimeOutput(next, times: times))
             cursor = next
         }
         let zone = spec.timezone ?? "UTC"
@@ -126,19 +143,9 @@ struct BackfillCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     struct Output: Encodable {
-        struct Fire: Encodable {
-            /// The fire time in the DAG's zone, and its offset.
-            let local: String
-            let offset: String
-            let utc: Date
-            /// The run queued for it (absent in a dry run, or when it was queued before).
-            let run: Int64?
-            /// True when an earlier schedule pass or backfill queued it already.
-            let alreadyQueued: Bool
-        }
         let dag: String
         let dryRun: Bool
-        let fireTimes: [Fire]
+        let fireTimes: [FireTimeOutput]
         let queued: Int
     }
 
@@ -157,7 +164,7 @@ struct BackfillCommand: ParsableCommand {
         }
         let fires = times.between(after: start.addingTimeInterval(-0.001), upTo: end)
         let catalog = DagCatalog(store: store)
-        var done: [Output.Fire] = []
+        var done: [FireTimeOutput] = []
         for fire in fires {
             let line = "\(times.wallTime(fire)) \(times.offset(at: fire))"
             var run: Int64?
@@ -170,10 +177,7 @@ struct BackfillCommand: ParsableCommand {
                 run = try catalog.enqueueBackfill(request)
                 if !json { print(run.map { "queued run \($0) for \(line)" } ?? "already queued: \(line)") }
             }
-            done.append(
-                Output.Fire(
-                    local: times.wallTime(fire), offset: times.offset(at: fire), utc: fire, run: run,
-                    alreadyQueued: !dryRun && run == nil))
+            done.append(FireTimeOutput(fire, times: times, run: run, alreadyQueued: dryRun ? nil : run == nil))
         }
         let queued = done.filter { $0.run != nil }.count
         if json {

@@ -28,12 +28,7 @@ struct ServeCommand: ParsableCommand {
     var logFormat: String = "plain"
     @Option(name: .customLong("log-level"), help: "debug, info (default), warning or error.") var logLevel: String =
         "info"
-    @Option(
-        name: .customLong("run-as"),
-        help: ArgumentHelp(
-            "The user steps run as (default: $SLUICE_RUN_AS, else run_as in the configuration; as root one is required).",
-            valueName: "user"))
-    var runAs: String?
+    @OptionGroup var runAs: RunAsOption
     @OptionGroup var global: GlobalOptions
     @OptionGroup var config: ConfigOption
 
@@ -52,9 +47,7 @@ struct ServeCommand: ParsableCommand {
         }
         let marker = (FileSystem.absolute(folder) as NSString).appendingPathComponent("x.yaml")
         let hostConfig = try config.load(dagFile: marker)
-        let stepUser = try StepUser.resolve(
-            runAs ?? ProcessInfo.processInfo.environment["SLUICE_RUN_AS"].flatMap { $0.isEmpty ? nil : $0 }
-                ?? hostConfig.runAs)
+        let stepUser = try runAs.resolve(config: hostConfig)
         let stateDirectory = global.resolveStateDirectory(dagFile: marker)
         let state = try StateDirectory.open(stateDirectory, create: true)
         let format = LogFormat(rawValue: logFormat) ?? .plain

@@ -96,6 +96,20 @@ public enum Recovery {
         let owners = try schedulers.ownersOfRunningRuns(except: -1).filter { isGone($0, host: host) }
         let unleased = try RunQueue(store: store).unleasedRunning(host: host).filter { kill($0.pid, 0) != 0 }
         if owners.isEmpty && unleased.isEmpty { return }
+        // Nothing to record while every attempt of those runs is still watched: look again later, without
+        // registering an engine for nothing (a `watch sluice status` would otherwise make one a second).
+        let queue = RunQueue(store: store)
+        let rows = RunRows(store: store)
+        var runs = unleased.map(\.run)
+        for owner in owners { runs += try queue.running(ownedBy: owner.id) }
+        let stillWatched = try runs.allSatisfy { run in
+            let attempts = try rows.liveAttempts(runID: run)
+            return !attempts.isEmpty
+                && attempts.allSatisfy { attempt in
+                    attempt.externalID.map(LocalExecutor.watcherIsAlive) ?? false
+                }
+        }
+        if stillWatched { return }
         let live = try schedulers.live()
         if live.contains(where: { $0.kind == "service" && $0.host == host && !isGone($0, host: host) }) {
             return  // a service here adopts them
