@@ -85,6 +85,21 @@ struct ServiceControlTests {
         let shown = try served.sluice("runs", "show", String(rows[0].int("id") ?? 0))
         #expect(shown.stdout.contains("trigger:   schedule by scheduler"))
         #expect(shown.stdout.contains("interval:  "))
+        if !catchup {
+            // A stop of two weeks (20,160 fire times, more than one pass computes) still queues only the latest.
+            try served.project.dag("weekslong", "dag: weekslong\n" + Self.perMinute)
+            #expect(try served.sluice("serve", "--once").code == 0)
+            try stoppedFor(20_160, dag: "weekslong", served: served)
+            #expect(try served.sluice("serve", "--once").code == 0)
+            let latest = try served.connection().query(
+                """
+                SELECT count(*) AS n, extract(epoch FROM max(scheduled_for))::float8 AS fire
+                FROM run r JOIN dag d ON d.id = r.dag_id WHERE d.name = 'weekslong'
+                """
+            ).rows[0]
+            #expect(latest.int("n") == 1)
+            #expect((latest.double("fire") ?? 0) > Date().timeIntervalSince1970 - 120)
+        }
     }
 
     @Test func nextShowsDaylightSavingTimeAsDocumented() throws {

@@ -102,7 +102,9 @@ final class DagFolder {
     /// Every `*.yaml`/`*.yml` below `root`, hidden entries skipped, sorted.
     static func dagFiles(under root: String) -> [String] {
         var found: [String] = []
+        var seen: Set<String> = []  // each directory once, whatever links lead to it (no loops)
         func walk(_ directory: String) {
+            guard let real = try? FileSystem.realPath(directory), seen.insert(real).inserted else { return }
             for name in FileSystem.entries(directory) where !name.hasPrefix(".") {
                 let path = directory + "/" + name
                 if FileSystem.isDirectory(path) {

@@ -43,6 +43,8 @@ public final class SchedulerService: @unchecked Sendable {
     private let stopRequested = Atomic<Bool>(false)
     /// What the database says of each DAG (pause, schedule position), refreshed with the folder.
     private var entries: [String: DAGCatalogEntry] = [:]
+    /// Each scheduled DAG's next fire time, so that a turn with nothing due does no calendar work.
+    private var upcoming: [String: Upcoming] = [:]
 
     /// A service on `store` with the engine parts `setup`.
     public init(store: Store, setup: EngineSetup, settings: Settings, logger: Logger) throws {
@@ -187,9 +189,18 @@ public final class SchedulerService: @unchecked Sendable {
             guard let cron = loaded.spec.schedule, let entry = entries[name], !entry.paused, !entry.removed,
                 let from = entry.scheduleFrom
             else { continue }
+            let key = Upcoming.Key(version: loaded.versionID, from: from)
+            if let cached = upcoming[name], cached.key == key, cached.next.map({ $0 > now }) ?? true {
+                if let next = cached.next { earliest = min(earliest ?? next, next) }
+                continue  // nothing due: no calendar work on this turn
+            }
             let times = FireTimes(cron, timezone: loaded.spec.timezone)
-            var due = times.between(after: from, upTo: now)
-            if !loaded.spec.catchup, let last = due.last { due = [last] }
+            var due: [Date]
+            if loaded.spec.catchup {
+                due = times.between(after: from, upTo: now)  // at most 10,000 a pass; the rest on the next
+            } else {
+                due = times.latest(atOrBefore: now).map { $0 > from ? [$0] : [] } ?? []
+            }
             for fire in due {
                 let request = RunRequest(
                     versionID: loaded.versionID, params: [:], logicalDate: times.localDate(fire), trigger: "schedule",
@@ -200,12 +211,27 @@ public final class SchedulerService: @unchecked Sendable {
                         metadata: ["scheduled_for": "\(RFC3339.string(fire))"])
                 }
             }
+            var moved = entry
             if let last = due.last {
-                entries[name] = entry.movingSchedule(to: last)
+                moved = entry.movingSchedule(to: last)
+                entries[name] = moved
             }
-            if let next = times.next(after: max(now, due.last ?? now)) { earliest = min(earliest ?? next, next) }
+            let next = times.next(after: max(now, due.last ?? now))
+            upcoming[name] = Upcoming(
+                key: Upcoming.Key(version: loaded.versionID, from: moved.scheduleFrom ?? from), next: next)
+            if let next { earliest = min(earliest ?? next, next) }
         }
         return earliest
+    }
+
+    /// A DAG's next fire time, worked out once for its version and schedule position.
+    struct Upcoming {
+        struct Key: Equatable {
+            let version: Int64
+            let from: Date
+        }
+        let key: Key
+        let next: Date?
     }
 
     /// Claims every queued run that may start, and starts driving it. True when one was claimed.
