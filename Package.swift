@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "SluiceTestSupport", dependencies: ["SluiceStore", "SluiceBasics", "SluiceModel"],
             path: "Tests/SluiceTestSupport"),
-        .testTarget(name: "SluiceSpecTests", dependencies: ["SluiceSpec", "SluiceModel"]),
+        .testTarget(name: "SluiceSpecTests", dependencies: ["SluiceSpec", "SluiceModel", "SluiceHost"]),
         .testTarget(name: "SluiceBasicsTests", dependencies: ["SluiceBasics"]),
         .testTarget(
             name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceModel", "SluiceTestSupport"]),
