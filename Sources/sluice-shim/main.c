@@ -1,7 +1,8 @@
 /*
  * sluice-shim: watches one attempt of a step, independently of the Sluice process that started it.
  *
- * Sluice starts it (in a session of its own) for every attempt. It starts the step, relays the step's
+ * Each attempt gets one: forked by `sluice-shim --spawner` (one per engine, see spawner() below), or started
+ * directly by Sluice, in a session of its own. It starts the step, relays the step's
  * stdout and stderr from pipes into the log files (with the log cap and secret masking), enforces the
  * timeout, and when the step ends it kills whatever the step left behind and writes how it ended into a
  * status file beside the logs. If the Sluice process that started it dies or restarts, the step goes on,
@@ -10,9 +11,10 @@
  * The design follows the shims that keep a container's exit status across restarts of their manager
  * (containerd's shim, conmon), in a few hundred lines of C with no runtime to load.
  *
- * Descriptors on entry: 0 the launch specification (read to EOF), 1 and 2 /dev/null, 3 the report pipe
- * ("started PID\n" or "failed STAGE ERRNO\n", then closed), 4 the stdout log, 5 the stderr log, 6 the
- * directory of the status file, 7… the cgroup.procs files the step joins before exec.
+ * Descriptors on entry: 0 the launch specification (read to EOF; handed over the socket by the spawner),
+ * 1 and 2 /dev/null, 3 the report pipe ("started PID WATCHER-PID\n" or "failed STAGE ERRNO\n", then
+ * closed), 4 the stdout log, 5 the stderr log, 6 the directory of the status file, 7… the cgroup.procs
+ * files the step joins before exec.
  *
  * Signals: SIGTERM or SIGINT stop the step gracefully (SIGTERM to its process group, SIGKILL to the group
  * and its cgroups after the grace period); SIGUSR1 kills it at once. SIGHUP and SIGPIPE are ignored.
