@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sluice_spawn.h" /* sluice_send_with_fds: the engine's own hand-off */
+
 extern char **environ;
 
 static double now(void) {
@@ -36,23 +38,6 @@ static int compare(const void *a, const void *b) {
 static double median(double *values, int count) {
     qsort(values, (size_t)count, sizeof *values, compare);
     return values[count / 2];
-}
-
-static int send_with_fds(int sock, const void *data, size_t length, const int *fds, int count) {
-    char control[CMSG_SPACE(sizeof(int) * 16)];
-    memset(control, 0, sizeof control);
-    struct iovec iov = { (void *)data, length };
-    struct msghdr message = { 0 };
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)count);
-    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
-    memcpy(CMSG_DATA(header), fds, sizeof(int) * (size_t)count);
-    return sendmsg(sock, &message, MSG_NOSIGNAL) == (ssize_t)length ? 0 : -1;
 }
 
 static size_t record(char *out, const char *key, const char *value) {
@@ -106,9 +91,12 @@ int main(int argc, char **argv) {
         int err = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         int report[2];
         pipe2(report, O_CLOEXEC);
+        char message[8 + sizeof spec];
         uint32_t header[2] = { (uint32_t)length, 4 };
+        memcpy(message, header, sizeof header);
+        memcpy(message + sizeof header, spec, length);
         int fds[4] = { report[1], out, err, dirfd };
-        if (send_with_fds(pair[0], header, sizeof header, fds, 4) != 0 || write(pair[0], spec, length) != (ssize_t)length) {
+        if (sluice_send_with_fds(pair[0], message, sizeof header + length, fds, 4) != 0) {
             return 1;
         }
         close(report[1]);

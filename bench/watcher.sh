@@ -9,5 +9,5 @@ SHIM=${SHIM:-$ROOT/.build/release/sluice-shim}
 [ -x "$SHIM" ] || { echo "bench: $SHIM not found; run: swift build -c release --static-swift-stdlib (or make bench)" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/sluice-watcher-bench-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-cc -O2 -o "$WORK/watcher" "$ROOT/bench/watcher.c"
+cc -O2 -I "$ROOT/Sources/CSpawn/include" -o "$WORK/watcher" "$ROOT/bench/watcher.c" "$ROOT/Sources/CSpawn/fd_passing.c"
 "$WORK/watcher" "$SHIM" "$WORK/logs" "$N"

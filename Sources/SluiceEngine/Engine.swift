@@ -74,6 +74,16 @@ public final class Engine {
         if signalFD != nil { SignalPipe.restoreDefaults() }
     }
 
+    /// An engine for a command that only records and stops what others left (a recovery sweep, a cancel):
+    /// it starts nothing, handles no signal, and must be `retire`d when done.
+    public static func recordingOnly(store: Store, setup: EngineSetup) throws -> Engine {
+        var options = setup.options
+        options.handleSignals = false
+        let engine = try Engine(store: store, executor: setup.executor, options: options, kind: "foreground")
+        engine.launches = false
+        return engine
+    }
+
     /// Marks this engine stopped in the database: what it still owns may be taken over at once.
     public func retire() {
         try? schedulers.stop(ownerID)

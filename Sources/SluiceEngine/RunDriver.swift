@@ -43,7 +43,7 @@ public final class RunDriver {
             dag: spec.name, source: spec.source,
             templates: Dictionary(spec.includedSources.map { ($0.file, $0.source) }, uniquingKeysWith: { a, _ in a }),
             sourcePath: FileSystem.absolute(spec.file), maxActiveRuns: spec.maxActiveRuns)
-        let params = Dictionary(plan.params.map { ($0.name, $0.value.description) }, uniquingKeysWith: { a, _ in a })
+        let params = plan.recordedParams
         guard
             let runID = try queue.enqueue(
                 RunRequest(

@@ -153,15 +153,7 @@ public struct LocalExecutor: Executor {
         }
         close(specPipe[0])
         close(reportPipe[1])
-        specification.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let n = write(specPipe[1], bytes.baseAddress! + offset, bytes.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                offset += n
-            }
-        }
+        Terminal.write(specPipe[1], specification)
         close(specPipe[1])
         let words = Self.readReport(reportPipe[0])
         if words.first == "started", words.count >= 2, let pid = pid_t(words[1]) {

@@ -56,24 +56,18 @@ final class ShimSpawner: Sendable {
         return true
     }
 
-    /// The header (specification length, descriptor count) with the descriptors, then the specification.
+    /// The header (specification length, descriptor count) and the specification, in one send that carries
+    /// the descriptors with its first bytes.
     private static func deliver(_ socket: Int32, _ specification: [UInt8], _ descriptors: [Int32]) -> Bool {
-        let header: [UInt32] = [UInt32(specification.count), UInt32(descriptors.count)]
-        let sent = header.withUnsafeBytes { bytes in
-            descriptors.withUnsafeBufferPointer { fds in
-                sluice_send_with_fds(socket, bytes.baseAddress, bytes.count, fds.baseAddress, Int32(fds.count))
-            }
+        var message: [UInt8] = []
+        for value in [UInt32(specification.count), UInt32(descriptors.count)] {
+            withUnsafeBytes(of: value) { message += $0 }
         }
-        guard sent == 0 else { return false }
-        return specification.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let n = send(socket, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return false }
-                offset += n
+        message += specification
+        return message.withUnsafeBytes { bytes in
+            descriptors.withUnsafeBufferPointer { fds in
+                sluice_send_with_fds(socket, bytes.baseAddress, bytes.count, fds.baseAddress, Int32(fds.count)) == 0
             }
-            return true
         }
     }
 

@@ -211,3 +211,10 @@ extension RuntimeValues {
         }
     }
 }
+
+extension RunPlan {
+    /// The parameters' values as a run records them (and a re-plan from the record reads them back).
+    public var recordedParams: [String: String] {
+        Dictionary(params.map { ($0.name, $0.value.description) }, uniquingKeysWith: { first, _ in first })
+    }
+}

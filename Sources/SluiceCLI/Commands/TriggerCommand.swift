@@ -39,7 +39,7 @@ struct TriggerCommand: ParsableCommand {
         let (versionID, spec) = try ServiceContext.spec(of: dag, store: store)
         let plan = try Planner.plan(
             spec, params: planning.pairs, logicalDate: planning.logicalDate ?? Planner.today(timezone: spec.timezone))
-        let params = Dictionary(plan.params.map { ($0.name, $0.value.description) }, uniquingKeysWith: { a, _ in a })
+        let params = plan.recordedParams
         guard
             let runID = try RunQueue(store: store).enqueue(
                 RunRequest(
@@ -106,11 +106,8 @@ struct CancelCommand: ParsableCommand {
             return
         }
         // An engine that is gone cannot hear it: take the run over here and stop it.
-        let setup = EngineSetup.compose(config: HostConfig(), logRoot: "/", runAs: nil)
-        var options = setup.options
-        options.handleSignals = false
-        let engine = try Engine(store: store, executor: setup.executor, options: options, kind: "foreground")
-        engine.launches = false  // it only stops and records; nothing starts
+        let engine = try Engine.recordingOnly(
+            store: store, setup: EngineSetup.compose(config: HostConfig(), logRoot: "/", runAs: nil))
         defer { engine.retire() }
         let taken = try Recovery.takeOver(
             engine: engine, store: store, only: runID, logRoot: { _ in "/" }, observer: { _, _ in SilentObserver() })

@@ -115,15 +115,11 @@ public enum Recovery {
             return  // a service here adopts them
         }
         let setup = compose()
-        let executor = setup.executor
-        let options = setup.options
-        var quiet = options
-        quiet.handleSignals = false
-        let engine = try Engine(store: store, executor: executor, options: quiet, kind: "foreground")
-        engine.launches = false
+        let engine = try Engine.recordingOnly(store: store, setup: setup)
         defer { engine.retire() }
         let taken = try takeOver(
-            engine: engine, store: store, logRoot: { _ in options.logRoot }, observer: { _, _ in SilentObserver() })
+            engine: engine, store: store, logRoot: { _ in setup.options.logRoot },
+            observer: { _, _ in SilentObserver() })
         // Give what ended a turn to be recorded, then end the runs with nothing left running.
         _ = try engine.turn(waitAtMost: 0)
         let recorder = RunRecorder(store: store)
