@@ -25,6 +25,25 @@ public enum FileSystem {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// The first symbolic link on `path` (in any of its components) that another user owns and that points to
+    /// something that user does not own; links root made are trusted. A process running as root that followed
+    /// such a link would read, on that user's behalf, whatever it points to (`dags/x.yaml -> /etc/shadow`).
+    public static func foreignLink(in path: String) -> (link: String, owner: uid_t, targetOwner: uid_t)? {
+        // Not `absolute(_:)`: standardizing a path resolves the very links this looks for.
+        let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var prefix = ""
+        for component in full.split(separator: "/") {
+            prefix += "/" + component
+            var link = stat()
+            guard lstat(prefix, &link) == 0 else { return nil }
+            guard link.st_mode & S_IFMT == S_IFLNK, link.st_uid != 0 else { continue }
+            var target = stat()
+            guard stat(prefix, &target) == 0 else { return nil }
+            if target.st_uid != link.st_uid { return (prefix, link.st_uid, target.st_uid) }
+        }
+        return nil
+    }
+
     /// Reads a whole regular file as bytes, at most `limit` bytes; FIFOs, devices, sockets and directories are
     /// refused before anything is read, so a DAG path such as `/dev/zero` or a FIFO can neither grow without
     /// bound nor hang.

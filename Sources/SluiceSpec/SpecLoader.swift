@@ -142,7 +142,8 @@ public enum SpecLoader {
                 return .success((shown, Array(text.utf8), (absolute as NSString).deletingLastPathComponent, absolute))
             }
             do {
-                let bytes = try read(absolute)
+                // Read by the path as written: `absolute` is standardized, which resolves the links `read` checks.
+                let bytes = try read(relative.hasPrefix("/") ? relative : baseDirectory + "/" + relative)
                 return .success((shown, bytes, (absolute as NSString).deletingLastPathComponent, absolute))
             } catch let error as SpecReadError {
                 return .failure(error)
@@ -156,6 +157,13 @@ public enum SpecLoader {
     public static func readFile(_ path: String) throws -> [UInt8] { try read(path) }
 
     package static func read(_ path: String) throws -> [UInt8] {
+        if geteuid() == 0, let (link, owner, targetOwner) = FileSystem.foreignLink(in: path) {
+            throw SpecReadError(
+                file: path,
+                reason:
+                    "\(link) is a link made by \(StateDirectory.userName(owner)) to a file of \(StateDirectory.userName(targetOwner)); Sluice runs as root and does not follow it (copy the file, or let its owner make the link)"
+            )
+        }
         do {
             return try FileSystem.readBytes(path, limit: maxFileBytes)
         } catch is FileTooLarge {

@@ -201,6 +201,42 @@ struct HardeningTests {
         #expect(fifo.stderr.contains("is a FIFO (named pipe), not a regular file"))
     }
 
+    @Test(.enabled(if: geteuid() == 0, "needs root: a link made by another user"))
+    func asRootALinkAnotherUserMadeToAFileNotTheirsIsNotFollowed() throws {
+        let served = ServedProject(try Project())
+        defer { served.remove() }
+        let secret = try served.project.directory.write("secret.yaml", "topsecret: hunter2hash\n")
+        chmod(secret, 0o600)
+        let nobody = try #require(UserIdentity.lookup("nobody"))
+        try FileSystem.makeDirectory(served.path + "/dags")
+        // A DAG, and a template include, each a link made by nobody to root's private file.
+        symlink(secret, served.path + "/dags/evil.yaml")
+        lchown(served.path + "/dags/evil.yaml", nobody.uid, nobody.gid)
+        symlink(secret, served.path + "/part.yaml")
+        lchown(served.path + "/part.yaml", nobody.uid, nobody.gid)
+        try served.project.dag("inc", "dag: inc\ninclude: [../part.yaml]\nsteps:\n  a: {command: \"true\"}\n")
+        let reason =
+            "is a link made by nobody (uid \(nobody.uid)) to a file of root (uid 0); Sluice runs as root and does not follow it"
+        let direct = try served.sluice("validate", "dags/evil.yaml")
+        #expect(direct.code == 3)
+        #expect(direct.stderr.contains("dags/evil.yaml \(reason)"), "\(direct.stderr)")
+        let included = try served.sluice("validate", "dags/inc.yaml")
+        #expect(included.code == 1)
+        #expect(included.stderr.contains("part.yaml \(reason)"), "\(included.stderr)")
+        let once = try served.sluice("serve", "--once")
+        let status = try served.sluice("status")
+        for output in [direct.stdout, direct.stderr, included.stderr, once.stderr, status.stdout] {
+            #expect(!output.contains("hunter2hash"))
+        }
+        #expect(status.stdout.contains("dags/evil.yaml \(reason)"), "\(status.stdout)")
+        // A link its maker owns the target of is followed, as before.
+        let own = try served.project.directory.write("own.yaml", "dag: own\nsteps:\n  a: {command: \"true\"}\n")
+        chown(own, nobody.uid, nobody.gid)
+        symlink(own, served.path + "/dags/own.yaml")
+        lchown(served.path + "/dags/own.yaml", nobody.uid, nobody.gid)
+        #expect(try served.sluice("validate", "dags/own.yaml").code == 0)
+    }
+
     // MARK: 6. A full disk fails the attempt and names the disk; a database that cannot write loses nothing.
 
     @Test(.enabled(if: geteuid() == 0, "needs root: mounts a small tmpfs"))
