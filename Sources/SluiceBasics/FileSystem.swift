@@ -66,20 +66,24 @@ public enum FileSystem {
         if Int(st.st_size) > limit {
             throw FileTooLarge(path: path, size: Int(st.st_size), limit: limit)
         }
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        // O_NONBLOCK, set to open a FIFO safely, changes nothing for a regular file: it is left as it is.
+        // The buffer fits the file's size (kernel files report 0 or 4096), up to 64 KiB at a time.
+        let size = Int(st.st_size)
+        let chunkSize = size > 0 && size < 65536 ? size + 1 : 65536
         var result: [UInt8] = []
-        result.reserveCapacity(Int(st.st_size))
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError("cannot read \(path)", errno: errno)
+        result.reserveCapacity(size)
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: chunkSize) { chunk in
+            while true {
+                let n = read(fd, chunk.baseAddress, chunkSize)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw SystemError("cannot read \(path)", errno: errno)
+                }
+                if n == 0 { break }
+                // A file that grows while it is read (or lies about its size) is still cut at the limit.
+                if result.count + n > limit { throw FileTooLarge(path: path, size: result.count + n, limit: limit) }
+                result.append(contentsOf: chunk[0..<n])
             }
-            if n == 0 { break }
-            // A file that grows while it is read (or lies about its size) is still cut at the limit.
-            if result.count + n > limit { throw FileTooLarge(path: path, size: result.count + n, limit: limit) }
-            result.append(contentsOf: chunk[0..<n])
         }
         return result
     }

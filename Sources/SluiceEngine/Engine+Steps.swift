@@ -193,10 +193,12 @@ extension Engine {
                         retryDelay: $0.retryDelay)
                 }
                 guard let attemptID = attemptIDs[step] else { continue }
+                // A step made ready starts next, and that start's flush makes this ending durable too.
+                let startsNext = stepChanges.contains { $0.to == .ready }
                 try durably("the end of attempt \(number) of step \(handle.keys[step])") {
                     try recorder.endAttempt(
                         runID: handle.runID, stepID: handle.stepIDs[step], attemptID: attemptID, ending: ending,
-                        stepChanges: stepChanges)
+                        stepChanges: stepChanges, flush: !startsNext)
                 }
                 let final = changes.first { $0.step == step }?.to ?? .failed
                 if final.isTerminal { handle.remember(step, final, outputs: ending.outputs) }

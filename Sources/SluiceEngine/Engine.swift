@@ -104,7 +104,7 @@ public final class Engine {
         while !left.isEmpty && MonotonicClock.now() < deadline {
             left = left.filter { executor.poll($0) == nil }
             if !left.isEmpty {
-                _ = Poller.wait(left.compactMap(\.exitFD), timeout: left.allSatisfy { $0.exitFD != nil } ? 1 : 0.05)
+                _ = Poller.wait(left.compactMap(\.waitFD), timeout: left.allSatisfy { $0.waitFD != nil } ? 1 : 0.05)
             }
         }
         for attempt in left { executor.stop(attempt, now: true) }
@@ -163,10 +163,10 @@ public final class Engine {
         var polling = false
         for handle in runs.values {
             for attempt in handle.active.values {
-                if let fd = attempt.running.exitFD { exitFDs.append(fd) } else { polling = true }
+                if let fd = attempt.running.waitFD { exitFDs.append(fd) } else { polling = true }
             }
             if let handler = handle.activeHandler {
-                if let fd = handler.running.exitFD { exitFDs.append(fd) } else { polling = true }
+                if let fd = handler.running.waitFD { exitFDs.append(fd) } else { polling = true }
             }
         }
         if polling { timeout = min(timeout ?? 0.05, 0.05) }

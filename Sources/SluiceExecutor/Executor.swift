@@ -112,6 +112,11 @@ public final class RunningAttempt: @unchecked Sendable {
     public let pid: pid_t
     /// Readable when the attempt has ended (its watcher exited); nil where the kernel has no pidfd.
     public let exitFD: Int32?
+    /// Readable as soon as the watcher has recorded the ending (its last word on the report pipe), or has
+    /// died (the pipe's end), before the watcher itself has exited; nil for an adopted attempt.
+    let endFD: Int32?
+    /// What to wait on for the attempt's end.
+    public var waitFD: Int32? { endFD ?? exitFD }
     /// What to record so it can be adopted.
     public let record: AttemptRecord
     let watcher: pid_t
@@ -122,12 +127,13 @@ public final class RunningAttempt: @unchecked Sendable {
     let outputFile: OutputFile?
 
     init(
-        externalID: String, pid: pid_t, exitFD: Int32?, record: AttemptRecord, watcher: pid_t, isChild: Bool,
-        statusDirectory: SecureDirectory, cgroup: AttemptCgroup?, outputFile: OutputFile?
+        externalID: String, pid: pid_t, exitFD: Int32?, endFD: Int32? = nil, record: AttemptRecord, watcher: pid_t,
+        isChild: Bool, statusDirectory: SecureDirectory, cgroup: AttemptCgroup?, outputFile: OutputFile?
     ) {
         self.externalID = externalID
         self.pid = pid
         self.exitFD = exitFD
+        self.endFD = endFD
         self.record = record
         self.watcher = watcher
         self.isChild = isChild
@@ -136,5 +142,8 @@ public final class RunningAttempt: @unchecked Sendable {
         self.outputFile = outputFile
     }
 
-    deinit { if let exitFD { close(exitFD) } }
+    deinit {
+        if let exitFD { close(exitFD) }
+        if let endFD { close(endFD) }
+    }
 }

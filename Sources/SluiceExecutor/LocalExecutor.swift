@@ -44,15 +44,12 @@ public struct LocalExecutor: Executor {
                     "sluice-shim, which watches every attempt, was not found beside sluice or on PATH; reinstall sluice (make install) or set SLUICE_SHIM"
             )
         }
-        var opened: [Int32] = []
-        defer { for fd in opened { close(fd) } }
+        // The watcher makes the log files on the step's first byte to each stream.
         let outputFile: OutputFile?
         do {
-            opened.append(try launch.logDirectory.createFile(launch.logName + ".out", mode: launch.logMode))
-            opened.append(try launch.logDirectory.createFile(launch.logName + ".err", mode: launch.logMode))
             outputFile = launch.outputVariable == nil ? nil : try OutputFile.make(for: launch)
         } catch {
-            throw LaunchFailure(reason: "cannot create its log files: \(error)\(Self.diskNote(launch.logDirectory))")
+            throw LaunchFailure(reason: "cannot create its output file: \(error)\(Self.diskNote(launch.logDirectory))")
         }
         if let variable = launch.outputVariable, let outputFile {
             environment = environment.filter { !$0.hasPrefix(variable + "=") } + ["\(variable)=\(outputFile.path)"]
@@ -86,7 +83,7 @@ public struct LocalExecutor: Executor {
         do {
             started = try spawnShim(
                 shim, specification: specification,
-                descriptors: [opened[0], opened[1], launch.logDirectory.fd] + procs, launch: launch)
+                descriptors: [launch.logDirectory.fd] + procs, launch: launch)
         } catch {
             undo()
             throw error
@@ -99,7 +96,7 @@ public struct LocalExecutor: Executor {
             outputOwner: outputFile.map { UInt32($0.ownerID) })
         return RunningAttempt(
             externalID: record.externalID, pid: started.pid,
-            exitFD: ChildProcess(pid: started.watcher).exitDescriptor(),
+            exitFD: ChildProcess(pid: started.watcher).exitDescriptor(), endFD: started.reports,
             record: record, watcher: started.watcher, isChild: started.isChild, statusDirectory: launch.logDirectory,
             cgroup: cgroup, outputFile: outputFile)
     }
@@ -112,6 +109,8 @@ public struct LocalExecutor: Executor {
         let pid: pid_t
         /// True when the watcher is this process's child (started directly, not by the spawner).
         let isChild: Bool
+        /// The report pipe, where the watcher's last word ("ended") comes; nil when started directly.
+        var reports: Int32? = nil
     }
 
     /// Has a watcher start the step (forked by the spawner, or else started directly in a session of its own),
@@ -127,8 +126,9 @@ public struct LocalExecutor: Executor {
             close(reportPipe[1])
             let words = Self.readReport(reportPipe[0])
             if words.first == "started", words.count == 3, let pid = pid_t(words[1]), let watcher = pid_t(words[2]) {
-                return StartedWatcher(watcher: watcher, pid: pid, isChild: false)
+                return StartedWatcher(watcher: watcher, pid: pid, isChild: false, reports: reportPipe[0])
             }
+            close(reportPipe[0])
             try? launch.logDirectory.removeTree(launch.statusName)
             throw Self.failure(words, shim: shim, launch: launch)
         }
@@ -156,6 +156,7 @@ public struct LocalExecutor: Executor {
         Terminal.write(specPipe[1], specification)
         close(specPipe[1])
         let words = Self.readReport(reportPipe[0])
+        close(reportPipe[0])
         if words.first == "started", words.count >= 2, let pid = pid_t(words[1]) {
             return StartedWatcher(watcher: child.pid, pid: pid, isChild: true)
         }
@@ -164,7 +165,7 @@ public struct LocalExecutor: Executor {
         throw Self.failure(words, shim: shim, launch: launch)
     }
 
-    /// The watcher's one line ("started PID WATCHER" or "failed STAGE ERRNO"), as words; closes the pipe.
+    /// The watcher's first line ("started PID WATCHER" or "failed STAGE ERRNO"), as words.
     private static func readReport(_ fd: Int32) -> [Substring] {
         // One line, written at once: read in chunks until the newline (or the pipe's end).
         var reply: [UInt8] = []
@@ -175,7 +176,6 @@ public struct LocalExecutor: Executor {
             if n <= 0 { break }
             reply += chunk[0..<n]
         }
-        close(fd)
         if let newline = reply.firstIndex(of: 10) { reply.removeSubrange(newline...) }
         return String(decoding: reply, as: UTF8.self).split(separator: " ")
     }
@@ -201,8 +201,8 @@ public struct LocalExecutor: Executor {
     public func poll(_ attempt: RunningAttempt) -> AttemptExit? {
         if attempt.isChild {
             guard ChildProcess(pid: attempt.watcher).poll() != nil else { return nil }
-        } else if let exitFD = attempt.exitFD {
-            guard !Poller.wait([exitFD], timeout: 0).isEmpty else { return nil }
+        } else if let fd = attempt.waitFD {
+            guard !Poller.wait([fd], timeout: 0).isEmpty else { return nil }
         } else if let (pid, start) = ShimProtocol.parse(attempt.externalID),
             ProcessIdentity.isAlive(pid, startedAt: start)
         {
@@ -217,7 +217,9 @@ public struct LocalExecutor: Executor {
         var usage: CgroupUsage?
         var cleanup: String?
         if let cgroup = attempt.cgroup, let backend = control.backend {
-            backend.killAll(cgroup)
+            // A watcher that recorded the ending emptied the cgroup first; otherwise empty it here. Removal
+            // still kills whatever is left if the kernel reports the cgroup busy.
+            if status?.state != "ended" { backend.killAll(cgroup) }
             usage = backend.usage(cgroup)
             do {
                 try backend.remove(cgroup)
@@ -370,7 +372,7 @@ public struct LocalExecutor: Executor {
                 release(running)
                 return exit
             }
-            _ = Poller.wait(running.exitFD.map { [$0] } ?? [], timeout: running.exitFD == nil ? 0.05 : nil)
+            _ = Poller.wait(running.waitFD.map { [$0] } ?? [], timeout: running.waitFD == nil ? 0.05 : nil)
         }
     }
 

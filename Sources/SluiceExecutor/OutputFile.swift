@@ -1,9 +1,12 @@
 import Foundation
 import SluiceBasics
 
-/// The file a step writes its `key=value` outputs to: made empty before the step starts, read once it ends.
+/// The file a step writes its `key=value` outputs to, read once it ends.
 ///
-/// Without a user switch it sits beside the attempt's logs. A step that runs as another user cannot enter
+/// Without a user switch it sits beside the attempt's logs, and the step makes it when it first writes to it
+/// (`>>`, or opening it to append): a step that reports nothing costs no file, and a missing file is no
+/// outputs. Whatever is there is read only if it is a regular file the step's user owns, never through a
+/// link. A step that runs as another user cannot enter
 /// the private log directory, so its file goes into a fresh private directory of that user's under the
 /// temporary directory, which is removed after it is read.
 final class OutputFile {
@@ -40,11 +43,13 @@ final class OutputFile {
     /// True when it sits in a private directory of its own, removed once it is read.
     var isPrivate: Bool { removesDirectory }
 
-    /// Makes the empty file for `launch`.
+    /// The file for `launch`: beside the logs (made by the step, when it writes), or else made empty in a
+    /// private directory of the step's user.
     static func make(for launch: AttemptLaunch) throws -> OutputFile {
         guard let user = launch.user, !user.isCurrent else {
             let name = launch.logName + ".output"
-            close(try launch.logDirectory.createFile(name, mode: launch.logMode))
+            // An earlier try under the same name must not pass for this one's.
+            try launch.logDirectory.removeTree(name)
             return OutputFile(
                 path: launch.logDirectory.path + "/" + name, directory: launch.logDirectory, name: name,
                 owner: geteuid(), removesDirectory: false)
@@ -73,7 +78,8 @@ final class OutputFile {
     func read() -> Result<[UInt8], SystemError> {
         defer { remove() }
         guard let st = directory.status(name) else {
-            return .failure(SystemError("its $SLUICE_OUTPUT file \(path) was removed"))
+            if removesDirectory { return .failure(SystemError("its $SLUICE_OUTPUT file \(path) was removed")) }
+            return .success([])
         }
         guard (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == owner || st.st_uid == 0 else {
             return .failure(

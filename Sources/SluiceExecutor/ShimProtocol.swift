@@ -50,6 +50,9 @@ enum ShimProtocol {
         }
         for secret in Set(launch.maskedValues) where secret.utf8.count >= 4 { add("mask", secret) }
         add("status", launch.statusName)
+        add("stdout", launch.logName + ".out")
+        add("stderr", launch.logName + ".err")
+        add("log_mode", String(launch.logMode, radix: 8))
         for directory in cgroupDirectories { add("cgroup_dir", directory) }
         add("cgroup_fds", String(cgroupFDs))
         return out

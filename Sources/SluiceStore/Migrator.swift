@@ -26,6 +26,9 @@ public struct Migration: Sendable {
             version: 4, name: "first_hour", sql: String(decoding: PackageResources.v0004_first_hour_sql, as: UTF8.self)),
         Migration(
             version: 5, name: "service", sql: String(decoding: PackageResources.v0005_service_sql, as: UTF8.self)),
+        Migration(
+            version: 6, name: "step_writes",
+            sql: String(decoding: PackageResources.v0006_step_writes_sql, as: UTF8.self)),
     ]
 
     /// The schema version this build expects.

@@ -200,7 +200,7 @@ public struct RunRecorder: Sendable {
         let limits = capacity ?? HostLimits(cpus: 1e12, memoryBytes: Int64.max / 2, gpus: request.gpus ?? 0)
         return try Self.mapConflicts {
             let row = try connection.query(
-                """
+                ("""
                 WITH lease AS (
                     -- The run's row stays locked until this commits: a takeover waits for it, then sees the attempt.
                     SELECT (\(owner)::bigint IS NULL OR r.owner_id = \(owner)) AS owned,
@@ -243,7 +243,7 @@ public struct RunRecorder: Sendable {
                             ELSE coalesce((SELECT id FROM a), sluice_conflict(\(conflict))) END AS id,
                        array_to_string((SELECT gpus FROM admitted), ',') AS gpus,
                        (SELECT ok FROM leased) AS leased, coalesce((SELECT owned FROM lease), false) AS owned
-                """
+                """ as SQL).plannedOnce()
             ).rows[0]
             guard row.bool("leased") == true else { throw LeaseLost(takenOver: row.bool("owned") != true) }
             guard let id = row.int("id") else { return nil }
@@ -298,7 +298,7 @@ public struct RunRecorder: Sendable {
         let conflict = "attempt \(attemptID) was not starting"
         try Self.mapConflicts {
             try connection.query(
-                """
+                ("""
                 WITH relaxed AS (
                     SELECT set_config('synchronous_commit', 'off', true) AS setting
                 ), a AS (
@@ -310,15 +310,20 @@ public struct RunRecorder: Sendable {
                     SELECT \(runID), \(stepID), id, 'attempt', 'starting', 'running', \("pid \(pid)") FROM a
                 )
                 SELECT coalesce((SELECT id FROM a), sluice_conflict(\(conflict))) AS id FROM relaxed
-                """)
+                """ as SQL).plannedOnce())
         }
     }
 
     /// Records how an attempt ended together with the step changes that follow from it, in one statement.
+    ///
+    /// With `flush` false it commits without waiting for its WAL flush: for an ending after which the engine
+    /// starts another attempt at once, whose `beginAttempt` waits for the flush of both (the WAL is written
+    /// in order). Either way the watcher's status file keeps the ending until it is recorded.
     public func endAttempt(
-        runID: Int64, stepID: Int64, attemptID: Int64, ending: AttemptEnding, stepChanges: [StepChange]
+        runID: Int64, stepID: Int64, attemptID: Int64, ending: AttemptEnding, stepChanges: [StepChange],
+        flush: Bool = true
     ) throws {
-        try apply(runID: runID, changes: stepChanges, attempt: (attemptID, ending))
+        try apply(runID: runID, changes: stepChanges, attempt: (attemptID, ending), flush: flush)
     }
 
     /// Adds an `on_failure`/`on_success` handler to a run as a `ready` step instance of role `handler`, so it
@@ -387,14 +392,18 @@ public struct RunRecorder: Sendable {
     }
 
     /// Step changes, and optionally an attempt's ending, as one statement: all of it happens or none does.
-    private func apply(runID: Int64, changes: [StepChange], attempt: (id: Int64, ending: AttemptEnding)?) throws {
+    private func apply(
+        runID: Int64, changes: [StepChange], attempt: (id: Int64, ending: AttemptEnding)?, flush: Bool = true
+    ) throws {
         let ending = attempt?.ending
         let attemptConflict = "attempt \(attempt?.id ?? 0) had already ended"
         let stepConflict = "a step change in run \(runID) found the step in an unexpected state"
         try Self.mapConflicts {
             try connection.query(
-                """
-                WITH a AS (
+                ("""
+                WITH relaxed AS (
+                    SELECT set_config('synchronous_commit', CASE WHEN \(flush) THEN 'on' ELSE 'off' END, true)
+                ), a AS (
                     UPDATE attempt SET state = \(ending?.state.rawValue), exit_code = \(ending?.exitCode),
                         signal = \(ending?.signal), message = \(ending?.message), ended_at = clock_timestamp(),
                         started_at = coalesce(started_at, clock_timestamp()),
@@ -423,7 +432,10 @@ public struct RunRecorder: Sendable {
                         next_attempt_at = CASE WHEN c.retry_delay IS NULL THEN NULL
                                                ELSE clock_timestamp() + make_interval(secs => c.retry_delay) END
                     FROM c
-                    WHERE s.id = c.id AND s.run_id = \(runID) AND s.state = c.from_state
+                    -- The id list lets the primary key find the rows: joined to the function alone, the
+                    -- planner guesses 100 rows and scans every step instance ever recorded.
+                    WHERE s.id = ANY (ARRAY(SELECT id FROM c)) AND s.id = c.id AND s.run_id = \(runID)
+                      AND s.state = c.from_state
                     RETURNING s.id, c.from_state, c.to_state, c.message, c.n
                 ), e AS (
                     -- The attempt's ending first, then the step changes in the order they were decided.
@@ -441,7 +453,8 @@ public struct RunRecorder: Sendable {
                     WHEN EXISTS (SELECT 1 FROM a) AND pg_notify(\(RunQueue.capacityChannel), '') IS NULL THEN 0
                     WHEN (SELECT count(*) FROM u) <> \(changes.count) THEN sluice_conflict(\(stepConflict))
                     ELSE 0 END AS ok
-                """)
+                FROM relaxed
+                """ as SQL).plannedOnce())
         }
     }
 

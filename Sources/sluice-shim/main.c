@@ -12,9 +12,12 @@
  * (containerd's shim, conmon), in a few hundred lines of C with no runtime to load.
  *
  * Descriptors on entry: 0 the launch specification (read to EOF; handed over the socket by the spawner),
- * 1 and 2 /dev/null, 3 the report pipe ("started PID WATCHER-PID\n" or "failed STAGE ERRNO\n", then
- * closed), 4 the stdout log, 5 the stderr log, 6 the directory of the status file, 7… the cgroup.procs
- * files the step joins before exec.
+ * 1 and 2 /dev/null, 3 the report pipe ("started PID WATCHER-PID\n" or "failed STAGE ERRNO\n"; after a
+ * start, "ended\n" once the status file holds the ending), 4 the attempt's log directory (status file and logs), 5… the cgroup.procs files the step joins
+ * before exec.
+ *
+ * The log files are made on the first byte the step writes to each stream (O_EXCL, never through a link):
+ * a step that prints nothing leaves no empty files, and costs no file creation.
  *
  * Signals: SIGTERM or SIGINT stop the step gracefully (SIGTERM to its process group, SIGKILL to the group
  * and its cgroups after the grace period); SIGUSR1 kills it at once. SIGHUP and SIGPIPE are ignored.
@@ -38,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { FD_SPEC = 0, FD_REPORT = 3, FD_OUT = 4, FD_ERR = 5, FD_STATUS_DIR = 6, FD_CGROUPS = 7 };
+enum { FD_SPEC = 0, FD_REPORT = 3, FD_LOG_DIR = 4, FD_CGROUPS = 5 };
 
 #define MAX_LIST 4096
 
@@ -63,6 +66,8 @@ typedef struct spec {
     long long log_limit;
     char *cut_marker;
     char *status_name;
+    char *stdout_name, *stderr_name;
+    mode_t log_mode;
     int cgroup_fd_count;
 } spec;
 
@@ -116,6 +121,7 @@ static void push(string_list *list, char *value, size_t length) {
 static int parse_spec(char *text, size_t length, spec *s) {
     memset(s, 0, sizeof *s);
     s->grace = 10;
+    s->log_mode = 0600;
     size_t i = 0;
     while (i < length) {
         char *key = text + i;
@@ -173,20 +179,30 @@ static int parse_spec(char *text, size_t length, spec *s) {
             push(&s->masks, value, size);
         } else if (strcmp(key, "status") == 0) {
             s->status_name = value;
+        } else if (strcmp(key, "stdout") == 0) {
+            s->stdout_name = value;
+        } else if (strcmp(key, "stderr") == 0) {
+            s->stderr_name = value;
+        } else if (strcmp(key, "log_mode") == 0) {
+            s->log_mode = (mode_t)strtoul(value, NULL, 8);
         } else if (strcmp(key, "cgroup_dir") == 0) {
             push(&s->cgroup_dirs, value, size);
         } else if (strcmp(key, "cgroup_fds") == 0) {
             s->cgroup_fd_count = atoi(value);
         }
     }
-    return s->path != NULL && s->argv.count > 0 && s->status_name != NULL ? 0 : -1;
+    return s->path != NULL && s->argv.count > 0 && s->status_name != NULL && s->stdout_name != NULL &&
+                   s->stderr_name != NULL
+               ? 0
+               : -1;
 }
 
 /* ---- the log relay: cap, masking, write errors ---- */
 
 typedef struct relay {
     int source;  /* the pipe's read end; -1 once at end of file */
-    int sink;    /* the log file */
+    int sink;    /* the log file; -1 until the first byte */
+    const char *name; /* the log file's name in the log directory */
     long long written, dropped;
     int cut, write_error;
     const spec *spec;
@@ -197,6 +213,13 @@ typedef struct relay {
 static void sink_write(relay *r, const char *bytes, size_t length) {
     if (r->write_error) {
         return; /* the log is already incomplete; the pipe is still drained */
+    }
+    if (r->sink < 0 && length > 0) {
+        r->sink = openat(FD_LOG_DIR, r->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, r->spec->log_mode);
+        if (r->sink < 0 || fchmod(r->sink, r->spec->log_mode) != 0) {
+            r->write_error = errno;
+            return;
+        }
     }
     while (length > 0) {
         ssize_t n = write(r->sink, bytes, length);
@@ -359,8 +382,11 @@ static void write_status(const spec *s, const char *json);
    disk. A reader that finds the file empty (in the microseconds before the write) reads again; one that
    finds it empty for good knows its watcher died before starting anything. */
 static void open_status(const spec *s, const char *first) {
-    status_fd = openat(FD_STATUS_DIR, s->status_name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    status_fd = openat(FD_LOG_DIR, s->status_name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     write_status(s, first);
+    /* Logs of an earlier try under the same name must not pass for this one's (the logs are made lazily). */
+    unlinkat(FD_LOG_DIR, s->stdout_name, 0);
+    unlinkat(FD_LOG_DIR, s->stderr_name, 0);
 }
 
 static void write_status(const spec *s, const char *json) {
@@ -510,11 +536,10 @@ static int watch(char *text, size_t length) {
     write_status(&s, line);
     snprintf(line, sizeof line, "started %d %d\n", (int)pid, (int)getpid());
     report(line);
-    close(FD_REPORT);
 
     relay relays[2] = {
-        { out_pipe[0], FD_OUT, 0, 0, 0, 0, &s, NULL, 0 },
-        { err_pipe[0], FD_ERR, 0, 0, 0, 0, &s, NULL, 0 },
+        { out_pipe[0], -1, s.stdout_name, 0, 0, 0, 0, &s, NULL, 0 },
+        { err_pipe[0], -1, s.stderr_name, 0, 0, 0, 0, &s, NULL, 0 },
     };
     for (int i = 0; i < 2; i++) {
         fcntl(relays[i].source, F_SETFL, fcntl(relays[i].source, F_GETFL) | O_NONBLOCK);
@@ -614,6 +639,8 @@ static int watch(char *text, size_t length) {
         stop ? "\"" : "", stop ? stop : "null", stop ? "\"" : "", killed ? "true" : "false", relays[0].dropped,
         relays[1].dropped, relays[0].write_error, relays[1].write_error);
     write_status(&s, line);
+    /* The engine waits on this pipe rather than on this process's exit, which costs it one wake-up later. */
+    report("ended\n");
     return 0;
 }
 
@@ -657,7 +684,7 @@ static int place_descriptors(const int *fds, int count) {
 /*
  * `sluice-shim --spawner`: the engine starts one per process and sends it each attempt over the Unix socket
  * on descriptor 0: a header (the specification's length and the number of descriptors) carrying the
- * descriptors (report pipe, logs, status directory, cgroups) as SCM_RIGHTS, then the specification. It forks
+ * descriptors (report pipe, status and log directory, cgroups) as SCM_RIGHTS, then the specification. It forks
  * a watcher per attempt, which becomes exactly what `sluice-shim` run directly would be: its own session, its
  * descriptors in place, no exec (and so none of an exec's cost per step). Watchers outlive the spawner and
  * the engine; the spawner exits when the engine closes the socket (or dies).

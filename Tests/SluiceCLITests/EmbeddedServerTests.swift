@@ -91,7 +91,7 @@ struct EmbeddedServerTests {
         let result = try SluiceBinary.run(["run", "dags/x.yaml", "--state-dir", state], in: directory.path)
         #expect(result.code == 0, "\(result.stderr)")
         #expect(FileManager.default.fileExists(atPath: state + "/pg/run/.s.PGSQL.5432"))
-        #expect(FileManager.default.fileExists(atPath: state + "/logs/x/1/a.1.out"))
+        #expect(FileManager.default.fileExists(atPath: state + "/logs/x/1/a.1.status"))
         let migrate = try SluiceBinary.run(["db", "migrate", "--state-dir", state], in: directory.path)
         #expect(migrate.stdout.hasPrefix("schema is up to date"))
         #expect(try SluiceBinary.run(["db", "stop", "--state-dir", state], in: directory.path).code == 0)

@@ -366,7 +366,7 @@ struct HardeningTests {
     @Test func logsArePrivateUnlessConfiguredOtherwise() throws {
         let project = try Project()
         defer { project.remove() }
-        try project.dag("x", "dag: x\nsteps:\n  a: {command: \"echo hi\"}\n")
+        try project.dag("x", "dag: x\nsteps:\n  a: {command: \"echo hi; echo there >&2\"}\n")
         let old = umask(0o022)
         defer { umask(old) }
         #expect(try project.sluice("run", "dags/x.yaml").code == 0)

@@ -4,6 +4,36 @@ import Testing
 
 @Suite("End to end: run, status, runs, logs (the built binary)")
 struct RunAndInspectTests {
+    /// Logs and `$SLUICE_OUTPUT` are made on the first byte: a silent step leaves only its watcher's status
+    /// file, and its logs read back as empty; a stale file under the same name is not taken for its log.
+    @Test func aSilentStepMakesNoFilesAndItsLogsAreEmpty() throws {
+        let project = try Project()
+        defer { project.remove() }
+        try project.dag(
+            "quiet",
+            """
+            dag: quiet
+            steps:
+              hush: {command: "true"}
+              talk: {command: "echo k=v >> $SLUICE_OUTPUT; echo said", outputs: [k]}
+            """)
+        #expect(try project.sluice("run", "dags/quiet.yaml").code == 0)
+        let directory = project.path + "/.sluice/logs/quiet/1"
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        #expect(names == ["hush.1.status", "talk.1.out", "talk.1.output", "talk.1.status"])
+        let hush = try project.sluice("logs", "latest", "hush")
+        #expect(hush.code == 0 && hush.stdout.isEmpty, "\(hush.stderr)")
+        #expect(try project.sluice("logs", "latest", "hush", "--stderr").code == 0)
+        #expect(try project.sluice("logs", "latest", "talk").stdout == "said\n")
+        let show = try project.sluice("runs", "show", "latest", "--json").json()
+        let steps = try #require(show["steps"] as? [[String: Any]])
+        #expect((steps.first { $0["step"] as? String == "talk" }?["outputs"] as? [String: String]) == ["k": "v"])
+        // The logs of a run whose directory is gone are reported as gone, not as empty.
+        try FileManager.default.removeItem(atPath: directory)
+        let gone = try project.sluice("logs", "latest", "hush")
+        #expect(gone.code == 5 && gone.stderr.contains("is gone"), "\(gone.stderr)")
+    }
+
     @Test func aRunIsRecordedAndReadBack() throws {
         let project = try Project()
         defer { project.remove() }

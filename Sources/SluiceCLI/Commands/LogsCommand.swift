@@ -59,14 +59,21 @@ struct LogsCommand: ParsableCommand {
                 exitCode: ExitCodes.notFound)
         }
         let path = stderr ? chosen.stderrPath : chosen.stdoutPath
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        let handle = FileHandle(forReadingAtPath: path)
+        // A stream's log is made on its first byte: no file in the attempt's log directory is an empty log.
+        guard handle != nil || FileSystem.isDirectory((path as NSString).deletingLastPathComponent) else {
             throw CLIFailure(
                 "the log file \(path) is gone (it is kept on the host that ran the step, \(chosen.host))",
                 exitCode: ExitCodes.notFound)
         }
-        defer { try? handle.close() }
-        copy(handle)
+        defer { try? handle?.close() }
+        if let handle { copy(handle) }
         if follow && attempt == nil { try followStep(from: chosen, handle: handle, run: id) }
+    }
+
+    /// The attempt's log of the chosen stream, once it exists.
+    private func open(_ attempt: AttemptDetail) -> FileHandle? {
+        FileHandle(forReadingAtPath: stderr ? attempt.stderrPath : attempt.stdoutPath)
     }
 
     /// Prints what the file holds beyond what was printed; returns true when there was something.
@@ -81,30 +88,28 @@ struct LogsCommand: ParsableCommand {
     }
 
     /// Follows the step's attempts until the last has ended and its log is printed to the end.
-    private func followStep(from first: AttemptDetail, handle opened: FileHandle, run id: Int64) throws {
+    /// A log that does not exist yet is opened once the step writes to it.
+    private func followStep(from first: AttemptDetail, handle opened: FileHandle?, run id: Int64) throws {
         let queries = RunQueries(store: try global.openStore(migrate: false))
         var current = first
         var handle = opened
         while true {
-            if copy(handle) { continue }
+            if handle == nil { handle = open(current) }
+            if let handle, copy(handle) { continue }
             guard let detail = try queries.runDetail(id: id) else { return }
             let attempts = detail.attempts.filter { $0.step == step }
             let state = (detail.steps + detail.handlers).first { $0.step == step }?.state
             if let next = attempts.first(where: { $0.number > current.number }) {
-                copy(handle)
-                guard let nextHandle = FileHandle(forReadingAtPath: stderr ? next.stderrPath : next.stdoutPath) else {
-                    _ = Poller.wait([], timeout: 0.2)
-                    continue
-                }
+                if let handle = handle ?? open(current) { copy(handle) }
                 Terminal.write(STDOUT_FILENO, "--- attempt \(next.number) ---\n")
-                try? handle.close()
-                handle = nextHandle
+                try? handle?.close()
+                handle = open(next)
                 current = next
                 continue
             }
             let live = attempts.last.map { $0.state == .starting || $0.state == .running } ?? false
             if !live && state != .retrying {
-                copy(handle)
+                if let handle = handle ?? open(current) { copy(handle) }
                 return
             }
             _ = Poller.wait([], timeout: 0.2)  // no inotify on every file system: poll the file and the record

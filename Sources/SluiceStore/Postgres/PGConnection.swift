@@ -73,6 +73,7 @@ public final class PGConnection: Sendable {
             let pointer = connection.pointer
             if PQstatus(pointer) != CONNECTION_OK {
                 connection.prepared.removeAll()
+                connection.genericPlans = false
                 connection.resets += 1
                 PQreset(pointer)
                 if PQstatus(pointer) != CONNECTION_OK {
@@ -95,6 +96,8 @@ final class ConnectionHandle {
     var prepared: [String: String] = [:]
     /// Times the connection was re-established.
     var resets = 0
+    /// Whether the session's `plan_cache_mode` is `force_generic_plan` (set for `plannedOnce` statements).
+    var genericPlans = false
 
     init(pointer: OpaquePointer) { self.pointer = pointer }
 }
@@ -113,6 +116,14 @@ public struct PGSession {
     /// Runs one statement with bound parameters, prepared once per connection and reused.
     @discardableResult
     public func query(_ sql: SQL) throws -> PGResult {
+        if sql.plansOnce != connection.genericPlans, PQtransactionStatus(pointer) == PQTRANS_IDLE {
+            // Read by PostgreSQL when a prepared statement executes; switched only when the kind changes,
+            // so a run's per-step statements pay for it once. Never inside a transaction, whose rollback
+            // would undo the setting behind this flag's back.
+            _ = try consume(
+                PQexec(pointer, sql.plansOnce ? "SET plan_cache_mode = force_generic_plan" : "RESET plan_cache_mode"))
+            connection.genericPlans = sql.plansOnce
+        }
         let name: String
         if let known = connection.prepared[sql.text] {
             name = known

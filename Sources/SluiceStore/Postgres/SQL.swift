@@ -6,6 +6,16 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation {
     public private(set) var text: String
     /// The parameter values in text form; nil is SQL NULL.
     public private(set) var binds: [String?]
+    /// Plan once and reuse the plan for every execution (`plan_cache_mode = force_generic_plan`), for the
+    /// statements a run executes per step, whose best plan does not depend on the values bound.
+    public private(set) var plansOnce = false
+
+    /// This statement, planned once per connection instead of at every execution.
+    public func plannedOnce() -> SQL {
+        var copy = self
+        copy.plansOnce = true
+        return copy
+    }
 
     /// A statement with no parameters.
     public init(stringLiteral value: String) {
