@@ -98,6 +98,37 @@ struct RunRecorderTests {
         }
     }
 
+    /// Caught by profiling: the ending's step changes were joined to `jsonb_to_recordset` (guessed at 100
+    /// rows), and the planner scanned every step instance ever recorded at every step's end.
+    @Test func anEndingFindsItsStepsByPrimaryKeyNotByScanningHistory() throws {
+        let store = try TestDatabase.freshStore()
+        let recorder = RunRecorder(store: store)
+        let (run, attempt) = try startFirstStep(store)
+        try store.connection.query(
+            """
+            INSERT INTO step_instance (run_id, step_key, step_id, position, state, command)
+            SELECT \(run.runID), 'old' || g, 'old' || g, g + 10, 'succeeded', '["true"]'
+            FROM generate_series(1, 2000) g
+            """)
+        try store.connection.query("ANALYZE step_instance")
+        let scans = {
+            _ = try store.connection.query("SELECT pg_stat_force_next_flush()")
+            return try store.connection.query(
+                "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'step_instance'"
+            ).rows[0].int("seq_scan") ?? -1
+        }
+        let before = try scans()
+        try recorder.endAttempt(
+            runID: run.runID, stepID: run.stepIDs[0], attemptID: attempt,
+            ending: AttemptEnding(state: .exited, exitCode: 0, wallSeconds: 0.1),
+            stepChanges: [
+                StepChange(id: run.stepIDs[0], from: .running, to: .succeeded, exitCode: 0),
+                StepChange(id: run.stepIDs[1], from: .pending, to: .ready),
+            ], flush: false)
+        #expect(try scans() == before)
+        #expect(try store.connection.query("SHOW synchronous_commit").rows[0]["synchronous_commit"] == "on")
+    }
+
     @Test func anEndingAndItsStepChangesCommitTogetherOrNotAtAll() throws {
         let store = try TestDatabase.freshStore()
         let recorder = RunRecorder(store: store)
