@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(
@@ -30,11 +31,15 @@ let package = Package(
             name: "SluiceStore", dependencies: ["CLibPQ", "SluiceBasics", "SluiceModel"],
             resources: [.embedInCode("Migrations")]),
         .target(name: "SluiceExecutor", dependencies: ["SluiceBasics", "SluiceModel"]),
+        .target(
+            name: "SluiceLineage",
+            dependencies: ["SluiceBasics", "SluiceModel", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SluiceHost", dependencies: ["SluiceSpec", "SluiceExecutor", "SluiceModel", "SluiceBasics"]),
         .target(
             name: "SluiceEngine",
             dependencies: [
                 "SluiceSpec", "SluiceStore", "SluiceExecutor", "SluiceHost", "SluiceModel", "SluiceBasics",
+                "SluiceLineage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
@@ -53,6 +58,7 @@ let package = Package(
             path: "Tests/SluiceTestSupport"),
         .testTarget(name: "SluiceSpecTests", dependencies: ["SluiceSpec", "SluiceModel", "SluiceHost"]),
         .testTarget(name: "SluiceBasicsTests", dependencies: ["SluiceBasics"]),
+        .testTarget(name: "SluiceLineageTests", dependencies: ["SluiceLineage", "SluiceBasics", "SluiceModel"]),
         .testTarget(
             name: "SluiceStoreTests", dependencies: ["SluiceStore", "SluiceModel", "SluiceTestSupport"]),
         .testTarget(

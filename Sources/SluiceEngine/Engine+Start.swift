@@ -56,12 +56,14 @@ extension Engine {
             for (i, row) in recorded.enumerated() where row.state.isTerminal || row.state == .running {
                 let step = plan.steps[i]
                 if let item = step.item {
-                    if row.state == .succeeded {
+                    if row.state == .succeeded || row.state == .cached {
                         runtime.instanceOutputs[step.step.id, default: [:]][item] = outputs[row.key] ?? [:]
                     }
                 } else {
                     if row.state.isTerminal { runtime.states[step.step.id] = row.state.rawValue }
-                    if row.state == .succeeded, let values = outputs[row.key] { runtime.outputs[step.step.id] = values }
+                    if row.state == .succeeded || row.state == .cached, let values = outputs[row.key] {
+                        runtime.outputs[step.step.id] = values
+                    }
                 }
             }
             // Steps put back to pending by a retry wait for their needs again.
@@ -74,6 +76,7 @@ extension Engine {
                 defaults: options.defaultResources)
             adopt = try rows.liveAttempts(runID: claimed.id)
         }
+        if launches { handle.lineage = try makeLineage(versionID: claimed.versionID, plan: plan) }
         runs[claimed.id] = handle
         order.append(claimed.id)
         observer.runStarted(runID: claimed.id, dag: plan.spec.name, steps: keys)

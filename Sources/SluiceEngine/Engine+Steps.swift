@@ -65,6 +65,25 @@ extension Engine {
         }
         launch.timeout = step.step.timeout
         launch.gracePeriod = options.gracePeriod
+        var pins: StartPins?
+        if let lineage = handle.lineage {
+            do {
+                pins = try startPins(index, of: handle, launch: launch, lineage: lineage)
+            } catch let failure as LineageFailure {
+                try perform(handle.machine.settle(index, .failed(failure.message)), on: handle)
+                return
+            } catch let error as PlanError {
+                let message = "step \(step.key) could not start: \(error.messages.joined(separator: "; "))"
+                try perform(handle.machine.settle(index, .failed(message)), on: handle)
+                return
+            }
+            if from == .ready, let pins,
+                let reused = try reusableAttempt(index, of: handle, pins: pins, launch: launch, lineage: lineage)
+            {
+                try settleCached(index, of: handle, reused: reused)
+                return
+            }
+        }
         let request = handle.requests[index]
         let attemptRequest = AttemptRequest(
             cpus: request.cpus, memoryBytes: request.memoryBytes, gpus: request.gpus,
@@ -79,7 +98,8 @@ extension Engine {
                     try recorder.beginAttempt(
                         runID: handle.runID, stepID: handle.stepIDs[index], from: from, number: number,
                         host: options.host, stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath,
-                        command: launch.argv, request: attemptRequest, capacity: capacity, owner: ownerID)
+                        command: launch.argv, request: attemptRequest, capacity: capacity, owner: ownerID,
+                        fingerprint: pins?.fingerprint, code: handle.lineage?.codeJSON)
                 },
                 ifCommitted: { try recorder.attempt(stepID: handle.stepIDs[index], number: number) })
         } catch let lost as LeaseLost {
@@ -107,6 +127,14 @@ extension Engine {
             return
         }
         handle.machine.launched(index)
+        if let pins, let lineage = handle.lineage {
+            lineage.inputs[index] = pins.inputs
+            if !pins.inputs.isEmpty {
+                try durably("the inputs of step \(step.key)") {
+                    try lineage.records.pinInputs(attemptID: attemptID, pins.inputs)
+                }
+            }
+        }
         if from == .retrying { handle.observer.stepChanged(step: step.key, from: .retrying, to: .running) }
         launch.environment =
             launch.environment.filter { !$0.hasPrefix("CUDA_VISIBLE_DEVICES=") }
@@ -156,6 +184,7 @@ extension Engine {
             ending.outputs = parsed.outputs
             ending.warnings = parsed.warnings
         }
+        try concludeLineage(index, of: handle, attemptID: attempt.attemptID, ending: &ending)
         if !ending.succeeded, exit.stop == "cancel",
             let signal = interrupted ?? (handle.machine.cancelling ? SIGTERM : nil)
         {
@@ -226,6 +255,11 @@ extension Engine {
     /// Records the run's end once its handlers are done.
     func finishRun(_ handle: RunHandle) throws {
         guard let state = handle.outcome, !handle.done else { return }
+        if let lineage = handle.lineage, lineage.versioner.hasher.bytesHashed > 0 {
+            try durably("the bytes hashed by run \(handle.runID)") {
+                try lineage.records.addBytesHashed(runID: handle.runID, lineage.versioner.hasher.bytesHashed)
+            }
+        }
         try durably("the end of run \(handle.runID)") { try recorder.finishRun(runID: handle.runID, state: state) }
         handle.done = true
         handle.observer.runFinished(runID: handle.runID, state: state)

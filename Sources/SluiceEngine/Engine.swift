@@ -2,6 +2,7 @@ import Foundation
 import SluiceBasics
 import SluiceExecutor
 import SluiceHost
+import SluiceLineage
 import SluiceModel
 import SluiceSpec
 import SluiceStore

@@ -50,6 +50,8 @@ final class RunHandle {
     var interruptedBy: Int32?
     /// True once the run's end is recorded.
     var done = false
+    /// Its lineage: code version, data versions, fingerprints (made when the run starts).
+    var lineage: RunLineage?
 
     init(
         runID: Int64, plan: RunPlan, stepIDs: [Int64], parallelism: Int, logDirectory: SecureDirectory,
@@ -72,11 +74,12 @@ final class RunHandle {
     /// Remembers a finished step's state and outputs for the references of the steps after it.
     func remember(_ index: Int, _ state: StepState, outputs: [String: String]?) {
         let step = plan.steps[index]
+        let done = state == .succeeded || state == .cached
         if let item = step.item {
-            if state == .succeeded { runtime.instanceOutputs[step.step.id, default: [:]][item] = outputs ?? [:] }
+            if done { runtime.instanceOutputs[step.step.id, default: [:]][item] = outputs ?? [:] }
         } else {
             runtime.states[step.step.id] = state.rawValue
-            if state == .succeeded, let outputs { runtime.outputs[step.step.id] = outputs }
+            if done, let outputs { runtime.outputs[step.step.id] = outputs }
         }
     }
 

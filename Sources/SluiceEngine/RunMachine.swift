@@ -66,6 +66,8 @@ public struct RunMachine: Sendable {
         case skipped(String)
         /// It cannot be resolved (a missing upstream output, a secret that cannot be read).
         case failed(String)
+        /// An earlier attempt with the same fingerprint did its work, and its outputs are still there.
+        case cached(String)
     }
 
     /// The steps, in file order.
@@ -165,6 +167,7 @@ public struct RunMachine: Sendable {
             switch settlement {
             case .skipped(let why): (.skipped, why)
             case .failed(let why): (.failed, why)
+            case .cached(let why): (.cached, why)
             }
         var changes = [move(step, to: final, message: message)]
         changes += downstream(of: step, final: final)

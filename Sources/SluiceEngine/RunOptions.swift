@@ -35,6 +35,10 @@ public struct RunOptions: Sendable {
     public var logFileMode: mode_t
     /// The user steps and handlers run as; nil for Sluice's own user.
     public var runAs: UserIdentity?
+    /// Run every step even when an earlier attempt with the same fingerprint already did its work.
+    public var force = false
+    /// Run these steps (by id) even when they could be cached.
+    public var forceSteps: Set<String> = []
 
     /// The mode of a directory holding files of `mode`: each `r` gains its `x` (0600 → 0700, 0640 → 0750).
     public static func directoryMode(forFiles mode: mode_t) -> mode_t { mode | ((mode & 0o444) >> 2) }

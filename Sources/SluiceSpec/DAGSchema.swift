@@ -53,6 +53,7 @@ public enum DAGSchema {
             "inputs": obj([("type", s("array")), ("items", ref("data"))]),
             "outputs": obj([("type", s("array")), ("items", ref("data"))]), "tags": ref("tags"),
             "executor": obj([("enum", .array(ExecutorKind.allCases.map { s($0.rawValue) }))]),
+            "cache": obj([("type", s("boolean"))]),
         ]
     }
 
@@ -284,6 +285,7 @@ public enum DAGSchema {
                 ]),
                 "timezone": obj([("type", s("string")), ("minLength", .number(1))]),
                 "catchup": obj([("type", s("boolean"))]),
+                "cache": obj([("type", s("boolean"))]),
                 "max_active_runs": int(min: 1, max: 1000),
                 "params": obj([
                     ("type", s("object")), ("propertyNames", obj([("pattern", s("^[A-Za-z_][A-Za-z0-9_]*$"))])),

@@ -39,6 +39,8 @@ public struct DAGSpec: Sendable {
     public let timezone: String?
     /// Whether the service runs missed intervals after a pause.
     public let catchup: Bool
+    /// False when no step of it is ever cached (`cache: false`).
+    public var cache = true
     /// Most runs of this DAG at once.
     public let maxActiveRuns: Int
     /// Parameter scopes: index 0 is the DAG's `params`, then one per include.

@@ -41,6 +41,7 @@ struct SpecDecoder {
         var schedule: Schedule?
         var timezone: String?
         var catchup = false
+        var cache = true
         var maxActiveRuns = 1
         var params: [ParamSpec] = []
         var invalidParams = Set<String>()
@@ -60,6 +61,7 @@ struct SpecDecoder {
             case "schedule": schedule = self.schedule(value)
             case "timezone": timezone = self.timezone(value)
             case "catchup": catchup = reader.bool(value, path: key) ?? false
+            case "cache": cache = reader.bool(value, path: key) ?? true
             case "max_active_runs": maxActiveRuns = reader.int(value, path: key, range: 1...1000) ?? 1
             case "params": (params, invalidParams) = reader.params(value, path: key)
             case "defaults":
@@ -144,11 +146,12 @@ struct SpecDecoder {
         // The whole-DAG checks run on whatever decoded, so needs, cycles and references are reported in the
         // same round as key typos; what failed to decode is left out of them rather than reported twice.
         let all = reader.diagnostics + extra
-        let spec = DAGSpec(
+        var spec = DAGSpec(
             name: name ?? "", description: description, owner: owner, tags: tags, schedule: schedule,
             timezone: timezone, catchup: catchup, maxActiveRuns: maxActiveRuns, scopes: scopes, steps: steps,
             onFailure: handlers["on_failure"] ?? [], onSuccess: handlers["on_success"] ?? [], file: reader.file,
             baseDirectory: baseDirectory, source: source, includedSources: included, nameMark: nameMark)
+        spec.cache = cache
         let problems = SpecChecker.check(spec, allowExternalNeeds: includesFailed)
         if all.isEmpty && problems.isEmpty && name != nil { return (spec, []) }
         return (nil, all + problems)
@@ -387,6 +390,7 @@ struct SpecDecoder {
             outputs: draft.outputs, tags: Tag.merge(Tag.merge(dagTags, defaults.tags ?? []), draft.tags ?? []),
             executor: draft.executor ?? defaults.executor ?? .local, scope: scope, file: file, mark: mark)
         step.invalidKeys = draft.invalidKeys
+        step.cache = draft.cache ?? true
         return step
     }
 

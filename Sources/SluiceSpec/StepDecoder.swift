@@ -20,6 +20,7 @@ struct StepDraft {
     var outputs: [DataRef] = []
     var tags: [Tag]?
     var executor: ExecutorKind?
+    var cache: Bool?
     /// True when `command` was written, even if its value was wrong (so it is not also reported missing).
     var commandWritten = false
     /// False when some field was wrong (already reported); the rest still serves the whole-DAG checks.
@@ -72,6 +73,7 @@ extension NodeReader {
             case "inputs": draft.inputs = dataRefs(value, path: fieldPath) ?? []
             case "outputs": draft.outputs = dataRefs(value, path: fieldPath) ?? []
             case "tags": draft.tags = tags(value, path: fieldPath)
+            case "cache": draft.cache = bool(value, path: fieldPath)
             default: break
             }
         }

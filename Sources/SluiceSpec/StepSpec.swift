@@ -410,6 +410,8 @@ public struct StepSpec: Sendable {
     public let mark: SourceMark
     /// Keys written with a wrong value (already reported); only the whole-DAG checks ever see such a step.
     public var invalidKeys: Set<String> = []
+    /// False when the step must run every time, even if an earlier attempt did the same work (`cache: false`).
+    public var cache = true
 
     /// Creates a step.
     public init(

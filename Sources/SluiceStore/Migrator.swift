@@ -29,6 +29,8 @@ public struct Migration: Sendable {
         Migration(
             version: 6, name: "step_writes",
             sql: String(decoding: PackageResources.v0006_step_writes_sql, as: UTF8.self)),
+        Migration(
+            version: 7, name: "lineage", sql: String(decoding: PackageResources.v0007_lineage_sql, as: UTF8.self)),
     ]
 
     /// The schema version this build expects.

@@ -35,6 +35,8 @@ public struct RunSummary: Sendable, Codable {
     public let failed: Int
     /// Number of steps skipped on purpose (their `when` was false).
     public let skipped: Int
+    /// Number of steps not run because an earlier attempt with the same fingerprint did their work.
+    public let cached: Int
 }
 
 /// One step instance of a run, for `sluice runs show`.
@@ -61,6 +63,38 @@ public struct StepDetail: Sendable, Codable {
     public let role: String
     /// What it reported in `$SLUICE_OUTPUT` (its last attempt that reported anything).
     public let outputs: [String: String]?
+    /// For a `cached` step: the earlier attempt whose work it reuses.
+    public var reusedAttempt: Int64?
+}
+
+/// A version of data an attempt read or wrote, as `runs show` lists it.
+public struct DataEdge: Sendable, Codable, Equatable {
+    /// `path`, `dataset` or `uri`.
+    public let kind: String
+    /// The absolute path, the dataset's name, or the URI.
+    public let name: String
+    /// The local path, if any.
+    public let path: String?
+    /// The version.
+    public let version: String
+    /// `content`, `directory`, `mtime` or `from_step`.
+    public let method: String
+    /// Its size in bytes, for local data.
+    public let sizeBytes: Int64?
+    /// For an input: it changed while the attempt ran.
+    public let changed: Bool
+}
+
+/// The code an attempt ran, as pinned when it started.
+public struct CodeDetail: Sendable, Codable, Equatable {
+    /// The DAG version's hash (its file and templates).
+    public let dagHash: String
+    /// The git commit of the repository holding the DAG; nil outside one.
+    public let commit: String?
+    /// Whether that repository had uncommitted changes.
+    public let dirty: Bool
+    /// A hash of those changes.
+    public let changes: String?
 }
 
 /// One attempt, for logs and detail views.
@@ -113,6 +147,20 @@ public struct AttemptDetail: Sendable, Codable {
     public let command: [String]
     /// What it reported in `$SLUICE_OUTPUT`.
     public let outputs: [String: String]?
+    /// The attempt's id in the database.
+    public var id: Int64 = 0
+    /// The fingerprint it was started with (what a later step must match to reuse it).
+    public var fingerprint: String?
+    /// The code version it ran.
+    public var code: CodeDetail?
+    /// `complete`, or `input_changed` when an input changed while it ran; nil before it ended.
+    public var lineage: String?
+    /// The `metric.<name>=…` values it reported.
+    public var metrics: [String: Double]?
+    /// The versions of data it read, as they were when it started.
+    public var inputs: [DataEdge] = []
+    /// The versions of data it wrote.
+    public var outputData: [DataEdge] = []
 
     enum CodingKeys: String, CodingKey {
         case step, number, state, exitCode, signal, message, host, pid, stdoutPath, stderrPath, wallSeconds
@@ -126,6 +174,7 @@ public struct AttemptDetail: Sendable, Codable {
         case requestedMaxProcesses
         case gpuIDs = "gpuIds"
         case enforcement, warnings, command, outputs
+        case id, fingerprint, code, lineage, metrics, inputs, outputData
     }
 }
 
@@ -157,6 +206,8 @@ public struct RunDetail: Sendable, Codable {
     public let message: String?
     /// Every attempt, by step order then number.
     public let attempts: [AttemptDetail]
+    /// Bytes read to hash its inputs and outputs (none for files the stat cache vouched for).
+    public var bytesHashed: Int64 = 0
 }
 
 /// Every read the CLI makes. Each method is one or two statements.
@@ -171,14 +222,15 @@ public struct RunQueries: Sendable {
         extract(epoch FROM r.started_at)::float8 AS started,
         extract(epoch FROM r.ended_at)::float8 AS ended,
         extract(epoch FROM coalesce(r.ended_at, clock_timestamp()) - r.started_at)::float8 AS duration,
-        c.steps, c.succeeded, c.failed, c.skipped
+        c.steps, c.succeeded, c.failed, c.skipped, c.cached
         """
 
     private static let summaryCounts: StaticString = """
         LEFT JOIN LATERAL (
             SELECT count(*) AS steps, count(*) FILTER (WHERE s.state = 'succeeded') AS succeeded,
                    count(*) FILTER (WHERE s.state IN ('failed', 'upstream_failed')) AS failed,
-                   count(*) FILTER (WHERE s.state = 'skipped') AS skipped
+                   count(*) FILTER (WHERE s.state = 'skipped') AS skipped,
+                   count(*) FILTER (WHERE s.state = 'cached') AS cached
             FROM step_instance s WHERE s.run_id = r.id AND s.role = 'step'
         ) c ON true
         """
@@ -228,7 +280,7 @@ public struct RunQueries: Sendable {
         guard let summary = try summaries(ids: [id]).first else { return nil }
         let meta = try connection.query(
             """
-            SELECT v.source_path, r.log_root, r.triggered_by, r.params::text AS params,
+            SELECT v.source_path, r.log_root, r.triggered_by, r.params::text AS params, r.bytes_hashed,
                    r.logical_date::text AS logical_date, r.message,
                    extract(epoch FROM r.scheduled_for)::float8 AS scheduled_for,
                    extract(epoch FROM r.data_interval_start)::float8 AS interval_start,
@@ -236,21 +288,26 @@ public struct RunQueries: Sendable {
             FROM run r JOIN dag_version v ON v.id = r.dag_version_id WHERE r.id = \(id)
             """
         ).rows[0]
-        let attempts = try connection.query(
+        var attempts = try connection.query(
             """
             SELECT s.step_key, a.*, a.command::text AS command_text, a.warnings::text AS warnings_text,
-                   a.outputs::text AS outputs_text
+                   a.outputs::text AS outputs_text, a.code::text AS code_text, a.metrics::text AS metrics_text
             FROM attempt a JOIN step_instance s ON s.id = a.step_instance_id
             WHERE s.run_id = \(id) ORDER BY s.position, a.number
             """
         ).rows.map(Self.attempt)
+        let edges = try dataEdges(runID: id)
+        for i in attempts.indices {
+            attempts[i].inputs = edges[attempts[i].id]?.filter { $0.role == "input" }.map(\.edge) ?? []
+            attempts[i].outputData = edges[attempts[i].id]?.filter { $0.role == "output" }.map(\.edge) ?? []
+        }
         var lastCommand: [String: [String]] = [:]
         for attempt in attempts where !attempt.command.isEmpty { lastCommand[attempt.step] = attempt.command }
         var outputs: [String: [String: String]] = [:]
         for attempt in attempts { if let reported = attempt.outputs { outputs[attempt.step] = reported } }
         let all = try connection.query(
             """
-            SELECT step_key, state, attempts, exit_code, message, command::text AS command, role,
+            SELECT step_key, state, attempts, exit_code, message, command::text AS command, role, reused_attempt_id,
                    extract(epoch FROM started_at)::float8 AS started,
                    extract(epoch FROM ended_at)::float8 AS ended,
                    extract(epoch FROM ended_at - started_at)::float8 AS duration
@@ -258,13 +315,15 @@ public struct RunQueries: Sendable {
             """
         ).rows.map { row in
             let key = row["step_key"] ?? ""
-            return StepDetail(
+            var step = StepDetail(
                 step: key, state: StepState(rawValue: row["state"] ?? "") ?? .pending,
                 attempts: Int(row.int("attempts") ?? 0), exitCode: row.int("exit_code").map { Int32($0) },
                 message: row["message"], startedAt: Self.date(row.double("started")),
                 endedAt: Self.date(row.double("ended")), durationSeconds: row.double("duration"),
                 command: lastCommand[key] ?? Self.strings(row["command"]), role: row["role"] ?? "step",
                 outputs: outputs[key])
+            step.reusedAttempt = row.int("reused_attempt_id")
+            return step
         }
         return RunDetail(
             run: summary, sourcePath: meta["source_path"] ?? "", logDirectory: (meta["log_root"] ?? "") + "/\(id)",
@@ -274,7 +333,27 @@ public struct RunQueries: Sendable {
             dataIntervalEnd: Self.date(meta.double("interval_end")),
             params: (try? JSONDecoder().decode([String: String].self, from: Data((meta["params"] ?? "{}").utf8)))
                 ?? [:],
-            logicalDate: meta["logical_date"], message: meta["message"], attempts: attempts)
+            logicalDate: meta["logical_date"], message: meta["message"], attempts: attempts,
+            bytesHashed: meta.int("bytes_hashed") ?? 0)
+    }
+
+    /// The data each attempt of a run read and wrote, by attempt id.
+    private func dataEdges(runID: Int64) throws -> [Int64: [(role: String, edge: DataEdge)]] {
+        var result: [Int64: [(role: String, edge: DataEdge)]] = [:]
+        for row in try connection.query(
+            """
+            SELECT d.attempt_id, d.role, d.path, d.changed, v.kind, v.name, v.version, v.method, v.size_bytes
+            FROM step_instance s JOIN attempt a ON a.step_instance_id = s.id
+            JOIN attempt_data d ON d.attempt_id = a.id JOIN data_version v ON v.id = d.data_version_id
+            WHERE s.run_id = \(runID) ORDER BY d.attempt_id, d.role, v.name
+            """
+        ).rows {
+            let edge = DataEdge(
+                kind: row["kind"] ?? "", name: row["name"] ?? "", path: row["path"], version: row["version"] ?? "",
+                method: row["method"] ?? "", sizeBytes: row.int("size_bytes"), changed: row.bool("changed") == true)
+            result[row.int("attempt_id") ?? 0, default: []].append((row["role"] ?? "", edge))
+        }
+        return result
     }
 
     /// A JSON array of strings in text form; empty for NULL.
@@ -301,11 +380,11 @@ public struct RunQueries: Sendable {
             trigger: row["trigger"] ?? "", startedAt: date(row.double("started")), endedAt: date(row.double("ended")),
             durationSeconds: row.double("duration"), steps: Int(row.int("steps") ?? 0),
             succeeded: Int(row.int("succeeded") ?? 0), failed: Int(row.int("failed") ?? 0),
-            skipped: Int(row.int("skipped") ?? 0))
+            skipped: Int(row.int("skipped") ?? 0), cached: Int(row.int("cached") ?? 0))
     }
 
     private static func attempt(_ row: PGRow) -> AttemptDetail {
-        AttemptDetail(
+        var detail = AttemptDetail(
             step: row["step_key"] ?? "", number: Int(row.int("number") ?? 0),
             state: AttemptState(rawValue: row["state"] ?? "") ?? .lost,
             exitCode: row.int("exit_code").map { Int32($0) }, signal: row.int("signal").map { Int32($0) },
@@ -322,6 +401,14 @@ public struct RunQueries: Sendable {
             outputs: row["outputs_text"].flatMap {
                 try? JSONDecoder().decode([String: String].self, from: Data($0.utf8))
             })
+        detail.id = row.int("id") ?? 0
+        detail.fingerprint = row["fingerprint"]
+        detail.code = row["code_text"].flatMap { try? JSONDecoder().decode(CodeDetail.self, from: Data($0.utf8)) }
+        detail.lineage = row["lineage"]
+        detail.metrics = row["metrics_text"].flatMap {
+            try? JSONDecoder().decode([String: Double].self, from: Data($0.utf8))
+        }
+        return detail
     }
 
     private static func date(_ epoch: Double?) -> Date? { epoch.map { Date(timeIntervalSince1970: $0) } }

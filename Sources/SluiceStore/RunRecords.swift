@@ -194,7 +194,7 @@ public struct RunRecorder: Sendable {
     public func beginAttempt(
         runID: Int64, stepID: Int64, from: StepState, number: Int, host: String, stdoutPath: String,
         stderrPath: String, command: [String] = [], request: AttemptRequest = AttemptRequest(),
-        capacity: HostLimits? = nil, owner: Int64? = nil
+        capacity: HostLimits? = nil, owner: Int64? = nil, fingerprint: String? = nil, code: String? = nil
     ) throws -> (id: Int64, gpus: [Int])? {
         let conflict = "step \(stepID) of run \(runID) was not \(from.rawValue) when attempt \(number) began"
         let limits = capacity ?? HostLimits(cpus: 1e12, memoryBytes: Int64.max / 2, gpus: request.gpus ?? 0)
@@ -224,10 +224,11 @@ public struct RunRecorder: Sendable {
                 ), a AS (
                     INSERT INTO attempt (step_instance_id, number, state, host, stdout_path, stderr_path, command,
                                          requested_cpus, requested_memory_bytes, requested_gpus, requested_max_processes,
-                                         gpu_ids, enforcement)
+                                         gpu_ids, enforcement, fingerprint, code)
                     SELECT id, \(number), 'starting', \(host), \(stdoutPath), \(stderrPath), nullif(\(json: command)::jsonb, '[]'),
                            \(request.cpus), \(request.memoryBytes), \(request.gpus), \(request.maxProcesses),
-                           nullif(array_to_string((SELECT gpus FROM admitted), ','), ''), \(request.enforcement)
+                           nullif(array_to_string((SELECT gpus FROM admitted), ','), ''), \(request.enforcement),
+                           \(fingerprint), \(code)::jsonb
                     FROM s
                     RETURNING id, step_instance_id
                 ), e AS (

@@ -86,12 +86,15 @@ public struct RunRows: Sendable {
     }
 
     /// What the succeeded steps of a run reported, by instance key (their last attempt's outputs).
+    /// (A cached step's are those of the attempt it reuses.)
     public func outputs(runID: Int64) throws -> [String: [String: String]] {
         let rows = try connection.query(
             """
             SELECT DISTINCT ON (s.id) s.step_key, a.outputs::text AS outputs
-            FROM step_instance s JOIN attempt a ON a.step_instance_id = s.id
-            WHERE s.run_id = \(runID) AND s.state = 'succeeded' AND a.outputs IS NOT NULL
+            FROM step_instance s
+            JOIN attempt a ON a.step_instance_id = s.id
+                OR (s.state = 'cached' AND a.id = s.reused_attempt_id)
+            WHERE s.run_id = \(runID) AND s.state IN ('succeeded', 'cached') AND a.outputs IS NOT NULL
             ORDER BY s.id, a.number DESC
             """
         ).rows

@@ -33,6 +33,20 @@ struct LanguageCommandTests {
         #expect(scores.split(separator: "\n").count > 100)
         let show = try project.sluice("runs", "show", "latest", "--json")
         #expect(show.stdout.contains("\"score[delhaize]\""))
+        // The promoted model's lineage reaches through the brand template (included three times) to the
+        // raw extracts; the same model file, declared as a path by one step and as a dataset by another, is
+        // one version.
+        let up = try project.sluice("lineage", "up", "churn_model_promoted")
+        #expect(up.code == 0, "\(up.stderr)")
+        for expected in [
+            "churn_training.promote", "churn_training.train", "churn_features@sha256:", "churn_features.combine",
+            "churn_features.ah.features", "churn_features.albert.extract", "churn_features.delhaize.extract",
+            "/examples/churn/data/raw/ah.csv@sha256:",
+        ] {
+            #expect(up.stdout.contains(expected), "\(expected) missing from:\n\(up.stdout)")
+        }
+        let down = try project.sluice("lineage", "down", "churn_features")
+        #expect(down.stdout.contains("churn_training.train") && down.stdout.contains("churn_scoring.score[ah]"))
     }
 
     @Test func validateChecksFoldersTemplatesAndUniqueIDs() throws {

@@ -15,7 +15,7 @@ struct RunAndInspectTests {
             dag: quiet
             steps:
               hush: {command: "true"}
-              talk: {command: "echo k=v >> $SLUICE_OUTPUT; echo said", outputs: [k]}
+              talk: {command: "echo k=v >> $SLUICE_OUTPUT; echo said"}
             """)
         #expect(try project.sluice("run", "dags/quiet.yaml").code == 0)
         let directory = project.path + "/.sluice/logs/quiet/1"

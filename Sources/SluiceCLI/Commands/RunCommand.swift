@@ -26,6 +26,12 @@ struct RunCommand: ParsableCommand {
         gracePeriodText.flatMap { text in Double(text).flatMap { $0 >= 0 ? $0 : nil } ?? Units.duration(text) }
     }
     @OptionGroup var runAs: RunAsOption
+    @Flag(help: "Run every step, even those whose code, parameters and inputs did not change (no step is cached).")
+    var force = false
+    @Option(
+        name: .customLong("force-step"),
+        help: ArgumentHelp("Run this step even if it could be cached (repeatable).", valueName: "step"))
+    var forceSteps: [String] = []
     @Flag(help: "Print the result as JSON on stdout (progress goes to stderr).") var json = false
     @OptionGroup var planning: PlanOptions
     @OptionGroup var global: GlobalOptions
@@ -33,6 +39,9 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if let parallelism, parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
+        if force && !forceSteps.isEmpty {
+            throw ValidationError("--force runs every step: --force-step adds nothing to it")
+        }
         if let text = gracePeriodText, gracePeriod == nil {
             throw ValidationError("--grace-period expects seconds (5) or a duration (5s, 1m30s), got '\(text)'")
         }
@@ -46,6 +55,12 @@ struct RunCommand: ParsableCommand {
             return (hostConfig, plan, stepUser)
         }
         let spec = plan.spec
+        let unknown = forceSteps.filter { name in !spec.steps.contains { $0.id == name } }
+        if !unknown.isEmpty {
+            throw CLIFailure(
+                "--force-step: \(spec.name) has no step \(unknown.joined(separator: ", ")) (its steps: \(spec.steps.map(\.id).joined(separator: ", ")))",
+                exitCode: ExitCodes.usage)
+        }
         let stateDirectory = global.resolveStateDirectory(dagFile: file)
         let state = try StateDirectory.open(stateDirectory, create: true)
         let store = try Store.open(global.databaseTarget(stateDirectory: stateDirectory))
@@ -56,6 +71,8 @@ struct RunCommand: ParsableCommand {
         var setup = EngineSetup.compose(config: hostConfig, logRoot: logRoot.path, runAs: stepUser)
         if let parallelism { setup.options.parallelism = parallelism }
         if let gracePeriod { setup.options.gracePeriod = gracePeriod }
+        setup.options.force = force
+        setup.options.forceSteps = Set(forceSteps)
         setup.options.handleSignals = true
         if interactive { setup.options.tickInterval = 1 }
         // A hang-up (an ssh drop) or a closed stdout (`| head`) must not kill the run: it goes on, silently.

@@ -145,6 +145,7 @@ struct RunsShowCommand: ParsableCommand {
                 for (name, value) in values.sorted(by: { $0.key < $1.key }) { print("  \(step).\(name) = \(value)") }
             }
         }
+        printData(detail)
         let skipped = detail.steps.filter { $0.state == .skipped }
         if !skipped.isEmpty {
             print("\nskipped:")
@@ -157,13 +158,48 @@ struct RunsShowCommand: ParsableCommand {
             print("\nwarnings:")
             for warning in warnings { print(warning) }
         }
-        let problems = detail.steps.filter { $0.state != .succeeded && $0.state != .skipped }.compactMap { step in
+        let problems = detail.steps.filter { ![.succeeded, .skipped, .cached].contains($0.state) }.compactMap { step in
             step.message.map { "  \(step.step): \($0)" }
         }
         if !problems.isEmpty {
             print("\nproblems:")
             for problem in problems { print(problem) }
         }
+    }
+
+    /// The data each step read and wrote (its last attempt), with versions; cached steps and what they reuse.
+    private func printData(_ detail: RunDetail) {
+        var lines: [String] = []
+        for step in detail.steps {
+            if step.state == .cached, let reused = step.reusedAttempt {
+                lines.append("  \(step.step): cached, reuses attempt \(reused)")
+                continue
+            }
+            guard let last = detail.attempts.last(where: { $0.step == step.step }) else { continue }
+            for edge in last.inputs {
+                lines.append(
+                    "  \(step.step) read  \(Self.shown(edge))\(edge.changed ? "  (changed while it ran)" : "")")
+            }
+            for edge in last.outputData { lines.append("  \(step.step) wrote \(Self.shown(edge))") }
+            if let metrics = last.metrics, !metrics.isEmpty {
+                let text = metrics.sorted { $0.key < $1.key }.map { "\($0.key)=\(Units.formatNumber($0.value))" }
+                lines.append("  \(step.step) metrics \(text.joined(separator: " "))")
+            }
+        }
+        guard !lines.isEmpty else { return }
+        print("\ndata:")
+        for line in lines { print(line) }
+        if let code = detail.attempts.compactMap(\.code).first {
+            let commit = code.commit.map { String($0.prefix(12)) + (code.dirty ? " (uncommitted changes)" : "") }
+            print("  code: DAG version \(code.dagHash.prefix(12)), git \(commit ?? "none")")
+        }
+    }
+
+    /// `name@version` with its path when the name is a dataset's, versions shortened.
+    static func shown(_ edge: DataEdge) -> String {
+        let version = edge.version.hasPrefix("sha256:") ? String(edge.version.prefix(19)) : edge.version
+        let path = edge.kind == "dataset" ? edge.path.map { " (\($0))" } ?? "" : ""
+        return "\(edge.name)@\(version)\(path)"
     }
 
     /// An argv as a shell would read it back: each argument quoted only where it must be.
