@@ -47,7 +47,7 @@ let package = Package(
             name: "SluiceCLI",
             dependencies: [
                 "SluiceEngine", "SluiceExecutor", "SluiceHost", "SluiceSpec", "SluiceStore", "SluiceModel",
-                "SluiceBasics",
+                "SluiceBasics", "SluiceLineage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -105,10 +105,13 @@ extension Engine {
 
     /// When an attempt ended: the versions of its outputs (a declared output that is missing fails a
     /// successful attempt), its inputs checked again, and its metrics; pinned once.
-    func concludeLineage(_ index: Int, of handle: RunHandle, attemptID: Int64, ending: inout AttemptEnding) throws {
-        guard let lineage = handle.lineage else { return }
+    @discardableResult
+    func concludeLineage(_ index: Int, of handle: RunHandle, attemptID: Int64, ending: inout AttemptEnding) throws
+        -> (inputs: [DataVersion], outputs: [DataVersion])
+    {
+        guard let lineage = handle.lineage else { return ([], []) }
         let step = handle.plan.steps[index]
-        guard let workdir = try? step.resolve(handle.runtime).workdir else { return }
+        guard let workdir = try? step.resolve(handle.runtime).workdir else { return ([], []) }
         let reported = ending.outputs ?? [:]
         var metrics: [String: Double] = [:]
         for (key, value) in reported where key.hasPrefix("metric.") {
@@ -117,7 +120,7 @@ extension Engine {
             }
         }
         let pinnedInputs = lineage.inputs.removeValue(forKey: index) ?? []
-        guard !step.outputs.isEmpty || !pinnedInputs.isEmpty || !metrics.isEmpty else { return }
+        guard !step.outputs.isEmpty || !pinnedInputs.isEmpty || !metrics.isEmpty else { return ([], []) }
         var outputs: [DataVersion] = []
         if ending.succeeded {
             var missing: [String] = []
@@ -160,6 +163,7 @@ extension Engine {
                 "its input changed while it ran: \(changed.map { $0.path ?? $0.name }.joined(separator: ", ")); its lineage is marked input_changed"
             )
         }
+        return (pinnedInputs, outputs)
     }
 }
 

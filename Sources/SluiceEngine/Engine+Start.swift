@@ -81,6 +81,7 @@ extension Engine {
         order.append(claimed.id)
         observer.runStarted(runID: claimed.id, dag: plan.spec.name, steps: keys)
         if !claimed.hasSteps {
+            emitRunEvent("START", handle: handle)
             try perform(handle.machine.start(), on: handle)
         } else {
             // Ready steps left by a crash or put back by a retry (the rebuilt machine queued them).

@@ -151,6 +151,8 @@ extension Engine {
                     externalID: running.externalID, executorState: Self.encode(running.record))
             }
             handle.observer.attemptStarted(step: step.key, attempt: number, pid: running.pid)
+            emitAttemptEvent(
+                "START", handle: handle, index: index, attemptID: attemptID, inputs: pins?.inputs ?? [], outputs: [])
         } catch let failure as LaunchFailure {
             let ending = AttemptOutcome.failedToStart(step: step.key, reason: failure.reason)
             try perform(
@@ -184,13 +186,18 @@ extension Engine {
             ending.outputs = parsed.outputs
             ending.warnings = parsed.warnings
         }
-        try concludeLineage(index, of: handle, attemptID: attempt.attemptID, ending: &ending)
+        let data = try concludeLineage(index, of: handle, attemptID: attempt.attemptID, ending: &ending)
         if !ending.succeeded, exit.stop == "cancel",
             let signal = interrupted ?? (handle.machine.cancelling ? SIGTERM : nil)
         {
             ending.message =
                 "step \(step.key) was stopped: the run was cancelled (\(AttemptOutcome.signalName(signal)))"
         }
+        emitAttemptEvent(
+            Self.openLineageEnd(succeeded: ending.succeeded, cancelled: exit.stop == "cancel"), handle: handle,
+            index: index, attemptID: attempt.attemptID, inputs: data.inputs, outputs: data.outputs,
+            message: ending.succeeded
+                ? nil : ending.message ?? "attempt \(attempt.number) ended \(ending.state.rawValue)")
         try perform(
             handle.machine.attemptEnded(index, ending: ending, now: MonotonicClock.now()), on: handle,
             attemptIDs: [index: attempt.attemptID])
@@ -261,6 +268,9 @@ extension Engine {
             }
         }
         try durably("the end of run \(handle.runID)") { try recorder.finishRun(runID: handle.runID, state: state) }
+        emitRunEvent(
+            Self.openLineageEnd(succeeded: state == .succeeded, cancelled: state == .cancelled), handle: handle,
+            message: state == .failed ? "run \(handle.runID) of \(handle.plan.spec.name) failed" : nil)
         handle.done = true
         handle.observer.runFinished(runID: handle.runID, state: state)
         runs.removeValue(forKey: handle.runID)

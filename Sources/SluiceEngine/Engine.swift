@@ -24,6 +24,10 @@ public final class Engine {
     let rows: RunRows
     let schedulers: Schedulers
     let executor: any Executor
+    /// Where OpenLineage events go, when a sink is configured.
+    let openLineage: OpenLineageEmitter?
+    /// This database's id, for OpenLineage run ids.
+    let installation: String
     /// How runs are driven (the per-run log root is set when a run is started).
     public var options: RunOptions
     let listener: Listener
@@ -62,6 +66,8 @@ public final class Engine {
         schedulers = Schedulers(store: store)
         self.executor = executor
         self.options = options
+        openLineage = options.openLineage.map { OpenLineageEmitter(config: $0) }
+        installation = options.openLineage == nil ? "" : try LineageRecords(store: store).installationID()
         wake = try WakePipe()
         listener = Listener(store: store, channels: [RunQueue.channel, RunQueue.capacityChannel])
         ownerID = try schedulers.register(
@@ -128,6 +134,12 @@ public final class Engine {
     public func shutdown() {
         stopping = true
         wake.wake(0)
+    }
+
+    /// Waits up to `seconds` for queued OpenLineage events to be delivered; returns the delivery problems
+    /// met since the last call (for the caller to show; they never fail a run).
+    public func flushLineageEvents(within seconds: Double) -> [String] {
+        openLineage?.drain(within: seconds) ?? []
     }
 
     /// Runs driven now.

@@ -57,6 +57,7 @@ public final class RunDriver {
         do {
             try engine.start(claimed, plan: plan, observer: observer, logRoot: engine.options.logRoot)
             results = try engine.runUntilIdle()
+            for problem in engine.flushLineageEvents(within: 5) { Terminal.printError("sluice: \(problem)") }
         } catch {
             engine.abandon()
             throw error

@@ -35,6 +35,8 @@ public struct RunOptions: Sendable {
     public var logFileMode: mode_t
     /// The user steps and handlers run as; nil for Sluice's own user.
     public var runAs: UserIdentity?
+    /// Where OpenLineage events go; nil for nowhere.
+    public var openLineage: OpenLineageConfig?
     /// Run every step even when an earlier attempt with the same fingerprint already did its work.
     public var force = false
     /// Run these steps (by id) even when they could be cached.
@@ -77,6 +79,7 @@ public struct RunOptions: Sendable {
         gracePeriod = config.gracePeriod
         logLimit = config.logLimit
         logFileMode = config.logFileMode
+        openLineage = config.openLineage
     }
 }
 

@@ -20,6 +20,8 @@ public struct HostConfig: Sendable, Equatable {
     public var logFileMode: mode_t = 0o600
     /// The user steps run as (`run_as`), as written: a name or a uid; nil for Sluice's own user.
     public var runAs: String?
+    /// Where OpenLineage events go (`openlineage:`); nil for nowhere.
+    public var openLineage: OpenLineageConfig?
     /// The file it was read from, if any.
     public var file: String?
 
@@ -32,7 +34,7 @@ public struct HostConfig: Sendable, Equatable {
     /// The keys of the file.
     public static let keys = [
         "capacity", "default_resources", "cgroups", "cgroup_parent", "grace_period", "log_limit", "log_permissions",
-        "run_as",
+        "run_as", "openlineage",
     ]
 
     /// The file's name at a project root.
@@ -91,6 +93,8 @@ public struct HostConfig: Sendable, Equatable {
                             config.runAs = user
                         }
                     }
+                case "openlineage":
+                    config.openLineage = reader.openLineage(value, base: (path as NSString).deletingLastPathComponent)
                 default: break
                 }
             }

@@ -73,11 +73,14 @@ public struct LineageQueries: Sendable {
     public func find(name: String, path: String?, version: String?) throws -> [LineageVersion] {
         try connection.query(
             """
-            SELECT DISTINCT ON (v.id) v.id, v.kind, v.name, v.version, v.method, v.size_bytes,
-                   max(d.attempt_id) OVER (PARTITION BY v.id) AS last_attempt
-            FROM data_version v LEFT JOIN attempt_data d ON d.data_version_id = v.id
-            WHERE (v.name = \(name) OR v.id IN (SELECT data_version_id FROM attempt_data WHERE path = \(path)))
-              AND (\(version)::text IS NULL OR starts_with(v.version, \(version)))
+            WITH named AS (
+                SELECT id FROM data_version WHERE name = \(name)
+                UNION
+                SELECT data_version_id FROM attempt_data WHERE path = \(path)
+            )
+            SELECT v.id, v.kind, v.name, v.version, v.method, v.size_bytes
+            FROM data_version v JOIN named ON named.id = v.id
+            WHERE \(version)::text IS NULL OR starts_with(v.version, \(version))
             ORDER BY v.id DESC
             """
         ).rows.map(Self.version).sorted { $0.id > $1.id }

@@ -178,6 +178,12 @@ public struct LineageRecords: Sendable {
         try connection.query("UPDATE run SET bytes_hashed = coalesce(bytes_hashed, 0) + \(bytes) WHERE id = \(runID)")
     }
 
+    /// This database's own id (made by the migration).
+    public func installationID() throws -> String {
+        try connection.query("SELECT id::text AS id FROM installation ORDER BY created_at LIMIT 1").rows.first?["id"]
+            ?? ""
+    }
+
     /// The hash of a DAG version (its file and templates).
     public func specHash(versionID: Int64) throws -> String? {
         try connection.query("SELECT spec_hash FROM dag_version WHERE id = \(versionID)").rows.first?["spec_hash"]

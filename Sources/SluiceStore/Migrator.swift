@@ -31,6 +31,9 @@ public struct Migration: Sendable {
             sql: String(decoding: PackageResources.v0006_step_writes_sql, as: UTF8.self)),
         Migration(
             version: 7, name: "lineage", sql: String(decoding: PackageResources.v0007_lineage_sql, as: UTF8.self)),
+        Migration(
+            version: 8, name: "lineage_lookups",
+            sql: String(decoding: PackageResources.v0008_lineage_lookups_sql, as: UTF8.self)),
     ]
 
     /// The schema version this build expects.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SluiceBasics
+import SluiceLineage
 import SluiceStore
 
 /// `sluice lineage up|down|impact`: what produced a version of some data, what it fed, who read it.
@@ -8,7 +9,9 @@ struct LineageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lineage",
         abstract: "What produced a dataset or file, what was derived from it, and which runs read a version.",
-        subcommands: [LineageUpCommand.self, LineageDownCommand.self, LineageImpactCommand.self])
+        subcommands: [
+            LineageUpCommand.self, LineageDownCommand.self, LineageImpactCommand.self, LineageVersionCommand.self,
+        ])
 }
 
 /// How a graph is printed.
@@ -159,5 +162,57 @@ enum LineageTarget {
             }
         }
         return "/" + parts.joined(separator: "/")
+    }
+}
+
+/// `sluice lineage version PATH...`: the version Sluice would record for local data now.
+struct LineageVersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "version",
+        abstract:
+            "The version Sluice would record for files or directories now (SHA-256 of content, or of a directory's manifest); reads every byte, using no stat cache and no database."
+    )
+
+    @Argument(help: ArgumentHelp("Files or directories.", valueName: "path")) var paths: [String]
+    @Option(help: "content (default) or mtime.") var method = "content"
+    @Flag(help: "Print as JSON.") var json = false
+
+    /// One answer.
+    struct Answer: Encodable {
+        let path: String
+        let version: String
+        let method: String
+        let sizeBytes: Int64?
+        let bytesHashed: Int64
+        let seconds: Double
+    }
+
+    func validate() throws {
+        guard ["content", "mtime"].contains(method) else { throw ValidationError("--method is content or mtime") }
+        guard !paths.isEmpty else { throw ValidationError("give at least one path") }
+    }
+
+    func run() throws {
+        var answers: [Answer] = []
+        for given in paths {
+            let path = LineageTarget.path(given.contains("/") ? given : "./" + given) ?? given
+            let versioner = DataVersioner(cache: MemoryStatCache())
+            let started = MonotonicClock.now()
+            do {
+                let version = try versioner.version(
+                    of: ResolvedData(path: path, uri: nil, dataset: nil, method: method))
+                answers.append(
+                    Answer(
+                        path: path, version: version.version, method: version.method, sizeBytes: version.sizeBytes,
+                        bytesHashed: versioner.hasher.bytesHashed, seconds: MonotonicClock.now() - started))
+            } catch let error as DataVersionError {
+                throw CLIFailure("\(error.description)", exitCode: ExitCodes.notFound)
+            }
+        }
+        if json {
+            try JSONOutput.print(answers)
+            return
+        }
+        for answer in answers { print("\(answer.path)  \(answer.version)") }
     }
 }

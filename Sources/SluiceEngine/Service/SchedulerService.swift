@@ -72,6 +72,7 @@ public final class SchedulerService: @unchecked Sendable {
             "serving \(folder.root)",
             metadata: ["engine": "\(engine.ownerID)", "pid": "\(getpid())", "host": "\(engine.options.host)"])
         defer {
+            for problem in engine.flushLineageEvents(within: 5) { logger.warning("\(problem)") }
             engine.retire()
             logger.info("stopped; running steps go on and are adopted by the next service")
         }
@@ -80,6 +81,7 @@ public final class SchedulerService: @unchecked Sendable {
         while !stopRequested.load(ordering: .relaxed) {
             do {
                 if try !pass(&timers) { break }
+                for problem in engine.flushLineageEvents(within: 0) { logger.warning("\(problem)") }
                 if let (since, _) = outage {
                     logger.notice(
                         "the database is back after \(Units.formatDuration(MonotonicClock.now() - since)); recording resumes"
