@@ -62,40 +62,50 @@ public final class DataVersioner {
                 kind: data.kind, name: data.name, path: data.path, version: reported, method: "from_step",
                 sizeBytes: nil)
         }
-        let path = data.path!
+        let declared = data.path!
+        // A declared path that is a link (`data/latest.csv`) is versioned as what it points to; links inside
+        // a directory are recorded as links.
         var st = stat()
-        guard lstat(path, &st) == 0 else {
-            throw DataVersionError(description: "\(path) does not exist")
+        guard let path = Self.resolved(declared), lstat(path, &st) == 0 else {
+            throw DataVersionError(description: "\(declared) does not exist")
         }
         let type = st.st_mode & S_IFMT
         if data.method == "mtime" {
             let identity = FileIdentity(st)
             return DataVersion(
-                kind: data.kind, name: data.name, path: path,
+                kind: data.kind, name: data.name, path: declared,
                 version: "mtime:\(identity.mtimeNanoseconds):\(identity.size)", method: "mtime",
                 sizeBytes: identity.size)
         }
         if type == S_IFDIR {
             let (manifest, size) = try self.manifest(of: path)
             return DataVersion(
-                kind: data.kind, name: data.name, path: path, version: "sha256:" + FileHasher.sha256(manifest),
+                kind: data.kind, name: data.name, path: declared, version: "sha256:" + FileHasher.sha256(manifest),
                 method: "directory", sizeBytes: size)
         }
         guard type == S_IFREG else {
             throw DataVersionError(
-                description: "\(path) is \(FileSystem.describeType(type)), not a file or a directory Sluice can version"
-            )
+                description:
+                    "\(declared) is \(FileSystem.describeType(type)), not a file or a directory Sluice can version")
         }
         let sha = try hash(path, FileIdentity(st))
         return DataVersion(
-            kind: data.kind, name: data.name, path: path, version: "sha256:" + sha, method: "content",
+            kind: data.kind, name: data.name, path: declared, version: "sha256:" + sha, method: "content",
             sizeBytes: Int64(st.st_size))
+    }
+
+    /// The path itself, or what it points to when it is a link; nil when it (or its target) does not exist.
+    static func resolved(_ path: String) -> String? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        guard st.st_mode & S_IFMT == S_IFLNK else { return path }
+        return try? FileSystem.realPath(path)
     }
 
     /// True when local data provably still has `version`, from stats alone (a file or directory whose
     /// every file has the identity it had when hashed); false when it changed or cannot tell cheaply.
     public func stillIs(_ version: DataVersion) -> Bool {
-        guard let path = version.path else { return false }
+        guard let declared = version.path, let path = Self.resolved(declared) else { return false }
         switch version.method {
         case "mtime":
             var st = stat()

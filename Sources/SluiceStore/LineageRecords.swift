@@ -51,12 +51,12 @@ public struct LineageRecords: Sendable {
     public func stats(host: String, under paths: [String]) throws -> [StatRow] {
         guard !paths.isEmpty else { return [] }
         return try connection.query(
-            """
+            ("""
             SELECT f.path, f.device, f.inode, f.size, f.mtime_ns, f.ctime_ns, f.sha256
             FROM file_stat f, jsonb_array_elements_text(\(json: paths)::jsonb) AS p(prefix)
             WHERE f.host = \(host)
               AND (f.path = p.prefix OR (f.path >= p.prefix || '/' AND f.path < p.prefix || '0'))
-            """
+            """ as SQL).plannedOnce()
         ).rows.map {
             StatRow(
                 path: $0["path"] ?? "", device: $0.int("device") ?? 0, inode: $0.int("inode") ?? 0,
@@ -69,28 +69,28 @@ public struct LineageRecords: Sendable {
     public func saveStats(host: String, _ rows: [StatRow]) throws {
         guard !rows.isEmpty else { return }
         try connection.query(
-            """
+            ("""
             INSERT INTO file_stat (host, path, device, inode, size, mtime_ns, ctime_ns, sha256)
             SELECT \(host), r.path, r.device, r.inode, r.size, r.mtime_ns, r.ctime_ns, r.sha256
             FROM jsonb_to_recordset(\(json: rows)::jsonb)
                 AS r(path text, device bigint, inode bigint, size bigint, mtime_ns bigint, ctime_ns bigint, sha256 text)
             ON CONFLICT (host, path) DO UPDATE SET device = excluded.device, inode = excluded.inode,
                 size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, sha256 = excluded.sha256
-            """)
+            """ as SQL).plannedOnce())
     }
 
     /// Pins the versions of the inputs an attempt read, as they were when it started.
     public func pinInputs(attemptID: Int64, _ inputs: [DataVersion]) throws {
         guard !inputs.isEmpty else { return }
         try connection.query(
-            """
+            ("""
             INSERT INTO attempt_data (attempt_id, role, data_version_id, path)
             SELECT DISTINCT \(attemptID)::bigint, 'input',
                    sluice_data_version(v.kind, v.name, v.version, v.method, v."sizeBytes"), v.path
             FROM jsonb_to_recordset(\(json: inputs)::jsonb)
                 AS v(kind text, name text, path text, version text, method text, "sizeBytes" bigint)
             ON CONFLICT DO NOTHING
-            """)
+            """ as SQL).plannedOnce())
     }
 
     /// Pins what an attempt wrote and how its inputs fared, once: output versions, inputs that changed
@@ -99,7 +99,7 @@ public struct LineageRecords: Sendable {
         attemptID: Int64, outputs: [DataVersion], changedInputs: [DataVersion], metrics: [String: Double]
     ) throws {
         try connection.query(
-            """
+            ("""
             WITH a AS (
                 UPDATE attempt SET lineage = CASE WHEN \(changedInputs.count) > 0 THEN 'input_changed' ELSE 'complete' END,
                        metrics = nullif(\(json: metrics)::jsonb, '{}')
@@ -118,20 +118,20 @@ public struct LineageRecords: Sendable {
                   AND v.kind = x.kind AND v.name = x.name AND v.version = x.version
             )
             SELECT count(*) AS n FROM a
-            """)
+            """ as SQL).plannedOnce())
     }
 
     /// The latest attempt with this fingerprint whose step succeeded with complete lineage, with its outputs.
     public func reusable(fingerprint: String) throws -> ReusableAttempt? {
         guard
             let row = try connection.query(
-                """
+                ("""
                 SELECT a.id, s.run_id, s.step_key, a.outputs::text AS outputs
                 FROM attempt a JOIN step_instance s ON s.id = a.step_instance_id
                 WHERE a.fingerprint = \(fingerprint) AND a.state = 'exited' AND a.exit_code = 0
                   AND a.lineage = 'complete' AND s.state = 'succeeded'
                 ORDER BY a.id DESC LIMIT 1
-                """
+                """ as SQL).plannedOnce()
             ).rows.first, let id = row.int("id")
         else { return nil }
         let outputs = (row["outputs"]).flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
@@ -143,22 +143,22 @@ public struct LineageRecords: Sendable {
     /// The data versions an attempt read or wrote.
     public func versions(attemptID: Int64, role: String) throws -> [DataVersion] {
         try connection.query(
-            """
+            ("""
             SELECT v.kind, v.name, d.path, v.version, v.method, v.size_bytes
             FROM attempt_data d JOIN data_version v ON v.id = d.data_version_id
             WHERE d.attempt_id = \(attemptID) AND d.role = \(role)
             ORDER BY v.name
-            """
+            """ as SQL).plannedOnce()
         ).rows.map(Self.version)
     }
 
     /// Points a ready step at the earlier attempt it reuses; the step's move to `cached` follows.
     public func pointAt(reused: Int64, runID: Int64, stepID: Int64) throws {
         try connection.query(
-            """
+            ("""
             UPDATE step_instance SET reused_attempt_id = \(reused)
             WHERE id = \(stepID) AND run_id = \(runID) AND state = 'ready'
-            """)
+            """ as SQL).plannedOnce())
     }
 
     /// The latest version of a dataset or URI that an attempt wrote (what a `from_step` input reads).

@@ -156,3 +156,29 @@ struct CodeVersionTests {
         #expect(outside.commit == nil && !outside.dirty)
     }
 }
+
+@Suite("A declared path that is a link")
+struct LinkedDataTests {
+    @Test func aLinkIsVersionedAsWhatItPointsToAndFollowsItWhenItMoves() throws {
+        let root = NSTemporaryDirectory() + "sluice-link-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try "one".write(toFile: root + "/v1.csv", atomically: false, encoding: .utf8)
+        try "two".write(toFile: root + "/v2.csv", atomically: false, encoding: .utf8)
+        symlink("v1.csv", root + "/latest.csv")
+        let versioner = DataVersioner(cache: MemoryStatCache())
+        let data = ResolvedData(path: root + "/latest.csv", uri: nil, dataset: nil, method: "content")
+        let first = try versioner.version(of: data)
+        let direct = try versioner.version(
+            of: ResolvedData(path: root + "/v1.csv", uri: nil, dataset: nil, method: "content"))
+        #expect(first.version == direct.version && first.path == root + "/latest.csv")
+        #expect(versioner.stillIs(first))
+        unlink(root + "/latest.csv")
+        symlink("v2.csv", root + "/latest.csv")
+        #expect(!versioner.stillIs(first))
+        #expect(try versioner.version(of: data).version != first.version)
+        unlink(root + "/latest.csv")
+        symlink("gone.csv", root + "/latest.csv")
+        #expect(throws: DataVersionError.self) { try versioner.version(of: data) }
+    }
+}
