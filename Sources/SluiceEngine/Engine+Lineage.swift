@@ -94,7 +94,7 @@ extension Engine {
         let step = handle.plan.steps[index]
         try durably("the cache hit of step \(step.key)") {
             try LineageRecords(store: store).pointAt(
-                reused: reused.attemptID, runID: reused.runID == handle.runID ? handle.runID : handle.runID,
+                reused: reused.attemptID, runID: handle.runID,
                 stepID: handle.stepIDs[index])
         }
         let message =

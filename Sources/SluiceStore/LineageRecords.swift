@@ -101,8 +101,10 @@ public struct LineageRecords: Sendable {
         try connection.query(
             ("""
             WITH a AS (
-                UPDATE attempt SET lineage = CASE WHEN \(changedInputs.count) > 0 THEN 'input_changed' ELSE 'complete' END,
-                       metrics = nullif(\(json: metrics)::jsonb, '{}')
+                -- Pinned once: an ending recorded again (by an engine that adopted the attempt) keeps the first.
+                UPDATE attempt SET
+                       lineage = coalesce(lineage, CASE WHEN \(changedInputs.count) > 0 THEN 'input_changed' ELSE 'complete' END),
+                       metrics = coalesce(metrics, nullif(\(json: metrics)::jsonb, '{}'))
                 WHERE id = \(attemptID) RETURNING id
             ), o AS (
                 INSERT INTO attempt_data (attempt_id, role, data_version_id, path)

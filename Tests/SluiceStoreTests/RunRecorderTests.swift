@@ -129,6 +129,31 @@ struct RunRecorderTests {
         #expect(try store.connection.query("SHOW synchronous_commit").rows[0]["synchronous_commit"] == "on")
     }
 
+    /// Lineage pins are written once: a second pin keeps the first (an engine that adopted the attempt
+    /// records its end again), and a direct rewrite is refused by the database.
+    @Test func lineagePinsAreWrittenOnceAndNeverRewritten() throws {
+        let store = try TestDatabase.freshStore()
+        let lineage = LineageRecords(store: store)
+        let (_, attempt) = try startFirstStep(store)
+        let input = DataVersion(
+            kind: .path, name: "/d/in.csv", path: "/d/in.csv", version: "sha256:1", method: "content", sizeBytes: 1)
+        let output = DataVersion(
+            kind: .dataset, name: "model", path: "/d/m.json", version: "sha256:2", method: "content", sizeBytes: 2)
+        try lineage.pinInputs(attemptID: attempt, [input])
+        try lineage.pinEnd(attemptID: attempt, outputs: [output], changedInputs: [], metrics: ["auc": 0.9])
+        try lineage.pinEnd(attemptID: attempt, outputs: [output], changedInputs: [input], metrics: ["auc": 0.1])
+        let row = try store.connection.query("SELECT lineage, metrics::text AS m FROM attempt WHERE id = \(attempt)")
+            .rows[0]
+        #expect(row["lineage"] == "complete" && row["m"] == "{\"auc\": 0.9}")
+        #expect(try lineage.versions(attemptID: attempt, role: "output") == [output])
+        #expect(throws: DatabaseError.self) {
+            try store.connection.query("UPDATE attempt SET lineage = 'input_changed' WHERE id = \(attempt)")
+        }
+        #expect(throws: DatabaseError.self) {
+            try store.connection.query("DELETE FROM attempt_data WHERE attempt_id = \(attempt)")
+        }
+    }
+
     @Test func anEndingAndItsStepChangesCommitTogetherOrNotAtAll() throws {
         let store = try TestDatabase.freshStore()
         let recorder = RunRecorder(store: store)
