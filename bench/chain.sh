@@ -11,7 +11,7 @@
 # make runs the recipes directly. The embedded server is started before timing, as it stays up
 # between commands. Prints the median wall time of each and Sluice's overhead per step.
 # Run it on a quiet file system: just after many files were deleted (a test run), ext4 file creation
-# is several times slower for a while, and every attempt creates two log files.
+# is several times slower for a while, and every attempt creates its status file (and its logs, when it prints).
 set -euo pipefail
 
 N=${1:-1000}
