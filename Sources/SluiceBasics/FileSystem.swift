@@ -125,6 +125,20 @@ public enum FileSystem {
         return ((cwd as NSString).appendingPathComponent(path) as NSString).standardizingPath
     }
 
+    /// An absolute path with `.`, `..` and repeated slashes worked out on the text alone (`/a/./b/../c` →
+    /// `/a/c`): no link is followed, so the lineage records a path and finds it again the same way.
+    public static func lexicallyNormal(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) where part != "." {
+            if part == ".." {
+                if !parts.isEmpty { parts.removeLast() }
+            } else {
+                parts.append(part)
+            }
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
     /// Changes the owner of a path.
     public static func changeOwner(_ path: String, uid: uid_t, gid: gid_t) throws {
         if chown(path, uid, gid) != 0 { throw SystemError("cannot chown \(path)", errno: errno) }

@@ -111,7 +111,6 @@ extension Engine {
     {
         guard let lineage = handle.lineage else { return ([], []) }
         let step = handle.plan.steps[index]
-        guard let workdir = try? step.resolve(handle.runtime).workdir else { return ([], []) }
         let reported = ending.outputs ?? [:]
         var metrics: [String: Double] = [:]
         for (key, value) in reported where key.hasPrefix("metric.") {
@@ -120,7 +119,10 @@ extension Engine {
             }
         }
         let pinnedInputs = lineage.inputs.removeValue(forKey: index) ?? []
-        guard !step.outputs.isEmpty || !pinnedInputs.isEmpty || !metrics.isEmpty else { return ([], []) }
+        // Most steps declare no data: they cost nothing here, not even resolving their templates again.
+        guard !step.outputs.isEmpty || !pinnedInputs.isEmpty || !metrics.isEmpty,
+            let workdir = try? step.resolve(handle.runtime).workdir
+        else { return ([], []) }
         var outputs: [DataVersion] = []
         if ending.succeeded {
             var missing: [String] = []

@@ -89,23 +89,11 @@ final class RunLineage {
         case .path:
             let absolute = text.hasPrefix("/") ? text : workdir + "/" + text
             return ResolvedData(
-                path: Self.normalise(absolute), uri: nil, dataset: ref.dataset, method: ref.version.rawValue)
+                path: FileSystem.lexicallyNormal(absolute), uri: nil, dataset: ref.dataset, method: ref.version.rawValue
+            )
         case .uri:
             return ResolvedData(path: nil, uri: text, dataset: ref.dataset, method: VersionSource.fromStep.rawValue)
         }
     }
 
-    /// `a/./b/../c` → `a/c`, without touching the file system (no link is followed).
-    static func normalise(_ path: String) -> String {
-        var parts: [Substring] = []
-        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
-            if part == "." { continue }
-            if part == ".." {
-                if !parts.isEmpty { parts.removeLast() }
-                continue
-            }
-            parts.append(part)
-        }
-        return "/" + parts.joined(separator: "/")
-    }
 }

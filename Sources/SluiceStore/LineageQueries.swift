@@ -40,7 +40,7 @@ public struct LineageAttempt: Sendable, Codable, Equatable {
 }
 
 /// One edge of the lineage graph: attempt `attempt` read (`input`) or wrote (`output`) version `version`.
-public struct LineageEdge: Sendable, Codable, Equatable {
+public struct LineageEdge: Sendable, Codable, Hashable {
     /// The attempt's id.
     public let attempt: Int64
     /// The version's id.
@@ -131,10 +131,11 @@ public struct LineageQueries: Sendable {
         var seen = Set(start)
         var frontier = start
         var hops = 0
+        var known = Set<LineageEdge>()
         while !frontier.isEmpty && hops < depth {
             let edges = try step(from: frontier, up: up)
             var next: [Int64] = []
-            for edge in edges where !graph.edges.contains(edge) {
+            for edge in edges where known.insert(edge).inserted {
                 graph.edges.append(edge)
                 if seen.insert(edge.version).inserted { next.append(edge.version) }
             }

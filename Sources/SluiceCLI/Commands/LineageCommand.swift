@@ -152,16 +152,8 @@ enum LineageTarget {
     static func path(_ name: String) -> String? {
         guard !name.contains("://") else { return nil }
         guard name.contains("/") || FileSystem.exists(name) else { return nil }
-        let absolute = name.hasPrefix("/") ? name : FileManager.default.currentDirectoryPath + "/" + name
-        var parts: [Substring] = []
-        for part in absolute.split(separator: "/") where part != "." {
-            if part == ".." {
-                if !parts.isEmpty { parts.removeLast() }
-            } else {
-                parts.append(part)
-            }
-        }
-        return "/" + parts.joined(separator: "/")
+        return FileSystem.lexicallyNormal(
+            name.hasPrefix("/") ? name : FileManager.default.currentDirectoryPath + "/" + name)
     }
 }
 
