@@ -32,10 +32,11 @@ struct ConfigOption: ParsableArguments {
         return try HostConfig.load(path: file)
     }
 
-    /// Refuses a DAG with a step that could never fit on this host.
-    static func checkCapacity(_ spec: DAGSpec, config: HostConfig, capacity: HostCapacity? = nil) throws {
-        let diagnostics = CapacityCheck.check(
-            spec, capacity: capacity ?? HostCapacity.resolve(config), config: config)
+    /// Refuses a DAG with a step that could never fit on this host, or without a tag the host requires.
+    static func checkHost(_ spec: DAGSpec, config: HostConfig, capacity: HostCapacity? = nil) throws {
+        let diagnostics =
+            CapacityCheck.check(spec, capacity: capacity ?? HostCapacity.resolve(config), config: config)
+            + TagPolicy.check(spec, required: config.requiredTags)
         if !diagnostics.isEmpty { throw SpecError(diagnostics) }
     }
 }

@@ -34,9 +34,11 @@ struct PlanOptions: ParsableArguments {
     /// steps whose executor this build cannot run.
     func plan(file: String, forRun: Bool, config: HostConfig) throws -> RunPlan {
         let spec = try SpecLoader.load(path: file)
-        try ConfigOption.checkCapacity(spec, config: config)
+        try ConfigOption.checkHost(spec, config: config)
         let plan = try Planner.plan(
             spec, params: pairs, logicalDate: logicalDate ?? Planner.today(timezone: spec.timezone))
+        let tagProblems = TagPolicy.check(plan, required: config.requiredTags)
+        if !tagProblems.isEmpty { throw SpecError(tagProblems) }
         if forRun, let step = spec.steps.first(where: { $0.executor != .local }) {
             throw PlanError([
                 "steps.\(step.id) uses executor '\(step.executor.rawValue)', which this version of Sluice cannot run yet; use executor: local"

@@ -10,7 +10,8 @@ struct SluiceCommand: ParsableCommand {
             RunCommand.self, ValidateCommand.self, PlanCommand.self, GraphCommand.self, SchemaCommand.self,
             StatusCommand.self, RunsCommand.self, LogsCommand.self, DBCommand.self, DoctorCommand.self,
             ServeCommand.self, TriggerCommand.self, CancelCommand.self, RetryCommand.self, BackfillCommand.self,
-            NextCommand.self, DagsCommand.self, LineageCommand.self, DiffCommand.self,
+            NextCommand.self, DagsCommand.self, LineageCommand.self, DiffCommand.self, CostCommand.self,
+            EfficiencyCommand.self, PricesCommand.self,
         ])
 }
 

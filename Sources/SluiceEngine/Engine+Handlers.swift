@@ -40,7 +40,9 @@ extension Engine {
             viaShell = false
         }
         let handlerID = try durably("the start of \(name)") {
-            try recorder.addHandler(runID: runID, key: name, command: argv)
+            try recorder.addHandler(
+                runID: runID, key: name, command: argv,
+                tags: TagPolicy.handler(name, dag: plan.spec, hostClass: options.hostClass))
         }
         var launch: AttemptLaunch
         do {

@@ -31,7 +31,9 @@ extension Engine {
                     steps: plan.steps.enumerated().map { i, step in
                         NewStep(
                             key: step.key, stepID: step.step.id, item: step.item, position: i,
-                            command: StepLauncher.recordedCommand(step), needs: step.needs.map { keys[$0] })
+                            command: StepLauncher.recordedCommand(step), needs: step.needs.map { keys[$0] },
+                            tags: TagPolicy.effective(
+                                step.step, tags: step.tags, dag: plan.spec, hostClass: options.hostClass))
                     }, parallelism: width, host: options.host, pid: getpid(), logRoot: logRoot)
             }
             handle = RunHandle(

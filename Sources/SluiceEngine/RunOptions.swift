@@ -37,6 +37,10 @@ public struct RunOptions: Sendable {
     public var runAs: UserIdentity?
     /// Where OpenLineage events go; nil for nowhere.
     public var openLineage: OpenLineageConfig?
+    /// Tags every step must carry; a served DAG without them does not load.
+    public var requiredTags: [RequiredTag] = []
+    /// This host's class, a tag on every attempt.
+    public var hostClass: String?
     /// Run every step even when an earlier attempt with the same fingerprint already did its work.
     public var force = false
     /// Run these steps (by id) even when they could be cached.
@@ -80,6 +84,8 @@ public struct RunOptions: Sendable {
         logLimit = config.logLimit
         logFileMode = config.logFileMode
         openLineage = config.openLineage
+        requiredTags = config.requiredTags
+        hostClass = config.hostClass
     }
 }
 

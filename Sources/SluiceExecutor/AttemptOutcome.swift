@@ -83,11 +83,7 @@ public enum AttemptOutcome {
 
     /// A memory figure half again above `bytes`, rounded up to a whole `Gi` (or a multiple of 64 `Mi` below 1 GiB).
     public static func suggestedMemory(above bytes: Int64) -> String {
-        let target = bytes + bytes / 2
-        let gib: Int64 = 1 << 30
-        let mib: Int64 = 1 << 20
-        if target >= gib { return "\((target + gib - 1) / gib)Gi" }
-        return "\(((target + 64 * mib - 1) / (64 * mib)) * 64)Mi"
+        Sizing.memoryText(Sizing.raisedMemory(above: bytes))
     }
 
     /// `SIGTERM`-style name of a signal number.

@@ -22,6 +22,14 @@ public struct HostConfig: Sendable, Equatable {
     public var runAs: String?
     /// Where OpenLineage events go (`openlineage:`); nil for nowhere.
     public var openLineage: OpenLineageConfig?
+    /// Tags every step must carry (`required_tags`).
+    public var requiredTags: [RequiredTag] = []
+    /// The price book's entries (`prices`), loaded into the database by `run`, `serve` and `prices sync`.
+    public var prices: [ConfiguredPrice] = []
+    /// The currency of every price (`currency`, default USD).
+    public var currency = "USD"
+    /// This host's class (`host_class`), a tag on its attempts that prices can select.
+    public var hostClass: String?
     /// The file it was read from, if any.
     public var file: String?
 
@@ -34,7 +42,7 @@ public struct HostConfig: Sendable, Equatable {
     /// The keys of the file.
     public static let keys = [
         "capacity", "default_resources", "cgroups", "cgroup_parent", "grace_period", "log_limit", "log_permissions",
-        "run_as", "openlineage",
+        "run_as", "openlineage", "required_tags", "prices", "currency", "host_class",
     ]
 
     /// The file's name at a project root.
@@ -95,6 +103,27 @@ public struct HostConfig: Sendable, Equatable {
                     }
                 case "openlineage":
                     config.openLineage = reader.openLineage(value, base: (path as NSString).deletingLastPathComponent)
+                case "required_tags": config.requiredTags = reader.requiredTags(value)
+                case "prices": config.prices = reader.prices(value)
+                case "currency":
+                    if let code = reader.nonEmptyString(value, path: key) {
+                        if code.count == 3 && code.allSatisfy({ $0.isASCII && $0.isUppercase }) {
+                            config.currency = code
+                        } else {
+                            reader.error(value.mark, key, "currency: expected a three-letter code such as USD or EUR")
+                        }
+                    }
+                case "host_class":
+                    if let hostClass = reader.nonEmptyString(value, path: key) {
+                        if Identifiers.isTagKey(hostClass) {
+                            config.hostClass = hostClass
+                        } else {
+                            reader.error(
+                                value.mark, key,
+                                "host_class: use lowercase letters, digits, '_', '-', '.' and '/', starting with a letter"
+                            )
+                        }
+                    }
                 default: break
                 }
             }

@@ -134,7 +134,7 @@ public enum Planner {
                     env: step.env.map { Self.planned($0, base: step.workdirBase, substitute) }, workdir: workdir,
                     when: when, inputs: step.inputs.map { $0.mapTemplate(substitute) },
                     outputs: step.outputs.map { $0.mapTemplate(substitute) },
-                    tags: step.tags.map { Tag(key: $0.key, value: $0.template.render(quote: false, resolve)) }))
+                    tags: step.tags.map { $0.resolved($0.template.render(quote: false, resolve)) }))
         }
         let handlerResolve: (Reference) -> String? = {
             staticValue($0, spec: spec, values: values, item: nil, logicalDate: logicalDate)

@@ -386,7 +386,9 @@ extension NodeReader {
                 )
                 continue
             }
-            if let template = template(value, path: "\(path).\(key)") { tags.append(Tag(key: key, template: template)) }
+            if let template = template(value, path: "\(path).\(key)") {
+                tags.append(Tag(key: key, template: template, file: file, mark: value.mark))
+            }
         }
         return tags
     }

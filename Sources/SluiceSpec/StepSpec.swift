@@ -114,20 +114,29 @@ public struct Tag: Sendable, Hashable {
     public let value: String
     /// The value, parsed for references.
     public let template: Template
+    /// Where the value is written, when it comes from a file.
+    public let file: String?, mark: SourceMark?
 
     /// Creates a tag from its text.
-    public init(key: String, value: String) {
+    public init(key: String, value: String, file: String? = nil, mark: SourceMark? = nil) {
         self.key = key
         self.value = value
         self.template = Template(literal: value)
+        self.file = file
+        self.mark = mark
     }
 
     /// Creates a tag whose value is a template.
-    public init(key: String, template: Template) {
+    public init(key: String, template: Template, file: String? = nil, mark: SourceMark? = nil) {
         self.key = key
         self.value = template.description
         self.template = template
+        self.file = file
+        self.mark = mark
     }
+
+    /// This tag with its value resolved (keeping where it is written).
+    public func resolved(_ value: String) -> Tag { Tag(key: key, value: value, file: file, mark: mark) }
 
     /// `base` overridden and extended by `overrides`, keeping first-seen order.
     static func merge(_ base: [Tag], _ overrides: [Tag]) -> [Tag] {

@@ -16,10 +16,14 @@ public struct NewStep: Sendable, Encodable {
     public let command: [String]
     /// Ids of the steps it needs.
     public let needs: [String]
+    /// Its effective tags (DAG < defaults < step, with `dag`, `step`, `kind`, `owner`, `executor`), which each
+    /// of its attempts snapshots when it starts.
+    public let tags: [String: String]
 
     /// Creates a step record.
     public init(
-        key: String, stepID: String? = nil, item: String? = nil, position: Int, command: [String], needs: [String]
+        key: String, stepID: String? = nil, item: String? = nil, position: Int, command: [String], needs: [String],
+        tags: [String: String] = [:]
     ) {
         self.key = key
         self.stepID = stepID ?? key
@@ -27,10 +31,11 @@ public struct NewStep: Sendable, Encodable {
         self.position = position
         self.command = command
         self.needs = needs
+        self.tags = tags
     }
 
     enum CodingKeys: String, CodingKey {
-        case key, item, position, command, needs
+        case key, item, position, command, needs, tags
         case stepID = "step_id"
     }
 }
@@ -157,11 +162,16 @@ public struct RunRecorder: Sendable {
                 """)
             return try session.query(
                 """
-                WITH s AS (
-                    INSERT INTO step_instance (run_id, step_key, step_id, item, position, state, command, needs)
-                    SELECT \(runID), x.key, x.step_id, x.item, x.position, 'pending', x.command, x.needs
-                    FROM jsonb_to_recordset(\(json: steps)::jsonb)
-                         AS x(key text, step_id text, item text, position integer, command jsonb, needs jsonb)
+                WITH x AS (
+                    SELECT * FROM jsonb_to_recordset(\(json: steps)::jsonb)
+                        AS x(key text, step_id text, item text, position integer, command jsonb, needs jsonb, tags jsonb)
+                ), t AS (
+                    SELECT tags, sluice_tag_set(tags) AS id FROM (SELECT DISTINCT tags FROM x) d
+                ), s AS (
+                    INSERT INTO step_instance (run_id, step_key, step_id, item, position, state, command, needs,
+                                               tag_set_id)
+                    SELECT \(runID), x.key, x.step_id, x.item, x.position, 'pending', x.command, x.needs, t.id
+                    FROM x JOIN t ON t.tags = x.tags
                     ORDER BY x.position
                     RETURNING id, position
                 )
@@ -220,15 +230,15 @@ public struct RunRecorder: Sendable {
                         started_at = coalesce(started_at, clock_timestamp()), ended_at = NULL, next_attempt_at = NULL
                     WHERE id = \(stepID) AND run_id = \(runID) AND state = \(from.rawValue)
                       AND (SELECT gpus FROM admitted) IS NOT NULL
-                    RETURNING id
+                    RETURNING id, tag_set_id
                 ), a AS (
                     INSERT INTO attempt (step_instance_id, number, state, host, stdout_path, stderr_path, command,
                                          requested_cpus, requested_memory_bytes, requested_gpus, requested_max_processes,
-                                         gpu_ids, enforcement, fingerprint, code)
+                                         gpu_ids, enforcement, fingerprint, code, tag_set_id)
                     SELECT id, \(number), 'starting', \(host), \(stdoutPath), \(stderrPath), nullif(\(json: command)::jsonb, '[]'),
                            \(request.cpus), \(request.memoryBytes), \(request.gpus), \(request.maxProcesses),
                            nullif(array_to_string((SELECT gpus FROM admitted), ','), ''), \(request.enforcement),
-                           \(fingerprint), \(code)::jsonb
+                           \(fingerprint), \(code)::jsonb, tag_set_id
                     FROM s
                     RETURNING id, step_instance_id
                 ), e AS (
@@ -329,14 +339,17 @@ public struct RunRecorder: Sendable {
 
     /// Adds an `on_failure`/`on_success` handler to a run as a `ready` step instance of role `handler`, so it
     /// gets attempts, logs and usage like a step; returns its id. `key` is `on_failure[0]` and so on.
-    public func addHandler(runID: Int64, key: String, command: [String]) throws -> Int64 {
+    public func addHandler(runID: Int64, key: String, command: [String], tags: [String: String] = [:]) throws
+        -> Int64
+    {
         try connection.query(
             """
             WITH existing AS (
                 SELECT id FROM step_instance WHERE run_id = \(runID) AND step_key = \(key) AND state = 'ready'
             ), s AS (
-                INSERT INTO step_instance (run_id, step_key, step_id, position, state, command, role)
-                SELECT \(runID), \(key), \(key), coalesce(max(position), -1) + 1, 'ready', \(json: command)::jsonb, 'handler'
+                INSERT INTO step_instance (run_id, step_key, step_id, position, state, command, role, tag_set_id)
+                SELECT \(runID), \(key), \(key), coalesce(max(position), -1) + 1, 'ready', \(json: command)::jsonb, 'handler',
+                       sluice_tag_set(\(json: tags)::jsonb)
                 FROM step_instance WHERE run_id = \(runID) AND NOT EXISTS (SELECT 1 FROM existing)
                 RETURNING id
             ), e AS (

@@ -110,12 +110,32 @@ struct RunRecorderTests {
             SELECT \(run.runID), 'old' || g, 'old' || g, g + 10, 'succeeded', '["true"]'
             FROM generate_series(1, 2000) g
             """)
-        try store.connection.query("ANALYZE step_instance")
+        try store.connection.query(
+            """
+            INSERT INTO attempt (step_instance_id, number, state, host, stdout_path, stderr_path, ended_at)
+            SELECT id, 1, 'exited', 'testhost', '', '', now() FROM step_instance WHERE step_key LIKE 'old%'
+            """)
+        // Cost lines and summaries of earlier attempts: the ending's trigger must not read them either.
+        try store.connection.query(
+            """
+            INSERT INTO cost_line (attempt_id, resource, unit, basis, hours, quantity, unused, ended_at)
+            SELECT 1000000 + g, r, 'core-hour', 'max', 1, 1, 0, now()
+            FROM generate_series(1, 2000) g, unnest(ARRAY['cpu', 'memory']) r
+            """)
+        try store.connection.query(
+            """
+            INSERT INTO attempt_cost (attempt_id, ended_at, state, waste, hours, amount, unused_amount, unpriced)
+            SELECT 1000000 + g, now(), 'exited', false, 1, 0, 0, 0 FROM generate_series(1, 2000) g
+            """)
+        try store.connection.query("ANALYZE step_instance, attempt, cost_line, attempt_cost")
         let scans = {
             _ = try store.connection.query("SELECT pg_stat_force_next_flush()")
             return try store.connection.query(
-                "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'step_instance'"
-            ).rows[0].int("seq_scan") ?? -1
+                """
+                SELECT sum(seq_scan) AS n FROM pg_stat_user_tables
+                WHERE relname IN ('step_instance', 'attempt', 'cost_line', 'attempt_cost')
+                """
+            ).rows[0].int("n") ?? -1
         }
         let before = try scans()
         try recorder.endAttempt(
@@ -127,6 +147,11 @@ struct RunRecorderTests {
             ], flush: false)
         #expect(try scans() == before)
         #expect(try store.connection.query("SHOW synchronous_commit").rows[0]["synchronous_commit"] == "on")
+        let lines = try store.connection.query("SELECT count(*) AS n FROM cost_line WHERE attempt_id = \(attempt)")
+        #expect(lines.rows[0].int("n") == 2)  // CPU and memory, unpriced
+        #expect(
+            try store.connection.query("SELECT count(*) AS n FROM attempt_cost WHERE attempt_id = \(attempt)").rows[0]
+                .int("n") == 1)
     }
 
     /// Lineage pins are written once: a second pin keeps the first (an engine that adopted the attempt

@@ -17,6 +17,14 @@ public struct CommandResult: Sendable {
         }
         return object
     }
+
+    /// stdout decoded as a JSON array of objects.
+    public func jsonArray() throws -> [[String: Any]] {
+        guard let array = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [[String: Any]] else {
+            throw POSIXError(.EINVAL)
+        }
+        return array
+    }
 }
 
 /// Runs the built `sluice` executable as a user would.

@@ -6,7 +6,46 @@ import SluiceStore
 struct DBCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db", abstract: "Manage the database: migrate, status, and stopping the embedded server.",
-        subcommands: [DBMigrateCommand.self, DBStatusCommand.self, DBStopCommand.self])
+        subcommands: [DBMigrateCommand.self, DBStatusCommand.self, DBStopCommand.self, DBGrantReadOnlyCommand.self])
+}
+
+/// `sluice db grant-readonly ROLE`.
+struct DBGrantReadOnlyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "grant-readonly",
+        abstract: "Create (or narrow) a role that can read every Sluice table and write none, for dashboards.",
+        discussion: """
+            The role gets LOGIN without a password (set one with ALTER ROLE … PASSWORD, or use peer or
+            certificate authentication), SELECT on every table now and on those later migrations add, no other
+            table privilege, and read-only transactions by default. A superuser role is refused.
+            """)
+
+    @Argument(help: "The role's name.") var role: String
+    @Flag(help: "Print as JSON.") var json = false
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if role.isEmpty || role.count > 63 || role.contains("\0") {
+            throw ValidationError("a role name has 1 to 63 characters")
+        }
+    }
+
+    func run() throws {
+        let store = try global.openStore()
+        let grant: ReadOnlyRole.Grant
+        do {
+            grant = try ReadOnlyRole.grant(role, on: store.connection)
+        } catch let refused as ReadOnlyRole.Refused {
+            throw CLIFailure(refused.description, exitCode: ExitCodes.usage)
+        }
+        if json { return try JSONOutput.print(grant) }
+        print(
+            "\(grant.created ? "created" : "narrowed") role \(grant.role): it can read every table of \(grant.database).\(grant.schema), and write none"
+        )
+        print(
+            "connect a dashboard as: user=\(grant.role) dbname=\(grant.database) (set a password, or use peer authentication)"
+        )
+    }
 }
 
 /// `sluice db migrate`.

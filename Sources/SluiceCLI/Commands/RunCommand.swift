@@ -64,6 +64,7 @@ struct RunCommand: ParsableCommand {
         let stateDirectory = global.resolveStateDirectory(dagFile: file)
         let state = try StateDirectory.open(stateDirectory, create: true)
         let store = try Store.open(global.databaseTarget(stateDirectory: stateDirectory))
+        try PriceSync.load(hostConfig, into: store)
         RecoverySweep.run(store: store)  // runs of killed `sluice run`s must not hold capacity or slots forever
         let logRoot = try state.subdirectories(
             "logs/\(spec.name)", mode: RunOptions.directoryMode(forFiles: hostConfig.logFileMode))

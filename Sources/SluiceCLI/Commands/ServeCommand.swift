@@ -54,6 +54,7 @@ struct ServeCommand: ParsableCommand {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let logger = Logger(label: "sluice") { _ in ServiceLogHandler(format: format, level: level) }
         let store = try Self.openStore(global.databaseTarget(stateDirectory: stateDirectory), logger: logger)
+        try PriceSync.load(hostConfig, into: store)
         let logs = try state.subdirectories(
             "logs", mode: RunOptions.directoryMode(forFiles: hostConfig.logFileMode))
         let setup = EngineSetup.compose(config: hostConfig, logRoot: logs.path, runAs: stepUser)

@@ -68,7 +68,7 @@ struct ValidateCommand: ParsableCommand {
                 switch try SpecLoader.check(path: file) {
                 case .dag(let spec):
                     if let host = host(for: file) {
-                        try ConfigOption.checkCapacity(spec, config: host.config, capacity: host.capacity)
+                        try ConfigOption.checkHost(spec, config: host.config, capacity: host.capacity)
                     }
                     var result = FileResult(
                         file: file, valid: true, kind: "dag", dag: spec.name, steps: spec.steps.count, error: nil,

@@ -8,6 +8,8 @@ struct TextTable {
 
     init(_ headers: String...) { self.headers = headers }
 
+    init(headers: [String]) { self.headers = headers }
+
     /// Adds a row; each cell is made one safe line (control characters, line feeds and tabs escaped).
     mutating func add(_ cells: [String]) { rows.append(cells.map { Terminal.safe($0, multiline: false) }) }
 

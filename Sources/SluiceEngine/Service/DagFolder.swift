@@ -33,7 +33,13 @@ final class DagFolder {
     /// The DAG id of each loaded file, to refuse the same id in two files.
     private var owners: [String: String] = [:]
 
-    init(root: String) { self.root = FileSystem.absolute(root) }
+    /// Checks a loaded spec against the host (its required tags); a DAG with diagnostics does not load.
+    private let vet: (DAGSpec) -> [Diagnostic]
+
+    init(root: String, vet: @escaping (DAGSpec) -> [Diagnostic] = { _ in [] }) {
+        self.root = FileSystem.absolute(root)
+        self.vet = vet
+    }
 
     /// The loaded DAGs by id.
     var dags: [String: Loaded] {
@@ -69,6 +75,8 @@ final class DagFolder {
                     stamps[file] = [file: FileStamp(path: file)]
                     continue
                 case .dag(let spec):
+                    let problems = vet(spec)
+                    if !problems.isEmpty { throw SpecError(problems) }
                     if let other = owners.first(where: { $0.value == spec.name && $0.key != file })?.key {
                         throw DuplicateDAG(
                             message: "\(file): dag '\(spec.name)' is already the id of \(other); DAG ids must be unique"

@@ -55,7 +55,8 @@ public final class SchedulerService: @unchecked Sendable {
         engine = try Engine(store: store, executor: setup.executor, options: options, kind: "service")
         catalog = DagCatalog(store: store)
         queue = RunQueue(store: store)
-        folder = DagFolder(root: settings.folder)
+        let required = options.requiredTags
+        folder = DagFolder(root: settings.folder) { TagPolicy.check($0, required: required) }
         self.settings = settings
         self.logger = logger
     }
@@ -243,6 +244,8 @@ public final class SchedulerService: @unchecked Sendable {
             any = true
             do {
                 let plan = try RecordedVersion.plan(claimed, catalog: catalog)
+                let tagProblems = TagPolicy.check(plan, required: engine.options.requiredTags)
+                if !tagProblems.isEmpty { throw SpecError(tagProblems) }
                 try engine.start(
                     claimed, plan: plan, observer: LoggingObserver(logger: logger, runID: claimed.id, dag: claimed.dag),
                     logRoot: settings.logsRoot + "/" + claimed.dag)
