@@ -301,6 +301,10 @@ struct CostTests {
         #expect(try project.sluice("run", "dags/cached.yaml", "--force").code == 0)
         try database.query("ALTER TABLE attempt ENABLE TRIGGER attempt_costed_on_end")
         try database.query("UPDATE attempt SET tag_set_id = NULL WHERE id = (SELECT max(id) FROM attempt)")
+        // Run 4 reuses that attempt, which has no cost yet: its saving is unknown until the backfill.
+        #expect(try project.sluice("run", "dags/cached.yaml").code == 0)
+        let fourth = try json(project.sluice("cost", "run", "4", "--json"))
+        #expect((fourth["cached"] as? [[String: Any]])?.first?["saved"] == nil)
         let dry = try json(project.sluice("cost", "backfill", "--dry-run", "--json"))
         #expect(dry["attempts_without_lines"] as? Int == 1)
         let done = try json(project.sluice("cost", "backfill", "--json"))
@@ -309,6 +313,9 @@ struct CostTests {
         let backfilled = (third["attempts"] as? [[String: Any]])?.first
         #expect(backfilled?["amount"] as? Double == 2)
         #expect(backfilled?["tags"] as? [String: String] == ["dag": "cached", "step": "copy"])
+        let saved = try json(project.sluice("cost", "run", "4", "--json"))["cached"] as? [[String: Any]]
+        #expect(saved?.first?["saved"] as? Double == 2)
+        #expect(saved?.first?["reused_attempt"] as? Int == backfilled?["attempt"] as? Int)
         #expect(try json(project.sluice("cost", "backfill", "--json"))["attempts_costed"] as? Int == 0)
     }
 

@@ -301,8 +301,10 @@ BEGIN
     )
     SELECT coalesce(array_agg(DISTINCT attempt_id), '{}') INTO priced FROM u;
     PERFORM sluice_cost_summarize(priced);
+    -- Savings follow: those of reused attempts priced now, and those whose reused attempt had no cost yet.
     UPDATE cost_saving s SET amount = c.amount FROM attempt_cost c
-    WHERE s.amount IS DISTINCT FROM c.amount AND c.attempt_id = s.reused_attempt_id AND c.attempt_id = ANY (priced);
+    WHERE c.attempt_id = s.reused_attempt_id AND (s.amount IS NULL OR c.attempt_id = ANY (priced))
+      AND s.amount IS DISTINCT FROM c.amount;
     RETURN coalesce(array_length(priced, 1), 0);
 END
 $$;
