@@ -183,6 +183,21 @@ struct CostTests {
         #expect((try project.sluice("runs", "--json").json()["runs"] as? [Any])?.isEmpty == true)  // nothing written
     }
 
+    @Test func theServiceDoesNotLoadADAGWithoutARequiredTagAndSaysWhere() throws {
+        let project = try Project()
+        defer { project.remove() }
+        try project.directory.write("sluice.yaml", "required_tags: [team]\n")
+        try project.dag("bare", "dag: bare\nsteps:\n  a: {command: \"true\"}\n")
+        try project.dag("tagged", "dag: tagged\ntags: {team: churn}\nsteps:\n  a: {command: \"true\"}\n")
+        #expect(try project.sluice("serve", "--once").code == 0)
+        let status = try json(project.sluice("status", "--json"))
+        let broken = status["broken_files"] as? [[String: Any]] ?? []
+        let error = broken.first { ($0["file"] as? String)?.hasSuffix("bare.yaml") == true }?["error"] as? String
+        #expect(error?.contains("bare.yaml:1:6: dag bare has no tag 'team'") == true, "\(status)")
+        let dags = (status["dags"] as? [[String: Any]] ?? []).compactMap { $0["dag"] as? String }
+        #expect(dags == ["tagged"])
+    }
+
     @Test func usageWithoutATagIsReportedUntaggedAndCSVReadsBack() throws {
         let project = try Project()
         defer { project.remove() }
