@@ -34,6 +34,7 @@ bench: setup
 	./bench/validate.sh 10000
 	./bench/lineage.sh
 	./bench/cost.sh
+	./bench/history.sh
 
 # Puts a release build of sluice, and sluice-shim (the watcher of every step) beside it, on PATH:
 # $(PREFIX)/bin (PREFIX=$$HOME/.local for a user install). Running steps keep their old watcher: install

@@ -64,6 +64,10 @@ public final class PGConnection: Sendable {
     /// How many times the connection was re-established: a session's LISTENs and locks did not survive those.
     public var resets: Int { handle.withLock { $0?.resets ?? 0 } }
 
+    /// Every round trip made so far on this connection, by statement text: what a test of the statements a
+    /// step costs counts.
+    public var roundTrips: [String: Int] { handle.withLock { $0?.roundTrips ?? [:] } }
+
     /// Gives exclusive use of the connection for several statements.
     public func withSession<T: Sendable>(_ body: (PGSession) throws -> T) throws -> T {
         let secrets = self.secrets
@@ -98,6 +102,8 @@ final class ConnectionHandle {
     var resets = 0
     /// Whether the session's `plan_cache_mode` is `force_generic_plan` (set for `plannedOnce` statements).
     var genericPlans = false
+    /// Round trips to the server, by statement text (`prepare`, `exec` and scripts each count one).
+    var roundTrips: [String: Int] = [:]
 
     init(pointer: OpaquePointer) { self.pointer = pointer }
 }
@@ -120,8 +126,9 @@ public struct PGSession {
             // Read by PostgreSQL when a prepared statement executes; switched only when the kind changes,
             // so a run's per-step statements pay for it once. Never inside a transaction, whose rollback
             // would undo the setting behind this flag's back.
-            _ = try consume(
-                PQexec(pointer, sql.plansOnce ? "SET plan_cache_mode = force_generic_plan" : "RESET plan_cache_mode"))
+            let setting = sql.plansOnce ? "SET plan_cache_mode = force_generic_plan" : "RESET plan_cache_mode"
+            connection.roundTrips[setting, default: 0] += 1
+            _ = try consume(PQexec(pointer, setting))
             connection.genericPlans = sql.plansOnce
         }
         let name: String
@@ -129,9 +136,11 @@ public struct PGSession {
             name = known
         } else {
             name = "sluice_\(connection.prepared.count + 1)"
+            connection.roundTrips["PREPARE " + sql.text, default: 0] += 1
             _ = try consume(PQprepare(pointer, name, sql.text, Int32(sql.binds.count), nil))
             connection.prepared[sql.text] = name
         }
+        connection.roundTrips[sql.text, default: 0] += 1
         let result: OpaquePointer? = withCStringArray(sql.binds) { values in
             PQexecPrepared(pointer, name, Int32(sql.binds.count), values, nil, nil, 0)
         }
@@ -140,6 +149,7 @@ public struct PGSession {
 
     /// Runs SQL text with no parameters; it may hold several statements (used for migrations).
     public func script(_ text: String) throws {
+        connection.roundTrips[text, default: 0] += 1
         _ = try consume(PQexec(pointer, text))
     }
 
