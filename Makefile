@@ -29,6 +29,8 @@ test: setup lint
 bench: setup
 	$(SWIFT) build $(RELEASE)
 	./bench/chain.sh 1000
+	./bench/scale.sh
+	./bench/fanout.sh 2000 16
 	./bench/watcher.sh 1000
 	./bench/service.sh 100 1000 100
 	./bench/validate.sh 10000

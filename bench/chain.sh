@@ -57,7 +57,9 @@ make_ns=()
 plain_ns=()
 for ((r = 1; r <= REPEATS; r++)); do
   t0=$(now)
-  "$SLUICE" run "$WORK/dags/chain.yaml" --state-dir "$WORK/state" --parallelism 1 --config "$WORK/cgroups.yaml" >/dev/null
+  measure=()
+  [ -x /usr/bin/time ] && measure=(/usr/bin/time -f %M -o "$WORK/rss.$r")  # GNU time: peak RSS in KiB
+  "${measure[@]}" "$SLUICE" run "$WORK/dags/chain.yaml" --state-dir "$WORK/state" --parallelism 1 --config "$WORK/cgroups.yaml" >/dev/null
   t1=$(now)
   make -s -f "$WORK/chain.mk" -C "$WORK" "s$N" >/dev/null
   t2=$(now)
@@ -79,7 +81,8 @@ m=$(printf '%s\n' "${make_ns[@]}" | median)
 p=$(printf '%s\n' "${plain_ns[@]}" | median)
 steps=$("$SLUICE" runs show latest --json --state-dir "$WORK/state" |
   python3 -c 'import json, sys; print(sum(s["state"] == "succeeded" for s in json.load(sys.stdin)["steps"]))')
-awk -v n="$N" -v s="$s" -v m="$m" -v p="$p" -v r="$REPEATS" -v ok="$steps" -v w="$syncs" -v e="$enforcement" 'BEGIN {
+rss=$(cat "$WORK"/rss.* 2>/dev/null | sort -n | tail -1); rss=${rss:-0}
+awk -v n="$N" -v s="$s" -v m="$m" -v p="$p" -v r="$REPEATS" -v ok="$steps" -v w="$syncs" -v e="$enforcement" -v rss="$rss" 'BEGIN {
   printf "chain of %d steps, median of %d runs (last run: %d steps recorded as succeeded)\n", n, r, ok
   printf "  sluice run, limits in %s: %8.3f s  (%.3f ms/step)\n", e, s / 1e9, s / 1e6 / n
   printf "  sluice run, rlimits only:    %8.3f s  (%.3f ms/step)\n", p / 1e9, p / 1e6 / n
@@ -87,4 +90,5 @@ awk -v n="$N" -v s="$s" -v m="$m" -v p="$p" -v r="$REPEATS" -v ok="$steps" -v w=
   printf "  sluice overhead (cgroups):   %8.3f ms/step\n", (s - m) / 1e6 / n
   printf "  cgroup setup + teardown:     %8.3f ms/step\n", (s - p) / 1e6 / n
   printf "  WAL flushes (fsync):         %8.2f per step\n", w / n / r
+  printf "  peak RSS of sluice run:      %8.1f MB\n", rss / 1024
 }'

@@ -229,8 +229,11 @@ extension Engine {
                         retryDelay: $0.retryDelay)
                 }
                 guard let attemptID = attemptIDs[step] else { continue }
-                // A step made ready starts next, and that start's flush makes this ending durable too.
-                let startsNext = stepChanges.contains { $0.to == .ready }
+                // A step made ready, or one already waiting for the slot this ending frees, starts next, and
+                // that start's flush makes this ending durable too (concurrent steps share flushes this way).
+                // Should the start not come, the watcher's status file still holds the ending (see
+                // docs/architecture.md).
+                let startsNext = stepChanges.contains { $0.to == .ready } || handle.machine.nextToLaunch() != nil
                 try durably("the end of attempt \(number) of step \(handle.keys[step])") {
                     try recorder.endAttempt(
                         runID: handle.runID, stepID: handle.stepIDs[step], attemptID: attemptID, ending: ending,

@@ -150,7 +150,10 @@ struct PricesSetCommand: ParsableCommand {
         } catch let conflict as PriceConflict {
             throw CLIFailure("prices set: \(conflict.description)", exitCode: ExitCodes.usage)
         }
-        entry.id = try PriceBook(store: store).history().last { $0.selector == entry.selector }?.id
+        entry.id =
+            try PriceBook(store: store).history().last {
+                $0.selector == entry.selector && abs($0.effectiveFrom.timeIntervalSince(entry.effectiveFrom)) < 0.001
+            }?.id
         if json {
             try JSONOutput.print(entry)
         } else {

@@ -126,7 +126,10 @@ public struct PGSession {
             // Read by PostgreSQL when a prepared statement executes; switched only when the kind changes,
             // so a run's per-step statements pay for it once. Never inside a transaction, whose rollback
             // would undo the setting behind this flag's back.
-            let setting = sql.plansOnce ? "SET plan_cache_mode = force_generic_plan" : "RESET plan_cache_mode"
+            let setting =
+                sql.plansOnce
+                ? "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off"
+                : "RESET plan_cache_mode; RESET enable_seqscan"
             connection.roundTrips[setting, default: 0] += 1
             _ = try consume(PQexec(pointer, setting))
             connection.genericPlans = sql.plansOnce

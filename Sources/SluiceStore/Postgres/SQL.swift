@@ -7,7 +7,10 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation {
     /// The parameter values in text form; nil is SQL NULL.
     public private(set) var binds: [String?]
     /// Plan once and reuse the plan for every execution (`plan_cache_mode = force_generic_plan`), for the
-    /// statements a run executes per step, whose best plan does not depend on the values bound.
+    /// statements a run executes per step, whose best plan does not depend on the values bound. They are
+    /// planned with `enable_seqscan = off`: the plan is made once, often while a young database's tables
+    /// are nearly empty, and a sequential scan chosen then would be kept while the table grows (every one of
+    /// them reads rows by key).
     public private(set) var plansOnce = false
 
     /// This statement, planned once per connection instead of at every execution.
