@@ -196,6 +196,23 @@ struct CostTests {
         #expect(error?.contains("bare.yaml:1:6: dag bare has no tag 'team'") == true, "\(status)")
         let dags = (status["dags"] as? [[String: Any]] ?? []).compactMap { $0["dag"] as? String }
         #expect(dags == ["tagged"])
+        // A trigger whose parameter makes a tag that is not allowed is refused before anything is queued.
+        try project.directory.write("sluice.yaml", "required_tags: {team: [churn, growth]}\n")
+        try project.dag(
+            "param",
+            """
+            dag: param
+            params:
+              team: {type: string, default: churn}
+            tags: {team: "${{ params.team }}"}
+            steps:
+              a: {command: "true"}
+            """)
+        #expect(try project.sluice("serve", "--once").code == 0)
+        let refused = try project.sluice("trigger", "param", "--param", "team=sales")
+        #expect(refused.code == 2)
+        #expect(refused.stderr.contains("dags/param.yaml:4:14: step a: tag team is 'sales'"), "\(refused.stderr)")
+        #expect((try project.sluice("runs", "--json").json()["runs"] as? [Any])?.isEmpty == true)  // none queued
     }
 
     @Test func usageWithoutATagIsReportedUntaggedAndCSVReadsBack() throws {

@@ -15,12 +15,14 @@ struct TriggerCommand: ParsableCommand {
         discussion: """
             The DAG is the version the service loaded (or the last one run). Parameters are checked before the run is
             queued. A paused DAG can still be triggered. With --wait, follows the run and exits with its code.
-            Exit codes: 0 queued (with --wait: succeeded), 1 the run failed, 2 bad parameters, 4 no database,
+            Exit codes: 0 queued (with --wait: succeeded), 1 the run failed, 2 bad parameters (or a tag they make
+            that sluice.yaml's required_tags does not allow), 4 no database,
             5 no such DAG, 130 the run was cancelled.
             """)
 
     @Argument(help: "The DAG's id.") var dag: String
     @OptionGroup var planning: PlanOptions
+    @OptionGroup var config: ConfigOption
     @Flag(help: "Wait for the run to end and exit with its code (0 succeeded, 1 failed, 130 cancelled).") var wait =
         false
     @Flag(help: "Print the queued run as JSON.") var json = false
@@ -39,6 +41,13 @@ struct TriggerCommand: ParsableCommand {
         let (versionID, spec) = try ServiceContext.spec(of: dag, store: store)
         let plan = try Planner.plan(
             spec, params: planning.pairs, logicalDate: planning.logicalDate ?? Planner.today(timezone: spec.timezone))
+        // Tags from parameters are checked against the project's required tags now, not when the service
+        // starts the run (which would refuse it then). A configuration that does not load is the service's
+        // to report.
+        if let hostConfig = try? config.load(dagFile: spec.file) {
+            let problems = TagPolicy.check(plan, required: hostConfig.requiredTags)
+            if !problems.isEmpty { throw SpecError(problems) }
+        }
         let params = plan.recordedParams
         guard
             let runID = try RunQueue(store: store).enqueue(
