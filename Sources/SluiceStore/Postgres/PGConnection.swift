@@ -64,9 +64,23 @@ public final class PGConnection: Sendable {
     /// How many times the connection was re-established: a session's LISTENs and locks did not survive those.
     public var resets: Int { handle.withLock { $0?.resets ?? 0 } }
 
-    /// Every round trip made so far on this connection, by statement text: what a test of the statements a
-    /// step costs counts.
-    public var roundTrips: [String: Int] { handle.withLock { $0?.roundTrips ?? [:] } }
+    /// Every round trip made on this connection since it was (re)established, by statement text: what a test
+    /// of the statements a step costs counts.
+    public var roundTrips: [String: Int] {
+        handle.withLock { connection in
+            guard let connection else { return [:] }
+            let texts = Dictionary(connection.prepared.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
+            var result: [String: Int] = [:]
+            for (key, count) in connection.roundTrips {
+                if key.hasPrefix("PREPARE "), let text = texts[String(key.dropFirst(8))] {
+                    result["PREPARE " + text, default: 0] += count
+                } else {
+                    result[texts[key] ?? key, default: 0] += count
+                }
+            }
+            return result
+        }
+    }
 
     /// Gives exclusive use of the connection for several statements.
     public func withSession<T: Sendable>(_ body: (PGSession) throws -> T) throws -> T {
@@ -77,6 +91,7 @@ public final class PGConnection: Sendable {
             let pointer = connection.pointer
             if PQstatus(pointer) != CONNECTION_OK {
                 connection.prepared.removeAll()
+                connection.roundTrips.removeAll()  // counted by statement name, which a new session reuses
                 connection.genericPlans = false
                 connection.resets += 1
                 PQreset(pointer)
@@ -102,7 +117,8 @@ final class ConnectionHandle {
     var resets = 0
     /// Whether the session's `plan_cache_mode` is `force_generic_plan` (set for `plannedOnce` statements).
     var genericPlans = false
-    /// Round trips to the server, by statement text (`prepare`, `exec` and scripts each count one).
+    /// Round trips to the server, by prepared statement name (`PREPARE name`, and the text of a script or
+    /// setting): counted under short keys so that counting costs no hashing of long statement texts.
     var roundTrips: [String: Int] = [:]
 
     init(pointer: OpaquePointer) { self.pointer = pointer }
@@ -139,11 +155,11 @@ public struct PGSession {
             name = known
         } else {
             name = "sluice_\(connection.prepared.count + 1)"
-            connection.roundTrips["PREPARE " + sql.text, default: 0] += 1
+            connection.roundTrips["PREPARE " + name, default: 0] += 1
             _ = try consume(PQprepare(pointer, name, sql.text, Int32(sql.binds.count), nil))
             connection.prepared[sql.text] = name
         }
-        connection.roundTrips[sql.text, default: 0] += 1
+        connection.roundTrips[name, default: 0] += 1
         let result: OpaquePointer? = withCStringArray(sql.binds) { values in
             PQexecPrepared(pointer, name, Int32(sql.binds.count), values, nil, nil, 0)
         }
