@@ -256,6 +256,13 @@ public struct CostQueries: Sendable {
         return (attempts, cached)
     }
 
+    /// The highest id of the attempts recorded before costs were kept, while `sluice cost backfill` has not
+    /// given them lines (nil once it has, or when there were none).
+    public func backfillPending() throws -> Int64? {
+        let below = try connection.query("SELECT backfill_below FROM cost_state").rows.first?.int("backfill_below")
+        return (below ?? 0) > 0 ? below : nil
+    }
+
     /// Whether the run exists.
     public func runExists(_ runID: Int64) throws -> Bool {
         try connection.query("SELECT EXISTS (SELECT 1 FROM run WHERE id = \(runID)) AS present").rows[0].bool("present")

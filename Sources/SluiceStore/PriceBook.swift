@@ -258,6 +258,13 @@ public struct PriceBook: Sendable {
             result.attemptsCosted += ids.count
             after = last
         }
+        // Every attempt from before costs were kept has lines now: reports stop pointing at the backfill.
+        try connection.query(
+            """
+            UPDATE cost_state SET backfill_below = 0
+            WHERE NOT EXISTS (SELECT 1 FROM attempt a WHERE a.id <= backfill_below AND a.ended_at IS NOT NULL
+                              AND NOT EXISTS (SELECT 1 FROM attempt_cost c WHERE c.attempt_id = a.id))
+            """)
         let priced = try connection.query("SELECT sluice_cost_price_unpriced() AS n").rows[0]
         result.attemptsPriced = Int(priced.int("n") ?? 0)
         let still = try connection.query("SELECT count(*) AS n FROM attempt_cost WHERE unpriced > 0").rows[0]

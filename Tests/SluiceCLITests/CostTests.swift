@@ -337,6 +337,10 @@ struct CostTests {
         #expect(try project.sluice("run", "dags/cached.yaml").code == 0)
         let fourth = try json(project.sluice("cost", "run", "4", "--json"))
         #expect((fourth["cached"] as? [[String: Any]])?.first?["saved"] == nil)
+        // As after an upgrade: attempts up to the newest one were recorded before costs were kept.
+        try database.query("UPDATE cost_state SET backfill_below = (SELECT max(id) FROM attempt)")
+        #expect(try json(project.sluice("cost", "--json"))["backfill_pending"] as? Bool == true)
+        #expect(try project.sluice("cost").stdout.contains("run: sluice cost backfill"))
         let dry = try json(project.sluice("cost", "backfill", "--dry-run", "--json"))
         #expect(dry["attempts_without_lines"] as? Int == 1)
         let done = try json(project.sluice("cost", "backfill", "--json"))
@@ -349,6 +353,7 @@ struct CostTests {
         #expect(saved?.first?["saved"] as? Double == 2)
         #expect(saved?.first?["reused_attempt"] as? Int == backfilled?["attempt"] as? Int)
         #expect(try json(project.sluice("cost", "backfill", "--json"))["attempts_costed"] as? Int == 0)
+        #expect(try json(project.sluice("cost", "--json"))["backfill_pending"] as? Bool == false)
     }
 
     @Test func unpricedLinesArePricedByBackfillWithoutTouchingPricedOnes() throws {

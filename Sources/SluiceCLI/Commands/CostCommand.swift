@@ -108,9 +108,10 @@ struct CostReportCommand: ParsableCommand {
         let store = try global.openStore()
         let groups = try CostQueries(store: store).report(
             CostFilter(from: from, to: to, by: keys, daily: daily, dag: dag))
-        try CostReportOutput(
-            keys: keys, from: from, to: to, label: label, currency: try currency(store), groups: groups
-        ).print(json: json, csv: csv, daily: daily)
+        var output = CostReportOutput(
+            keys: keys, from: from, to: to, label: label, currency: try currency(store), groups: groups)
+        output.backfillPending = try CostQueries(store: store).backfillPending() != nil
+        try output.print(json: json, csv: csv, daily: daily)
     }
 }
 
@@ -136,10 +137,11 @@ struct CostTopCommand: ParsableCommand {
         let (from, to, label) = try period.resolve()
         let store = try global.openStore()
         let groups = try CostQueries(store: store).report(CostFilter(from: from, to: to, by: keys))
-        try CostReportOutput(
+        var output = CostReportOutput(
             keys: keys, from: from, to: to, label: label, currency: try currency(store),
-            groups: Array(groups.sorted { $0.amount > $1.amount }.prefix(limit)), top: groups.count
-        ).print(json: json, csv: csv, daily: false)
+            groups: Array(groups.sorted { $0.amount > $1.amount }.prefix(limit)), top: groups.count)
+        output.backfillPending = try CostQueries(store: store).backfillPending() != nil
+        try output.print(json: json, csv: csv, daily: false)
     }
 }
 
@@ -157,6 +159,8 @@ struct CostReportOutput: Encodable {
     let groups: [CostGroup]
     /// For `top`: how many groups there were in all.
     var top: Int?
+    /// Attempts from before costs were kept have no lines yet (`sluice cost backfill` gives them some).
+    var backfillPending = false
 
     struct Totals: Encodable {
         let attempts: Int, failedAttempts: Int, hours: Double, amount: Double, waste: Double, unused: Double
@@ -183,6 +187,7 @@ struct CostReportOutput: Encodable {
     enum CodingKeys: String, CodingKey {
         case by, from, to, currency, groups, totals
         case groupsInAll = "groups_in_all"
+        case backfillPending = "backfill_pending"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -194,6 +199,7 @@ struct CostReportOutput: Encodable {
         try container.encode(groups, forKey: .groups)
         try container.encode(totals, forKey: .totals)
         try container.encodeIfPresent(top, forKey: .groupsInAll)
+        try container.encode(backfillPending, forKey: .backfillPending)
     }
 
     func print(json: Bool, csv: Bool, daily: Bool) throws {
@@ -217,6 +223,10 @@ struct CostReportOutput: Encodable {
         }
         let t = totals
         SluiceCLI.print("cost by \(keys.joined(separator: ", ")), \(label), \(currency)")
+        if backfillPending {
+            SluiceCLI.print(
+                "note: attempts recorded before costs were kept are not counted yet; run: sluice cost backfill")
+        }
         if groups.isEmpty {
             SluiceCLI.print("no attempts ended in this period")
             return

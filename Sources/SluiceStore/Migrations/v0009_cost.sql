@@ -117,6 +117,14 @@ CREATE INDEX attempt_cost_by_step_memory ON attempt_cost (step_set_id, memory_pe
 CREATE INDEX attempt_cost_by_step_cpu ON attempt_cost (step_set_id, cpu_used)
     INCLUDE (ended_at, hours, cpu_rate, cpu_basis);
 
+-- Attempts recorded before this migration have no cost lines until `sluice cost backfill`; while any of
+-- them (ids up to backfill_below) may lack them, reports say so rather than leave them out silently.
+CREATE TABLE cost_state (
+    one             boolean PRIMARY KEY DEFAULT true CHECK (one),
+    backfill_below  bigint NOT NULL
+);
+INSERT INTO cost_state (backfill_below) SELECT coalesce(max(id), 0) FROM attempt;
+
 -- What a cached step saved: the cost of the attempt whose outputs it reused.
 CREATE TABLE cost_saving (
     step_instance_id   bigint PRIMARY KEY REFERENCES step_instance (id),
