@@ -195,7 +195,7 @@ public struct CostQueries: Sendable {
                        SELECT CASE WHEN k = 'step'
                                    THEN coalesce(t.tags->>'dag', '(untagged)') || '/' || coalesce(t.tags->>'step', '(untagged)')
                                    ELSE coalesce(nullif(t.tags->>k, ''), '(untagged)') END
-                       FROM unnest(\(PGTextArray(filter.by))::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n
+                       FROM unnest(\(PGArray(filter.by))::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n
                    ) AS keys,
                    j.day, sum(j.attempts) AS attempts, sum(j.failed) AS failed, sum(j.hours) AS hours,
                    sum(j.amount) AS amount, sum(j.waste) AS waste, sum(j.unused) AS unused, sum(j.cached) AS cached,
@@ -207,7 +207,7 @@ public struct CostQueries: Sendable {
             """
         ).rows.map { row in
             CostGroup(
-                keys: PGTextArray.parse(row["keys"] ?? "{}"), day: row["day"], attempts: Int(row.int("attempts") ?? 0),
+                keys: PGArray.parse(row["keys"] ?? "{}"), day: row["day"], attempts: Int(row.int("attempts") ?? 0),
                 failedAttempts: Int(row.int("failed") ?? 0), hours: row.double("hours") ?? 0,
                 amount: row.double("amount") ?? 0, waste: row.double("waste") ?? 0, unused: row.double("unused") ?? 0,
                 cachedSteps: Int(row.int("cached") ?? 0), saved: row.double("saved") ?? 0,
@@ -333,8 +333,8 @@ public struct CostQueries: Sendable {
             FROM g LEFT JOIN tag_set t ON t.id = g.step_set_id LEFT JOIN attempt_cost l ON l.attempt_id = g.latest
             """
         ).rows.map { row in
-            let cpu = PGTextArray.parse(row["cpu"] ?? "{}").map(Double.init)
-            let memory = PGTextArray.parse(row["memory"] ?? "{}").map { Int64($0) }
+            let cpu = PGArray.parse(row["cpu"] ?? "{}").map(Double.init)
+            let memory = PGArray.parse(row["memory"] ?? "{}").map { Int64($0) }
             var charges = StepUsage.Charges()
             charges.cpuMax = row.double("cpu_max") ?? 0
             charges.cpuMaxWeight = row.double("cpu_max_weight") ?? 0
@@ -414,54 +414,6 @@ public struct CostQueries: Sendable {
             let memoryThen = memory * (c.memoryMaxWeight + c.memoryRequestedWeight) + over.memory
             result[size.stepSetID] = (cpuNow - cpuThen) + (memoryNow - memoryThen)
         }
-        return result
-    }
-}
-
-/// A PostgreSQL array literal of text, bound as one parameter, and the parser for one in a result.
-struct PGTextArray: SQLBindable {
-    let values: [String]
-
-    init(_ values: [String]) { self.values = values }
-
-    /// `{"a","b"}`, each element quoted and escaped.
-    var sqlText: String? {
-        "{"
-            + values.map {
-                "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                    + "\""
-            }
-            .joined(separator: ",") + "}"
-    }
-
-    /// The elements of a one-dimensional text array in PostgreSQL's output form (NULL elements as "NULL").
-    static func parse(_ text: String) -> [String] {
-        var chars = Substring(text)
-        guard chars.first == "{", chars.last == "}" else { return [] }
-        chars = chars.dropFirst().dropLast()
-        var result: [String] = []
-        var current = ""
-        var quoted = false
-        var escaped = false
-        var sawQuote = false
-        for char in chars {
-            if escaped {
-                current.append(char)
-                escaped = false
-            } else if char == "\\" {
-                escaped = true
-            } else if char == "\"" {
-                quoted.toggle()
-                sawQuote = true
-            } else if char == "," && !quoted {
-                result.append(current)
-                current = ""
-                sawQuote = false
-            } else {
-                current.append(char)
-            }
-        }
-        if !chars.isEmpty || sawQuote { result.append(current) }
         return result
     }
 }

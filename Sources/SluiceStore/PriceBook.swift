@@ -272,13 +272,3 @@ public struct PriceBook: Sendable {
         return result
     }
 }
-
-/// A PostgreSQL array literal of integers (`{1,2,3}`), bound as one parameter.
-struct PGArray: SQLBindable {
-    let values: [Int64]
-
-    init(_ values: [Int64]) { self.values = values }
-
-    /// `{1,2,3}`.
-    var sqlText: String? { "{" + values.map(String.init).joined(separator: ",") + "}" }
-}
