@@ -69,14 +69,10 @@ public final class PGConnection: Sendable {
     public var roundTrips: [String: Int] {
         handle.withLock { connection in
             guard let connection else { return [:] }
-            let texts = Dictionary(connection.prepared.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
-            var result: [String: Int] = [:]
-            for (key, count) in connection.roundTrips {
-                if key.hasPrefix("PREPARE "), let text = texts[String(key.dropFirst(8))] {
-                    result["PREPARE " + text, default: 0] += count
-                } else {
-                    result[texts[key] ?? key, default: 0] += count
-                }
+            var result = connection.otherRoundTrips
+            for (text, statement) in connection.prepared {
+                result["PREPARE " + text, default: 0] += 1
+                result[text, default: 0] += statement.executions
             }
             return result
         }
@@ -91,7 +87,7 @@ public final class PGConnection: Sendable {
             let pointer = connection.pointer
             if PQstatus(pointer) != CONNECTION_OK {
                 connection.prepared.removeAll()
-                connection.roundTrips.removeAll()  // counted by statement name, which a new session reuses
+                connection.otherRoundTrips.removeAll()
                 connection.genericPlans = false
                 connection.resets += 1
                 PQreset(pointer)
@@ -111,17 +107,24 @@ public final class PGConnection: Sendable {
 /// The libpq handle and the statements prepared on it; only touched under the connection's lock.
 final class ConnectionHandle {
     let pointer: OpaquePointer
-    /// Statement text → prepared statement name.
-    var prepared: [String: String] = [:]
+    /// Statement text → its prepared statement, with how often it was executed.
+    var prepared: [String: PreparedStatement] = [:]
     /// Times the connection was re-established.
     var resets = 0
     /// Whether the session's `plan_cache_mode` is `force_generic_plan` (set for `plannedOnce` statements).
     var genericPlans = false
-    /// Round trips to the server, by prepared statement name (`PREPARE name`, and the text of a script or
-    /// setting): counted under short keys so that counting costs no hashing of long statement texts.
-    var roundTrips: [String: Int] = [:]
+    /// Round trips that ran no prepared statement (scripts, settings), by text.
+    var otherRoundTrips: [String: Int] = [:]
 
     init(pointer: OpaquePointer) { self.pointer = pointer }
+}
+
+/// A statement prepared on a connection: its name, and its executions (counted where it is looked up anyway).
+final class PreparedStatement {
+    let name: String
+    var executions = 0
+
+    init(name: String) { self.name = name }
 }
 
 /// Exclusive use of a connection, valid only inside `withSession` or `transaction`.
@@ -146,20 +149,20 @@ public struct PGSession {
                 sql.plansOnce
                 ? "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off"
                 : "RESET plan_cache_mode; RESET enable_seqscan"
-            connection.roundTrips[setting, default: 0] += 1
+            connection.otherRoundTrips[setting, default: 0] += 1
             _ = try consume(PQexec(pointer, setting))
             connection.genericPlans = sql.plansOnce
         }
-        let name: String
+        let statement: PreparedStatement
         if let known = connection.prepared[sql.text] {
-            name = known
+            statement = known
         } else {
-            name = "sluice_\(connection.prepared.count + 1)"
-            connection.roundTrips["PREPARE " + name, default: 0] += 1
-            _ = try consume(PQprepare(pointer, name, sql.text, Int32(sql.binds.count), nil))
-            connection.prepared[sql.text] = name
+            statement = PreparedStatement(name: "sluice_\(connection.prepared.count + 1)")
+            _ = try consume(PQprepare(pointer, statement.name, sql.text, Int32(sql.binds.count), nil))
+            connection.prepared[sql.text] = statement
         }
-        connection.roundTrips[name, default: 0] += 1
+        statement.executions += 1
+        let name = statement.name
         let result: OpaquePointer? = withCStringArray(sql.binds) { values in
             PQexecPrepared(pointer, name, Int32(sql.binds.count), values, nil, nil, 0)
         }
@@ -168,7 +171,7 @@ public struct PGSession {
 
     /// Runs SQL text with no parameters; it may hold several statements (used for migrations).
     public func script(_ text: String) throws {
-        connection.roundTrips[text, default: 0] += 1
+        connection.otherRoundTrips[text, default: 0] += 1
         _ = try consume(PQexec(pointer, text))
     }
 
