@@ -57,21 +57,40 @@ public enum FileSystem {
 
     /// Reads an open descriptor that must be a regular file, at most `limit` bytes (more is an error).
     public static func readRegular(fd: Int32, path: String, limit: Int) throws -> [UInt8] {
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SystemError("cannot read \(path)", errno: errno) }
-        let type = st.st_mode & S_IFMT
-        guard type == S_IFREG else {
-            throw SystemError("cannot read \(path): it is \(describeType(type)), not a regular file")
-        }
+        let st = try regularFileStatus(fd: fd, path: path, action: "read")
         if Int(st.st_size) > limit {
             throw FileTooLarge(path: path, size: Int(st.st_size), limit: limit)
         }
         // O_NONBLOCK, set to open a FIFO safely, changes nothing for a regular file: it is left as it is.
         // The buffer fits the file's size (kernel files report 0 or 4096), up to 64 KiB at a time.
         let size = Int(st.st_size)
-        let chunkSize = size > 0 && size < 65536 ? size + 1 : 65536
         var result: [UInt8] = []
         result.reserveCapacity(size)
+        try readChunks(fd: fd, path: path, chunkSize: size > 0 && size < 65536 ? size + 1 : 65536) { chunk in
+            // A file that grows while it is read (or lies about its size) is still cut at the limit.
+            if result.count + chunk.count > limit {
+                throw FileTooLarge(path: path, size: result.count + chunk.count, limit: limit)
+            }
+            result.append(contentsOf: chunk)
+        }
+        return result
+    }
+
+    /// The status of an open descriptor that must be a regular file; else "cannot `action` PATH: it is a …".
+    public static func regularFileStatus(fd: Int32, path: String, action: String) throws -> stat {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SystemError("cannot read \(path)", errno: errno) }
+        let type = st.st_mode & S_IFMT
+        guard type == S_IFREG else {
+            throw SystemError("cannot \(action) \(path): it is \(describeType(type)), not a regular file")
+        }
+        return st
+    }
+
+    /// Reads an open descriptor to its end, `chunkSize` bytes at most at a time, retrying interrupted reads.
+    public static func readChunks(
+        fd: Int32, path: String, chunkSize: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Void
+    ) throws {
         try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: chunkSize) { chunk in
             while true {
                 let n = read(fd, chunk.baseAddress, chunkSize)
@@ -80,12 +99,9 @@ public enum FileSystem {
                     throw SystemError("cannot read \(path)", errno: errno)
                 }
                 if n == 0 { break }
-                // A file that grows while it is read (or lies about its size) is still cut at the limit.
-                if result.count + n > limit { throw FileTooLarge(path: path, size: result.count + n, limit: limit) }
-                result.append(contentsOf: chunk[0..<n])
+                try body(UnsafeBufferPointer(rebasing: chunk[0..<n]))
             }
         }
-        return result
     }
 
     /// "a directory", "a FIFO", … for a `st_mode & S_IFMT` value.

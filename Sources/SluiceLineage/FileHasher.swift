@@ -19,26 +19,12 @@ public final class FileHasher: Sendable {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("cannot read \(path)", errno: errno) }
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SystemError("cannot read \(path)", errno: errno) }
-        guard st.st_mode & S_IFMT == S_IFREG else {
-            throw SystemError(
-                "cannot hash \(path): it is \(FileSystem.describeType(st.st_mode & S_IFMT)), not a regular file")
-        }
+        _ = try FileSystem.regularFileStatus(fd: fd, path: path, action: "hash")
         var hasher = SHA256()
-        let size = 1 << 20
         var total: Int64 = 0
-        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: size) { buffer in
-            while true {
-                let n = read(fd, buffer.baseAddress, size)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw SystemError("cannot read \(path)", errno: errno)
-                }
-                if n == 0 { break }
-                hasher.update(bufferPointer: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[0..<n])))
-                total += Int64(n)
-            }
+        try FileSystem.readChunks(fd: fd, path: path, chunkSize: 1 << 20) { chunk in
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(chunk))
+            total += Int64(chunk.count)
         }
         hashed.add(total, ordering: .relaxed)
         return Self.hex(hasher.finalize())
