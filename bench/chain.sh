@@ -16,16 +16,8 @@ set -euo pipefail
 
 N=${1:-1000}
 REPEATS=${2:-3}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SLUICE=${SLUICE:-$ROOT/.build/release/sluice}
-[ -x "$SLUICE" ] || { echo "bench: $SLUICE not found; run: swift build -c release --static-swift-stdlib (or make bench)" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/sluice-bench-XXXXXX)
-chmod 755 "$WORK"
-cleanup() { "$SLUICE" db stop --state-dir "$WORK/state" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-# The bench runs trivial steps as whoever runs it (as root, Sluice needs to be told so).
-export SLUICE_RUN_AS=${SLUICE_RUN_AS:-$(id -un)}
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh" chain
 mkdir -p "$WORK/dags"
 echo "cgroups: off" > "$WORK/no-cgroups.yaml"
 echo "cgroup_parent: sluice-bench" > "$WORK/cgroups.yaml"
@@ -43,8 +35,6 @@ echo "cgroup_parent: sluice-bench" > "$WORK/cgroups.yaml"
   for ((i = 2; i <= N; i++)); do echo "s$i: s$((i - 1))"; printf '\ttrue\n'; done
 } > "$WORK/chain.mk"
 
-now() { date +%s%N; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 "$SLUICE" db migrate --state-dir "$WORK/state" >/dev/null   # start the embedded server outside the timing
 wal_syncs() {

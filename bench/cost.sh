@@ -13,17 +13,8 @@ set -euo pipefail
 
 ATTEMPTS=${1:-1000000}
 REPEATS=${2:-5}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SLUICE=${SLUICE:-$ROOT/.build/release/sluice}
-[ -x "$SLUICE" ] || { echo "bench: $SLUICE not found; run: swift build -c release --static-swift-stdlib (or make bench)" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/sluice-bench-cost-XXXXXX)
-chmod 755 "$WORK"
-cleanup() { "$SLUICE" db stop --state-dir "$WORK/state" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-[ -n "${KEEP:-}" ] && trap - EXIT && echo "keeping $WORK"
-now() { date +%s%N; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh" cost
 
 "$SLUICE" db migrate --state-dir "$WORK/state" >/dev/null
 PSQL=(psql -qtA "host=$WORK/state/pg/run dbname=sluice user=sluice" -v ON_ERROR_STOP=1)
@@ -49,22 +40,11 @@ lines=$("${PSQL[@]}" -c "SELECT count(*) FROM cost_line")
 secs=$(awk -v n="$((t1 - t0))" 'BEGIN { printf "%.1f", n / 1e9 }')
 echo "costed by \`sluice cost backfill\`: $lines cost lines in ${secs} s ($(awk -v a="$ATTEMPTS" -v n="$((t1 - t0))" 'BEGIN { printf "%d", a / (n / 1e9) }') attempts/s)"
 
-time_command() {
-  local label=$1; shift
-  local times=()
-  for ((i = 0; i < REPEATS; i++)); do
-    local a b
-    a=$(now); "$SLUICE" "$@" "${S[@]}" > "$WORK/out.txt"; b=$(now)
-    times+=($(((b - a) / 1000)))
-  done
-  local m; m=$(printf '%s\n' "${times[@]}" | median)
-  awk -v l="$label" -v m="$m" -v n="$ATTEMPTS" 'BEGIN { printf "  %-44s median %7.1f ms over %d attempts\n", l, m / 1000, n }'
-}
 echo "reports (median of $REPEATS, whole command):"
-time_command "sluice cost --by team --since 365d" cost --by team --since 365d
-time_command "sluice efficiency --since 365d" efficiency --since 365d
-time_command "sluice cost --by dag,step --since 365d --csv" cost --by dag,step --since 365d --csv
-time_command "sluice cost top --since 365d" cost top --since 365d
-time_command "sluice cost --by team --month (last month)" cost --by team --month "$(date -u -d '-1 month' +%Y-%m)"
+time_command "sluice cost --by team --since 365d" "over $ATTEMPTS attempts" cost --by team --since 365d
+time_command "sluice efficiency --since 365d" "over $ATTEMPTS attempts" efficiency --since 365d
+time_command "sluice cost --by dag,step --since 365d --csv" "over $ATTEMPTS attempts" cost --by dag,step --since 365d --csv
+time_command "sluice cost top --since 365d" "over $ATTEMPTS attempts" cost top --since 365d
+time_command "sluice cost --by team --month (last month)" "over $ATTEMPTS attempts" cost --by team --month "$(date -u -d '-1 month' +%Y-%m)"
 echo "sample (cost --by team --since 365d):"
 "$SLUICE" cost --by team --since 365d "${S[@]}" | sed 's/^/  /'

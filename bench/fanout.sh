@@ -11,17 +11,8 @@ set -euo pipefail
 N=${1:-2000}
 P=${2:-16}
 REPEATS=${3:-3}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SLUICE=${SLUICE:-$ROOT/.build/release/sluice}
-[ -x "$SLUICE" ] || { echo "bench: $SLUICE not found; run: swift build -c release --static-swift-stdlib (or make bench)" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/sluice-bench-fanout-XXXXXX)
-chmod 755 "$WORK"
-cleanup() { "$SLUICE" db stop --state-dir "$WORK/state" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-export SLUICE_RUN_AS=${SLUICE_RUN_AS:-$(id -un)}
-now() { date +%s%N; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh" fanout
 mkdir -p "$WORK/dags"
 echo "cgroup_parent: sluice-bench" > "$WORK/sluice.yaml"
 {

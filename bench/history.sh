@@ -11,17 +11,8 @@ set -euo pipefail
 
 ATTEMPTS=${1:-1000000}
 REPEATS=${2:-7}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SLUICE=${SLUICE:-$ROOT/.build/release/sluice}
-[ -x "$SLUICE" ] || { echo "bench: $SLUICE not found; run: swift build -c release --static-swift-stdlib (or make bench)" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/sluice-bench-history-XXXXXX)
-chmod 755 "$WORK"
-cleanup() { "$SLUICE" db stop --state-dir "$WORK/state" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-now() { date +%s%N; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-export SLUICE_RUN_AS=${SLUICE_RUN_AS:-$(id -un)}
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh" history
 
 "$SLUICE" db migrate --state-dir "$WORK/state" >/dev/null
 PSQL=(psql -qtA "host=$WORK/state/pg/run dbname=sluice user=sluice" -v ON_ERROR_STOP=1)
@@ -37,20 +28,9 @@ echo "cgroups: off" > "$WORK/sluice.yaml"
 "$SLUICE" run "$WORK/dags/fresh.yaml" --config "$WORK/sluice.yaml" "${S[@]}" >/dev/null  # the DAG's first version
 middle=$("${PSQL[@]}" -c "SELECT id FROM run ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 2 FROM run)")
 
-time_command() {
-  local label=$1; shift
-  local times=()
-  for ((i = 0; i < REPEATS; i++)); do
-    local a b
-    a=$(now); "$SLUICE" "$@" "${S[@]}" > "$WORK/out.txt"; b=$(now)
-    times+=($(((b - a) / 1000)))
-  done
-  local m; m=$(printf '%s\n' "${times[@]}" | median)
-  awk -v l="$label" -v m="$m" -v n="$ATTEMPTS" 'BEGIN { printf "  %-36s median %7.1f ms with %d attempts recorded\n", l, m / 1000, n }'
-}
 echo "commands (median of $REPEATS, whole command):"
-time_command "sluice status" status
-time_command "sluice runs" runs
-time_command "sluice runs show RUN (a year-old run)" runs show "$middle"
-time_command "sluice runs show latest" runs show latest
-time_command "sluice run (one step, true)" run "$WORK/dags/fresh.yaml" --config "$WORK/sluice.yaml"
+time_command "sluice status" "with $ATTEMPTS attempts recorded" status
+time_command "sluice runs" "with $ATTEMPTS attempts recorded" runs
+time_command "sluice runs show RUN (a year-old run)" "with $ATTEMPTS attempts recorded" runs show "$middle"
+time_command "sluice runs show latest" "with $ATTEMPTS attempts recorded" runs show latest
+time_command "sluice run (one step, true)" "with $ATTEMPTS attempts recorded" run "$WORK/dags/fresh.yaml" --config "$WORK/sluice.yaml"

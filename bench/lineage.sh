@@ -10,17 +10,8 @@ set -euo pipefail
 MIB=${1:-1024}
 FILES=${2:-10000}
 RUNS=${3:-24000}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SLUICE=${SLUICE:-$ROOT/.build/release/sluice}
-[ -x "$SLUICE" ] || { echo "bench: $SLUICE not found; run: swift build -c release --static-swift-stdlib (or make bench)" >&2; exit 1; }
-WORK=$(mktemp -d /tmp/sluice-lineage-bench-XXXXXX)
-chmod 755 "$WORK"
-cleanup() { [ -n "${KEEP:-}" ] && { echo "kept $WORK"; return; }; "$SLUICE" db stop --state-dir "$WORK/state" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-export SLUICE_RUN_AS=${SLUICE_RUN_AS:-$(id -un)}
-now() { date +%s%N; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-p95() { sort -n | awk '{ a[NR] = $1 } END { i = int(NR * 0.95 + 0.999); if (i < 1) i = 1; print a[i] }'; }
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh" lineage
 
 # 1. Hashing throughput, page cache warm for both.
 mkdir -p "$WORK/hash"
