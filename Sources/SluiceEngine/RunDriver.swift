@@ -70,10 +70,20 @@ public final class RunDriver {
 
     /// Claims the queued run, waiting (and saying so once) while its DAG already has `limit` runs going.
     /// Returns nil when a signal cancelled it while it waited.
+    /// A run holding the slot may be one whose `sluice` was killed: every few seconds the wait records what
+    /// ended of such runs, as any command does when it starts, so that their slot frees once their steps end.
     private func claimWhenAllowed(runID: Int64, dag: String, limit: Int) throws -> ClaimedRun? {
         var told = false
+        var nextSweep = MonotonicClock.now() + Engine.heartbeatInterval
         while true {
             if let claimed = try queue.claim(owner: engine.ownerID, runID: runID) { return claimed }
+            if MonotonicClock.now() >= nextSweep {
+                try? Recovery.sweep(store: store, host: engine.options.host) {
+                    EngineSetup.compose(config: HostConfig(), logRoot: "/", runAs: nil)
+                }
+                nextSweep = MonotonicClock.now() + Engine.heartbeatInterval
+                continue
+            }
             if queue.stateOf(runID) == .cancelled { return nil }
             if !told {
                 observer.waiting(

@@ -87,6 +87,32 @@ struct ForegroundRecoveryTests {
         #expect((done["steps"] as? [[String: Any]])?.map { $0["attempts"] as? Int } == [1, 1])
     }
 
+    /// A second `sluice run` of the same DAG waits for the first (max_active_runs 1); when the first `sluice`
+    /// was killed, the waiting one records the dead run's end once its step ends, and then runs.
+    @Test func aRunWaitingForAKilledRunsSlotStartsOnceTheKilledRunsStepEnds() throws {
+        let project = try Project()
+        defer { project.remove() }
+        let marker = UUID().uuidString
+        let first = try startHeldRun(project, marker: marker)
+        kill(first.process.pid, SIGKILL)
+        _ = first.finish()
+        let second = try SluiceBinary.start(
+            ["run", "dags/held.yaml"], in: project.path, env: ["SLUICE_DATABASE_URL": project.databaseURL])
+        #expect(second.waitForLine { $0.contains("run 2 starts when one ends") } != nil, "\(second.transcript)")
+        _ = try project.directory.write("hold.go", "")
+        // Without the wait's own recovery, the second run would wait for ever: stop it then, and fail. (Read
+        // in SQL: a `sluice` command would itself record what ended of the killed run.)
+        let database = try PGConnection(conninfo: project.databaseURL)
+        let started = Waiting.until {
+            (try? database.query("SELECT state FROM run WHERE id = 2").rows.first?["state"]) == "succeeded"
+        }
+        if !started { kill(second.process.pid, SIGKILL) }
+        #expect(started, "\(second.transcript)")
+        #expect(second.finish() == 0, "\(second.transcript)")
+        let runs = try #require(try project.sluice("runs", "--json").json()["runs"] as? [[String: Any]])
+        #expect(Set(runs.compactMap { $0["state"] as? String }) == ["failed", "succeeded"], "\(runs)")
+    }
+
     @Test func runsInSeparateProcessesShareTheHostsCapacityAndMaxActiveRuns() throws {
         let project = try Project()
         defer { project.remove() }
