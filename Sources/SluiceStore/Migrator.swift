@@ -35,6 +35,9 @@ public struct Migration: Sendable {
             version: 8, name: "lineage_lookups",
             sql: String(decoding: PackageResources.v0008_lineage_lookups_sql, as: UTF8.self)),
         Migration(version: 9, name: "cost", sql: String(decoding: PackageResources.v0009_cost_sql, as: UTF8.self)),
+        Migration(
+            version: 10, name: "cost_per_step",
+            sql: String(decoding: PackageResources.v0010_cost_per_step_sql, as: UTF8.self)),
     ]
 
     /// The schema version this build expects.
