@@ -80,12 +80,28 @@ enum ShimProtocol {
         let writeErrorStdout: Int32?
         let writeErrorStderr: Int32?
         let startFailed: StartFailure?
+
+        // Spelled out: a decoder converting every key from snake case took a third of the time the engine
+        // spends reading an ending.
+        enum CodingKeys: String, CodingKey {
+            case state, pid, signal, stop, killed
+            case shimPid = "shim_pid"
+            case exitCode = "exit_code"
+            case userCpu = "user_cpu"
+            case systemCpu = "system_cpu"
+            case maxRssBytes = "max_rss_bytes"
+            case wallSeconds = "wall_seconds"
+            case droppedStdout = "dropped_stdout"
+            case droppedStderr = "dropped_stderr"
+            case writeErrorStdout = "write_error_stdout"
+            case writeErrorStderr = "write_error_stderr"
+            case startFailed = "start_failed"
+        }
     }
 
     /// Reads the status file; nil when there is none (yet) or it cannot be read.
     static func readStatus(_ directory: SecureDirectory, name: String) -> Status? {
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
         // The shim rewrites the file in place; a read that caught a write half-done is read again.
         for _ in 0..<100 {
             guard let bytes = try? directory.readFile(name, limit: 1 << 16) else { return nil }

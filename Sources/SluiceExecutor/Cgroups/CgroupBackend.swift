@@ -17,7 +17,7 @@ public struct CgroupLimits: Sendable, Equatable {
         self.maxProcesses = maxProcesses
     }
 
-    /// The CFS period, in microseconds, that a CPU quota is given against.
+    /// The CFS period, in microseconds, that a CPU quota is given against: the kernel's default for a new cgroup.
     static let cpuPeriod = 100_000
 
     /// The quota in microseconds per period for `cpus` (at least the kernel's minimum of 1 ms).

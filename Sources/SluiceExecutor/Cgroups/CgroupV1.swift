@@ -55,7 +55,8 @@ public struct CgroupV1: CgroupBackend {
                     }
                 }
                 if has("cpu"), let cpus = limits.cpus {
-                    try files.write(directory + "/cpu.cfs_period_us", String(CgroupLimits.cpuPeriod))
+                    // A new cgroup's period is the kernel's default, 100 ms, which is Sluice's: only the quota
+                    // is written (each write of either takes the scheduler's bandwidth lock).
                     try files.write(directory + "/cpu.cfs_quota_us", String(CgroupLimits.cpuQuota(cpus)))
                 }
                 if has("pids"), let most = limits.maxProcesses {
