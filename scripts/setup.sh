@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages Sluice needs, only those that are missing, so a second run is a no-op.
-# Needs: pkg-config, libpq-dev, libyaml-dev (build), and the PostgreSQL server (the embedded database).
+# Needs: pkg-config, libpq-dev, libyaml-dev (build), the PostgreSQL server (the embedded database), and strace
+# (tests).
 set -euo pipefail
 
 missing=()
@@ -12,6 +13,8 @@ if [ -z "${SLUICE_PG_BINDIR:-}" ] && ! ls /usr/lib/postgresql/*/bin/postgres >/d
 fi
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# The test that counts WAL flushes per step counts the engine's backend's fdatasync calls with strace.
+command -v strace >/dev/null 2>&1 || missing+=(strace)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"

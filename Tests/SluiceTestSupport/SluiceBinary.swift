@@ -85,12 +85,20 @@ public enum SluiceBinary {
     public static func start(_ arguments: [String], in directory: String, env: [String: String] = [:]) throws
         -> LiveCommand
     {
+        try startProgram([path] + arguments, in: directory, env: env, argv0: "sluice")
+    }
+
+    /// Starts any program (`argv[0]` is its path) with stdout and stderr on one pipe.
+    public static func startProgram(
+        _ argv: [String], in directory: String, env: [String: String] = [:], argv0: String? = nil
+    ) throws -> LiveCommand {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SystemError("pipe", errno: errno) }
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
         var request = SpawnRequest(
-            executable: path, arguments: ["sluice"] + arguments, environment: environment(env), workdir: directory)
+            executable: argv[0], arguments: [argv0 ?? argv[0]] + argv.dropFirst(), environment: environment(env),
+            workdir: directory)
         request.stdout = fds[1]
         request.stderr = fds[1]
         let child = try ChildProcess.spawn(request)
