@@ -45,6 +45,8 @@ public final class SchedulerService: @unchecked Sendable {
     private var entries: [String: DAGCatalogEntry] = [:]
     /// Each scheduled DAG's next fire time, so that a turn with nothing due does no calendar work.
     private var upcoming: [String: Upcoming] = [:]
+    /// True once the service did work (start-up, a load, a run) since it last trimmed its resident code.
+    private var worked = true
 
     /// A service on `store` with the engine parts `setup`.
     public init(store: Store, setup: EngineSetup, settings: Settings, logger: Logger) throws {
@@ -135,7 +137,13 @@ public final class SchedulerService: @unchecked Sendable {
         }
         let untilFire = nextFire.map { max(0, $0.timeIntervalSinceNow) }
         let waits = [timers.scan - now, timers.recovery - now, timers.claim - now] + (untilFire.map { [$0] } ?? [])
+        if worked && engine.isIdle {
+            // Idle again: the code that start-up, loading or the runs touched need not stay resident.
+            WorkingSet.releaseCode()
+            worked = false
+        }
         try engine.turn(waitAtMost: max(0, waits.min() ?? 1))
+        if !engine.isIdle { worked = true }
         return true
     }
 
@@ -160,6 +168,7 @@ public final class SchedulerService: @unchecked Sendable {
     /// Records what a rescan found: versions loaded, load errors, removals.
     private func record(_ changes: DagFolder.Changes) throws {
         let now = Date()
+        if !changes.loaded.isEmpty { worked = true }
         for (file, spec) in changes.loaded {
             guard let loaded = folder.files[file] else { continue }
             try catalog.loaded(
