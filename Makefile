@@ -28,15 +28,7 @@ test: setup lint
 
 bench: setup
 	$(SWIFT) build $(RELEASE)
-	./bench/chain.sh 1000
-	./bench/scale.sh
-	./bench/fanout.sh 2000 16
-	./bench/watcher.sh 1000
-	./bench/service.sh 100 1000 100
-	./bench/validate.sh 10000
-	./bench/lineage.sh
-	./bench/cost.sh
-	./bench/history.sh
+	./bench/all.sh
 
 # Puts a release build of sluice, and sluice-shim (the watcher of every step) beside it, on PATH:
 # $(PREFIX)/bin (PREFIX=$$HOME/.local for a user install). Running steps keep their old watcher: install
