@@ -68,7 +68,9 @@ extension Engine {
         var pins: StartPins?
         if let lineage = handle.lineage {
             do {
-                pins = try startPins(index, of: handle, launch: launch, lineage: lineage)
+                pins = try Phases.measure("lineage: inputs versioned, fingerprint") {
+                    try startPins(index, of: handle, launch: launch, lineage: lineage)
+                }
             } catch let failure as LineageFailure {
                 try perform(handle.machine.settle(index, .failed(failure.message)), on: handle)
                 return
@@ -92,16 +94,18 @@ extension Engine {
             cpus: options.capacity.cpus, memoryBytes: options.capacity.memoryBytes, gpus: options.capacity.gpus)
         let begun: (id: Int64, gpus: [Int])?
         do {
-            begun = try durably(
-                "the start of step \(step.key)",
-                write: {
-                    try recorder.beginAttempt(
-                        runID: handle.runID, stepID: handle.stepIDs[index], from: from, number: number,
-                        host: options.host, stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath,
-                        command: launch.argv, request: attemptRequest, capacity: capacity, owner: ownerID,
-                        fingerprint: pins?.fingerprint, code: handle.lineage?.codeJSON)
-                },
-                ifCommitted: { try recorder.attempt(stepID: handle.stepIDs[index], number: number) })
+            begun = try Phases.measure("begin: the attempt recorded (SQL, waits for its WAL flush)") {
+                try durably(
+                    "the start of step \(step.key)",
+                    write: {
+                        try recorder.beginAttempt(
+                            runID: handle.runID, stepID: handle.stepIDs[index], from: from, number: number,
+                            host: options.host, stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath,
+                            command: launch.argv, request: attemptRequest, capacity: capacity, owner: ownerID,
+                            fingerprint: pins?.fingerprint, code: handle.lineage?.codeJSON)
+                    },
+                    ifCommitted: { try recorder.attempt(stepID: handle.stepIDs[index], number: number) })
+            }
         } catch let lost as LeaseLost {
             if lost.takenOver {
                 handle.observer.databaseUnavailable("run \(handle.runID): \(lost); this engine lets go of it")
@@ -144,12 +148,9 @@ extension Engine {
             let running = try executor.start(launch)
             handle.active[index] = RunHandle.Active(
                 attemptID: attemptID, number: number, launch: launch, running: running, limits: launch.limits,
-                viaShell: viaShell, timeout: step.step.timeout)
-            try durably("the pid of step \(step.key)") {
-                try recorder.attemptRunning(
-                    runID: handle.runID, stepID: handle.stepIDs[index], attemptID: attemptID, pid: running.pid,
-                    externalID: running.externalID, executorState: Self.encode(running.record))
-            }
+                viaShell: viaShell, timeout: step.step.timeout,
+                runningRecordDue: MonotonicClock.now() + options.runningRecordDelay)
+            if options.runningRecordDelay <= 0 { try recordRunning(index, of: handle) }
             handle.observer.attemptStarted(step: step.key, attempt: number, pid: running.pid)
             emitAttemptEvent(
                 "START", handle: handle, index: index, attemptID: attemptID, inputs: pins?.inputs ?? [], outputs: [])
@@ -161,12 +162,43 @@ extension Engine {
         }
     }
 
+    /// Records that an attempt runs (its pid and the executor's handle), if that is not recorded yet.
+    ///
+    /// Until then the attempt is `starting` in the database, as between its spawn and this write in any case:
+    /// should this engine die, recovery finds the attempt through its watcher's status file.
+    func recordRunning(_ index: Int, of handle: RunHandle) throws {
+        guard let attempt = handle.active[index], attempt.runningRecordDue != nil else { return }
+        try Phases.measure("running: the attempt's pid recorded (SQL)") {
+            try durably("the pid of step \(handle.keys[index])") {
+                try recorder.attemptRunning(
+                    runID: handle.runID, stepID: handle.stepIDs[index], attemptID: attempt.attemptID,
+                    pid: attempt.running.pid, externalID: attempt.running.externalID,
+                    executorState: Self.encode(attempt.running.record))
+            }
+        }
+        handle.active[index]?.runningRecordDue = nil
+    }
+
+    /// Records running the attempts that have run past their delay (`now` nil: all of them).
+    func recordDueRunning(now: Double?) throws {
+        for id in order {
+            guard let handle = runs[id] else { continue }
+            for (index, attempt) in handle.active.sorted(by: { $0.key < $1.key }) {
+                guard let due = attempt.runningRecordDue, now.map({ due <= $0 }) ?? true else { continue }
+                try recordRunning(index, of: handle)
+            }
+        }
+    }
+
     /// Looks at every running attempt that may have ended, and concludes those that did.
     func reapEverywhere() throws {
         for id in order {
             guard let handle = runs[id] else { continue }
             for (index, attempt) in handle.active.sorted(by: { $0.key < $1.key }) {
+                let polled = MonotonicClock.now()
                 guard let exit = executor.poll(attempt.running) else { continue }
+                Phases.add("step: runs, until the engine reads its end", seconds: polled - attempt.since)
+                Phases.add("collect: status file, cgroup usage, cgroup removed", seconds: MonotonicClock.now() - polled)
                 try conclude(index, of: handle, exit: exit)
             }
             if let handler = handle.activeHandler, let exit = executor.poll(handler.running) {
@@ -198,14 +230,23 @@ extension Engine {
             index: index, attemptID: attempt.attemptID, inputs: data.inputs, outputs: data.outputs,
             message: ending.succeeded
                 ? nil : ending.message ?? "attempt \(attempt.number) ended \(ending.state.rawValue)")
+        // A start not recorded yet is recorded by the ending's statement.
+        let started = attempt.runningRecordDue.map { _ in
+            AttemptStart(
+                pid: attempt.running.pid, externalID: attempt.running.externalID,
+                executorState: Self.encode(attempt.running.record))
+        }
         try perform(
             handle.machine.attemptEnded(index, ending: ending, now: MonotonicClock.now()), on: handle,
-            attemptIDs: [index: attempt.attemptID])
+            attemptIDs: [index: attempt.attemptID], starts: started.map { [index: $0] } ?? [:])
         executor.release(attempt.running)
     }
 
     /// Performs what a run's machine decided: records, stops, the run's end.
-    func perform(_ actions: [RunMachine.Action], on handle: RunHandle, attemptIDs: [Int: Int64] = [:]) throws {
+    func perform(
+        _ actions: [RunMachine.Action], on handle: RunHandle, attemptIDs: [Int: Int64] = [:],
+        starts: [Int: AttemptStart] = [:]
+    ) throws {
         for action in actions {
             switch action {
             case .record(let changes):
@@ -234,10 +275,12 @@ extension Engine {
                 // Should the start not come, the watcher's status file still holds the ending (see
                 // docs/architecture.md).
                 let startsNext = stepChanges.contains { $0.to == .ready } || handle.machine.nextToLaunch() != nil
-                try durably("the end of attempt \(number) of step \(handle.keys[step])") {
-                    try recorder.endAttempt(
-                        runID: handle.runID, stepID: handle.stepIDs[step], attemptID: attemptID, ending: ending,
-                        stepChanges: stepChanges, flush: !startsNext)
+                try Phases.measure("end: the attempt's end and step changes recorded (SQL)") {
+                    try durably("the end of attempt \(number) of step \(handle.keys[step])") {
+                        try recorder.endAttempt(
+                            runID: handle.runID, stepID: handle.stepIDs[step], attemptID: attemptID, ending: ending,
+                            stepChanges: stepChanges, flush: !startsNext, started: starts[step])
+                    }
                 }
                 let final = changes.first { $0.step == step }?.to ?? .failed
                 if final.isTerminal { handle.remember(step, final, outputs: ending.outputs) }

@@ -164,12 +164,19 @@ public final class Engine {
         try launchEverywhere()
         var results = finished
         finished = []
-        if stopping { return results }
+        if stopping {
+            // What runs goes on under its watchers for the next engine: record the starts not recorded yet.
+            try? recordDueRunning(now: nil)
+            return results
+        }
         let now = MonotonicClock.now()
         var timers: [Double] = [nextHeartbeat]
         if let waitAtMost { timers.append(now + waitAtMost) }
         if capacityFull { timers.append(capacityRetryAt) }
-        for handle in runs.values { if let due = handle.machine.nextWake { timers.append(due) } }
+        for handle in runs.values {
+            if let due = handle.machine.nextWake { timers.append(due) }
+            timers += handle.active.values.compactMap(\.runningRecordDue)
+        }
         if let tick = options.tickInterval { timers.append(now + tick) }
         var timeout = timers.min().map { max(0, $0 - now) }
         var exitFDs: [Int32] = []
@@ -195,6 +202,7 @@ public final class Engine {
         if listener.descriptor.map(readable.contains) ?? true { try hearNotifications() }
         try reapEverywhere()
         let after = MonotonicClock.now()
+        try recordDueRunning(now: after)
         for handle in runs.values { handle.machine.tick(now: after) }
         if capacityFull && after >= capacityRetryAt { capacityFull = false }
         if after >= nextHeartbeat { renewLease(now: after) }

@@ -16,6 +16,10 @@ final class RunHandle {
         let limits: AttemptLimits
         let viaShell: Bool
         let timeout: Double?
+        /// When it is to be recorded running, while it is not (see `RunOptions.runningRecordDelay`).
+        var runningRecordDue: Double?
+        /// When this engine started or adopted it (monotonic seconds).
+        let since = MonotonicClock.now()
     }
 
     /// A handler that runs now.

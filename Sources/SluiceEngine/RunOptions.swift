@@ -45,6 +45,9 @@ public struct RunOptions: Sendable {
     public var force = false
     /// Run these steps (by id) even when they could be cached.
     public var forceSteps: Set<String> = []
+    /// Seconds an attempt may run before the engine records it running: a step that ends sooner has its start
+    /// recorded by the statement that records its end (one write instead of two). 0 records every start at once.
+    public var runningRecordDelay: Double = 0.005
 
     /// The mode of a directory holding files of `mode`: each `r` gains its `x` (0600 → 0700, 0640 → 0750).
     public static func directoryMode(forFiles mode: mode_t) -> mode_t { mode | ((mode & 0o444) >> 2) }

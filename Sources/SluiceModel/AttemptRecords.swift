@@ -72,3 +72,20 @@ public struct AttemptRequest: Sendable, Equatable {
         self.enforcement = enforcement
     }
 }
+
+/// How an attempt's process was started, as recorded when it runs: its pid and the executor's handle on it.
+public struct AttemptStart: Sendable, Equatable {
+    /// The step's process id.
+    public var pid: Int32
+    /// The executor's id for it (`shim:<pid>:<start ticks>` for the local executor, a Slurm job id).
+    public var externalID: String?
+    /// The executor's record of it, as JSON.
+    public var executorState: String?
+
+    /// Creates a start record.
+    public init(pid: Int32, externalID: String?, executorState: String?) {
+        self.pid = pid
+        self.externalID = externalID
+        self.executorState = executorState
+    }
+}

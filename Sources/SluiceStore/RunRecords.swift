@@ -330,11 +330,14 @@ public struct RunRecorder: Sendable {
     /// With `flush` false it commits without waiting for its WAL flush: for an ending after which the engine
     /// starts another attempt at once, whose `beginAttempt` waits for the flush of both (the WAL is written
     /// in order). Either way the watcher's status file keeps the ending until it is recorded.
+    ///
+    /// `started` is the attempt's start when it was not recorded yet (a short step whose end came before the
+    /// engine recorded it running): the same statement records it, with its event, as `attemptRunning` would.
     public func endAttempt(
         runID: Int64, stepID: Int64, attemptID: Int64, ending: AttemptEnding, stepChanges: [StepChange],
-        flush: Bool = true
+        flush: Bool = true, started: AttemptStart? = nil
     ) throws {
-        try apply(runID: runID, changes: stepChanges, attempt: (attemptID, ending), flush: flush)
+        try apply(runID: runID, changes: stepChanges, attempt: (attemptID, ending, started), flush: flush)
     }
 
     /// Adds an `on_failure`/`on_success` handler to a run as a `ready` step instance of role `handler`, so it
@@ -407,9 +410,11 @@ public struct RunRecorder: Sendable {
 
     /// Step changes, and optionally an attempt's ending, as one statement: all of it happens or none does.
     private func apply(
-        runID: Int64, changes: [StepChange], attempt: (id: Int64, ending: AttemptEnding)?, flush: Bool = true
+        runID: Int64, changes: [StepChange], attempt: (id: Int64, ending: AttemptEnding, started: AttemptStart?)?,
+        flush: Bool = true
     ) throws {
         let ending = attempt?.ending
+        let started = attempt?.started
         let attemptConflict = "attempt \(attempt?.id ?? 0) had already ended"
         let stepConflict = "a step change in run \(runID) found the step in an unexpected state"
         try Self.mapConflicts {
@@ -417,10 +422,17 @@ public struct RunRecorder: Sendable {
                 ("""
                 WITH relaxed AS (
                     SELECT set_config('synchronous_commit', CASE WHEN \(flush) THEN 'on' ELSE 'off' END, true)
+                ), prior AS (
+                    SELECT state FROM attempt WHERE id = \(attempt?.id)
                 ), a AS (
                     UPDATE attempt SET state = \(ending?.state.rawValue), exit_code = \(ending?.exitCode),
                         signal = \(ending?.signal), message = \(ending?.message), ended_at = clock_timestamp(),
-                        started_at = coalesce(started_at, clock_timestamp()),
+                        -- Never recorded running: it started as long before its end as it ran.
+                        started_at = coalesce(
+                            started_at,
+                            clock_timestamp() - make_interval(secs => coalesce(\(ending?.wallSeconds)::double precision, 0))),
+                        pid = coalesce(pid, \(started?.pid)), external_id = coalesce(external_id, \(started?.externalID)),
+                        executor_state = coalesce(executor_state, \(started?.executorState)::jsonb),
                         wall_seconds = \(ending?.wallSeconds), user_cpu_seconds = \(ending?.userCPU),
                         system_cpu_seconds = \(ending?.systemCPU), max_rss_bytes = \(ending?.maxRSSBytes),
                         usage_source = \(ending?.usageSource),
@@ -455,6 +467,11 @@ public struct RunRecorder: Sendable {
                     -- The attempt's ending first, then the step changes in the order they were decided.
                     INSERT INTO event (run_id, step_instance_id, attempt_id, kind, from_state, to_state, detail)
                     SELECT \(runID), x.step_id, x.attempt_id, x.kind, x.from_state, x.to_state, x.detail FROM (
+                        -- A start recorded with the end comes first, as its own event.
+                        SELECT -1::bigint AS n, step_instance_id AS step_id, id AS attempt_id, 'attempt' AS kind,
+                               'starting' AS from_state, 'running' AS to_state, \("pid \(started?.pid ?? 0)")::text AS detail
+                        FROM a WHERE \(started?.pid)::integer IS NOT NULL AND (SELECT state FROM prior) = 'starting'
+                        UNION ALL
                         SELECT 0::bigint AS n, step_instance_id AS step_id, id AS attempt_id, 'attempt' AS kind,
                                NULL::text AS from_state, state AS to_state, \(ending?.message)::text AS detail FROM a
                         UNION ALL
