@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Where a step's time goes: an N-step chain of trivial steps (as bench/chain.sh, cgroups on) run under
-#   - `perf record -a` (CPU time per step of each process kind, and of the idle CPUs: what waits),
+# Where a step's time goes: an N-step chain of trivial steps (as bench/chain.sh, cgroups on) run
+#   - with SLUICE_PROFILE=1: the engine's own wall time per phase (the critical path of a sequential chain),
+#   - under `perf record -a` (CPU time per step of each process kind, and of the idle CPUs: what waits),
 #   - PostgreSQL's `pg_stat_statements` and `pg_stat_user_functions` (server time per statement and trigger),
 #   - `pg_stat_wal` (WAL flushes per step),
 #   - `strace -c` on the engine alone, in a separate run (its system calls per step).
@@ -36,6 +37,11 @@ psql -qtA "$PG" -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_stateme
 "$SLUICE" db migrate --state-dir "$WORK/state" >/dev/null
 psql -qtA "$PG" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 run_chain   # warm: the file system, the tables' statistics
+psql -qtA "$PG" -c "SELECT pg_stat_statements_reset(), pg_stat_reset(), pg_stat_reset_shared('wal')" >/dev/null
+
+SLUICE_PROFILE=1 "$SLUICE" run "$WORK/dags/chain.yaml" --state-dir "$WORK/state" --config "$WORK/sluice.yaml" \
+  2>&1 >/dev/null | sed 's/^/  /'
+echo
 psql -qtA "$PG" -c "SELECT pg_stat_statements_reset(), pg_stat_reset(), pg_stat_reset_shared('wal')" >/dev/null
 
 t0=$(now)

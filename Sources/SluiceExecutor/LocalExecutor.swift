@@ -63,9 +63,11 @@ public struct LocalExecutor: Executor {
                 maxProcesses: launch.limits.maxProcesses)
             do {
                 let sequence = cgroupSequence.wrappingAdd(1, ordering: .relaxed).newValue
-                let made = try backend.create(name: "\(launch.cgroupName)-\(getpid())-\(sequence)", limits: limits)
-                cgroup = made
-                for file in backend.procsFiles(made) { procs.append(try HostCgroupFiles().openForWriting(file)) }
+                try Phases.measure("cgroup: made, limits written, cgroup.procs opened") {
+                    let made = try backend.create(name: "\(launch.cgroupName)-\(getpid())-\(sequence)", limits: limits)
+                    cgroup = made
+                    for file in backend.procsFiles(made) { procs.append(try HostCgroupFiles().openForWriting(file)) }
+                }
             } catch {
                 if let made = cgroup { try? backend.remove(made) }
                 outputFile?.remove()
@@ -81,9 +83,11 @@ public struct LocalExecutor: Executor {
             cgroupDirectories: cgroup?.directories ?? [], cgroupFDs: procs.count)
         let started: StartedWatcher
         do {
-            started = try spawnShim(
-                shim, specification: specification,
-                descriptors: [launch.logDirectory.fd] + procs, launch: launch)
+            started = try Phases.measure("spawn: until the watcher reports the step started") {
+                () throws(LaunchFailure) -> StartedWatcher in
+                try spawnShim(
+                    shim, specification: specification, descriptors: [launch.logDirectory.fd] + procs, launch: launch)
+            }
         } catch {
             undo()
             throw error

@@ -27,7 +27,12 @@ struct Project {
 
     /// Runs sluice in the project against its database.
     func sluice(_ arguments: String...) throws -> CommandResult {
-        try SluiceBinary.run(arguments, in: path, env: ["SLUICE_DATABASE_URL": databaseURL])
+        try sluice(arguments, env: [:])
+    }
+
+    /// Runs `sluice ARGS...` in the project with more environment.
+    func sluice(_ arguments: [String], env: [String: String]) throws -> CommandResult {
+        try SluiceBinary.run(arguments, in: path, env: env.merging(["SLUICE_DATABASE_URL": databaseURL]) { a, _ in a })
     }
 
     func remove() { directory.remove() }

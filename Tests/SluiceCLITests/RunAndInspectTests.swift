@@ -34,6 +34,33 @@ struct RunAndInspectTests {
         #expect(gone.code == 5 && gone.stderr.contains("is gone"), "\(gone.stderr)")
     }
 
+    /// With `SLUICE_PROFILE` set, `sluice run` says where its wall time went, phase by phase, each counted
+    /// once per attempt; without it, nothing is said.
+    @Test func aProfiledRunSaysWhereItsTimeWent() throws {
+        let project = try Project()
+        defer { project.remove() }
+        try project.dag(
+            "three",
+            """
+            dag: three
+            steps:
+              a: {command: "true"}
+              b: {command: "true", needs: [a]}
+              c: {command: "true", needs: [b]}
+            """)
+        let run = try project.sluice(["run", "dags/three.yaml"], env: ["SLUICE_PROFILE": "1"])
+        #expect(run.code == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("where the engine's wall time went (SLUICE_PROFILE), 3 steps:"), "\(run.stderr)")
+        for phase in [
+            "begin: the attempt recorded", "spawn: until the watcher reports", "step: runs", "end: the attempt's end",
+        ] {
+            let line = run.stderr.split(separator: "\n").first { $0.contains(phase) }.map(String.init)
+            #expect(line?.split(separator: " ").first == "3", "\(phase): \(line ?? "missing")")
+        }
+        let plain = try project.sluice("run", "dags/three.yaml")
+        #expect(plain.code == 0 && !plain.stderr.contains("SLUICE_PROFILE"), "\(plain.stderr)")
+    }
+
     @Test func aRunIsRecordedAndReadBack() throws {
         let project = try Project()
         defer { project.remove() }

@@ -85,9 +85,13 @@ struct RunCommand: ParsableCommand {
         if let reason = setup.fallbackReason, !json {
             Terminal.printError("sluice: limits are enforced with rlimits only: \(reason) (see: sluice doctor)")
         }
+        let began = MonotonicClock.now()
         let result = try RunDriver(
             store: store, executor: setup.executor, observer: display, options: setup.options
         ).run(plan)
+        if Phases.enabled {
+            Terminal.printError(Phases.report(steps: plan.steps.count, wallSeconds: MonotonicClock.now() - began))
+        }
         let detail = try RunQueries(store: store).runDetail(id: result.runID)
         if json {
             if let detail { try JSONOutput.print(detail) }
