@@ -136,9 +136,8 @@ public enum FileSystem {
 
     /// `path` made absolute against the current directory, without touching the disk.
     public static func absolute(_ path: String) -> String {
-        if path.hasPrefix("/") { return (path as NSString).standardizingPath }
-        let cwd = FileManager.default.currentDirectoryPath
-        return ((cwd as NSString).appendingPathComponent(path) as NSString).standardizingPath
+        // Lexically: Foundation's `standardizingPath` reads every link on the way (a `readlink` per component).
+        lexicallyNormal(path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path)
     }
 
     /// An absolute path with `.`, `..` and repeated slashes worked out on the text alone (`/a/./b/../c` →

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceBasics
 
 /// Resolves a DAG for one run: checks and binds parameters, expands `foreach`, substitutes static references.
 public enum Planner {
@@ -222,7 +223,6 @@ public enum Planner {
 
     /// `path` made absolute against `base`, with `.` and `..` resolved.
     static func absolute(_ path: String, base: String) -> String {
-        if path.hasPrefix("/") { return (path as NSString).standardizingPath }
-        return ((base as NSString).appendingPathComponent(path) as NSString).standardizingPath
+        FileSystem.lexicallyNormal(path.hasPrefix("/") ? path : base + "/" + path)
     }
 }

@@ -35,9 +35,12 @@ extension NodeReader {
     mutating func stepDraft(_ node: YAMLNode, path: String, allowed: [KeyDoc], what: String) -> StepDraft? {
         guard let fields = mapping(node, path: path, allowed: Vocabulary.names(allowed), what: what) else { return nil }
         var draft = StepDraft()
-        // A misspelt `command` (reported as an unknown key with its suggestion) is not also "missing".
+        // A misspelt `command` (reported as an unknown key with its suggestion) is not also "missing". Only
+        // unknown keys can be one: suggestions for every key of every step were 40% of validating 10,000 steps.
+        let names = Vocabulary.names(allowed)
+        let known = Set(names)
         draft.commandWritten = node.content.mappingKeys.contains {
-            $0 != "command" && Suggestions.closest(to: $0, in: Vocabulary.names(allowed)) == "command"
+            !known.contains($0) && Suggestions.closest(to: $0, in: names) == "command"
         }
         let before = diagnostics.count
         for (key, _, value) in fields {
