@@ -234,7 +234,7 @@ extension Engine {
         let started = attempt.runningRecordDue.map { _ in
             AttemptStart(
                 pid: attempt.running.pid, externalID: attempt.running.externalID,
-                executorState: Self.encode(attempt.running.record))
+                executorState: Self.encode(attempt.running.record), secondsAgo: MonotonicClock.now() - attempt.since)
         }
         try perform(
             handle.machine.attemptEnded(index, ending: ending, now: MonotonicClock.now()), on: handle,

@@ -81,11 +81,14 @@ public struct AttemptStart: Sendable, Equatable {
     public var externalID: String?
     /// The executor's record of it, as JSON.
     public var executorState: String?
+    /// Seconds between its start (as the engine learned of it) and this record, when recorded late.
+    public var secondsAgo: Double?
 
     /// Creates a start record.
-    public init(pid: Int32, externalID: String?, executorState: String?) {
+    public init(pid: Int32, externalID: String?, executorState: String?, secondsAgo: Double? = nil) {
         self.pid = pid
         self.externalID = externalID
         self.executorState = executorState
+        self.secondsAgo = secondsAgo
     }
 }

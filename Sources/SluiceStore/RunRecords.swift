@@ -427,10 +427,13 @@ public struct RunRecorder: Sendable {
                 ), a AS (
                     UPDATE attempt SET state = \(ending?.state.rawValue), exit_code = \(ending?.exitCode),
                         signal = \(ending?.signal), message = \(ending?.message), ended_at = clock_timestamp(),
-                        -- Never recorded running: it started as long before its end as it ran.
+                        -- Recorded running with its end: it started when the engine learned it had, on this clock
+                        -- (as a start recorded at once would say); else as long before its end as it ran.
                         started_at = coalesce(
                             started_at,
-                            clock_timestamp() - make_interval(secs => coalesce(\(ending?.wallSeconds)::double precision, 0))),
+                            clock_timestamp() - make_interval(
+                                secs => coalesce(
+                                    \(started?.secondsAgo)::double precision, \(ending?.wallSeconds)::double precision, 0))),
                         pid = coalesce(pid, \(started?.pid)), external_id = coalesce(external_id, \(started?.externalID)),
                         executor_state = coalesce(executor_state, \(started?.executorState)::jsonb),
                         wall_seconds = \(ending?.wallSeconds), user_cpu_seconds = \(ending?.userCPU),
