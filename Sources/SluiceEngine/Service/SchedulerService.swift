@@ -137,7 +137,9 @@ public final class SchedulerService: @unchecked Sendable {
         }
         let untilFire = nextFire.map { max(0, $0.timeIntervalSinceNow) }
         let waits = [timers.scan - now, timers.recovery - now, timers.claim - now] + (untilFire.map { [$0] } ?? [])
-        if worked && engine.isIdle {
+        if !engine.isIdle {
+            worked = true
+        } else if worked {
             // Idle again: the code that start-up, loading or the runs touched need not stay resident.
             WorkingSet.releaseCode()
             worked = false
