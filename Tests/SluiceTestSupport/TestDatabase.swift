@@ -26,9 +26,41 @@ public enum TestDatabase {
         }
     }
 
-    /// A conninfo string for a new, empty database on the shared server.
-    public static func freshConninfo() throws -> String {
-        let server = try server()
+    private static let quiet = Mutex<EmbeddedServer?>(nil)
+
+    /// A second server for tests that count what one server process does (its WAL flushes): no other test
+    /// uses it, and its WAL writer flushes at most every 10 s, so that it seldom flushes a test's WAL first.
+    public static func quietServer() throws -> EmbeddedServer {
+        try quiet.withLock { server in
+            if let server { return server }
+            let directory = "/tmp/sluice-test-quiet-\(getpid())"
+            try? FileManager.default.removeItem(atPath: directory)
+            try FileSystem.makeDirectory(directory, mode: 0o755)
+            let created = EmbeddedServer(stateDirectory: directory)
+            try created.ensureRunning()
+            let admin = try PGConnection(
+                conninfo: "host=\(ConnInfo.quote(created.socketDirectory)) dbname=sluice user=sluice")
+            try admin.withSession { session in
+                try session.script("ALTER SYSTEM SET wal_writer_delay = '10s'")
+                try session.script("ALTER SYSTEM SET wal_writer_flush_after = '1GB'")
+                try session.script("SELECT pg_reload_conf()")
+            }
+            server = created
+            atexit {
+                TestDatabase.quiet.withLock { server in
+                    guard let current = server else { return }
+                    _ = try? current.stop()
+                    try? FileManager.default.removeItem(atPath: current.stateDirectory)
+                    server = nil
+                }
+            }
+            return created
+        }
+    }
+
+    /// A conninfo string for a new, empty database on the shared server (or on `server`).
+    public static func freshConninfo(on chosen: EmbeddedServer? = nil) throws -> String {
+        let server = try chosen ?? server()
         let name = "t\(getpid())_\(counter.add(1, ordering: .relaxed).newValue)"
         let admin = try PGConnection(
             conninfo: "host=\(ConnInfo.quote(server.socketDirectory)) dbname=sluice user=sluice")
