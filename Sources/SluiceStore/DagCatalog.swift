@@ -103,12 +103,16 @@ public struct DagCatalog: Sendable {
     }
 
     /// Queues the run of a fire time and moves the schedule past it, in one statement; nil when that fire
-    /// time was queued before (by this or another service).
+    /// time was queued before (by this or another service), or when the DAG is paused: a service that has not
+    /// heard of a pause yet cannot queue its fire times (a paused DAG's scheduled runs are never claimed).
     public func enqueueFireTime(_ request: RunRequest) throws -> Int64? {
         guard let fire = request.scheduledFor else { return nil }
         return try connection.query(
             """
-            WITH v AS (SELECT id, dag_id FROM dag_version WHERE id = \(request.versionID)),
+            WITH v AS (
+                SELECT dv.id, dv.dag_id FROM dag_version dv JOIN dag d ON d.id = dv.dag_id
+                WHERE dv.id = \(request.versionID) AND NOT d.paused
+            ),
             r AS (
                 INSERT INTO run (dag_id, dag_version_id, state, trigger, triggered_by, params, logical_date,
                                  scheduled_for, data_interval_start, data_interval_end)

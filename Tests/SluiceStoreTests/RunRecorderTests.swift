@@ -210,4 +210,23 @@ struct RunRecorderTests {
                 runID: run.runID, stepID: run.stepIDs[0], attemptID: attempt, ending: ending, stepChanges: [])
         }
     }
+
+    /// A paused DAG's fire time is not queued, even by a service that has not heard of the pause yet (its
+    /// scheduled runs would never be claimed); unpaused, it is, once.
+    @Test func aPausedDAGsFireTimeIsNotQueued() throws {
+        let store = try TestDatabase.freshStore()
+        let version = try RunRecorder(store: store).recordVersion(
+            dag: "tick", source: "dag: tick\n", templates: [:], sourcePath: "/x/tick.yaml", maxActiveRuns: 1)
+        let catalog = DagCatalog(store: store)
+        let fire = Date(timeIntervalSince1970: 1_795_000_000)
+        let request = RunRequest(
+            versionID: version, params: [:], logicalDate: nil, trigger: "schedule", triggeredBy: "scheduler",
+            scheduledFor: fire, intervalEnd: fire.addingTimeInterval(60))
+        #expect(try catalog.setPaused("tick", true))
+        #expect(try catalog.enqueueFireTime(request) == nil)
+        #expect(try store.connection.query("SELECT count(*) AS n FROM run").rows[0].int("n") == 0)
+        #expect(try catalog.setPaused("tick", false))
+        #expect(try catalog.enqueueFireTime(request) != nil)
+        #expect(try catalog.enqueueFireTime(request) == nil)
+    }
 }
