@@ -138,9 +138,11 @@ extension Engine {
             }
             handle.observer.attemptStarted(step: step.key, attempt: row.number, pid: running.pid)
         case .ended(let exit, let running):
+            // Never recorded running (its engine died first): its ending records its pid and handle too.
             let active = RunHandle.Active(
                 attemptID: row.id, number: row.number, launch: nil, running: running, limits: limits,
-                viaShell: viaShell, timeout: step.step.timeout)
+                viaShell: viaShell, timeout: step.step.timeout,
+                runningRecordDue: row.state == .starting ? MonotonicClock.now() : nil)
             handle.active[index] = active
             try conclude(index, of: handle, exit: exit)
         case .lost(let why):

@@ -234,7 +234,9 @@ extension Engine {
         let started = attempt.runningRecordDue.map { _ in
             AttemptStart(
                 pid: attempt.running.pid, externalID: attempt.running.externalID,
-                executorState: Self.encode(attempt.running.record), secondsAgo: MonotonicClock.now() - attempt.since)
+                executorState: Self.encode(attempt.running.record),
+                // Adopted after its end: the engine never saw it start; its run time dates it instead.
+                secondsAgo: attempt.launch == nil ? nil : MonotonicClock.now() - attempt.since)
         }
         try perform(
             handle.machine.attemptEnded(index, ending: ending, now: MonotonicClock.now()), on: handle,

@@ -48,7 +48,8 @@ public final class RunDriver {
             let runID = try queue.enqueue(
                 RunRequest(
                     versionID: versionID, params: params, logicalDate: plan.logicalDate, trigger: "manual",
-                    triggeredBy: user))
+                    triggeredBy: user),
+                reservedBy: engine.ownerID)
         else { throw SystemError("internal error: the run was not queued") }
         guard let claimed = try claimWhenAllowed(runID: runID, dag: spec.name, limit: spec.maxActiveRuns) else {
             return RunResult(runID: runID, state: .cancelled, interruptedBy: engine.interrupted)

@@ -38,6 +38,9 @@ public struct Migration: Sendable {
         Migration(
             version: 10, name: "cost_per_step",
             sql: String(decoding: PackageResources.v0010_cost_per_step_sql, as: UTF8.self)),
+        Migration(
+            version: 11, name: "reserved_runs",
+            sql: String(decoding: PackageResources.v0011_reserved_runs_sql, as: UTF8.self)),
     ]
 
     /// The schema version this build expects.

@@ -70,17 +70,20 @@ public struct RunQueue: Sendable {
 
     /// Queues a run (state `queued`) and wakes the engines; returns its id, or nil when its fire time is queued
     /// already (the unique fire-time constraint).
-    public func enqueue(_ request: RunRequest) throws -> Int64? {
+    ///
+    /// `reservedBy` is the engine that queues the run to start it itself (a foreground `sluice run`): no other
+    /// engine claims it, and `cancelAbandoned` cancels it once that engine is gone without starting it.
+    public func enqueue(_ request: RunRequest, reservedBy: Int64? = nil) throws -> Int64? {
         try connection.query(
             """
             WITH v AS (SELECT id, dag_id FROM dag_version WHERE id = \(request.versionID)),
             r AS (
                 INSERT INTO run (dag_id, dag_version_id, state, trigger, triggered_by, params, logical_date,
-                                 scheduled_for, data_interval_start, data_interval_end)
+                                 scheduled_for, data_interval_start, data_interval_end, reserved_by)
                 SELECT v.dag_id, v.id, 'queued', \(request.trigger), \(request.triggeredBy), \(json: request.params)::jsonb,
                        \(request.logicalDate)::date, to_timestamp(\(request.scheduledFor.map { $0.timeIntervalSince1970 })),
                        to_timestamp(\(request.scheduledFor.map { $0.timeIntervalSince1970 })),
-                       to_timestamp(\(request.intervalEnd.map { $0.timeIntervalSince1970 }))
+                       to_timestamp(\(request.intervalEnd.map { $0.timeIntervalSince1970 })), \(reservedBy)
                 FROM v
                 ON CONFLICT (dag_id, scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING
                 RETURNING id
@@ -177,6 +180,22 @@ public struct RunQueue: Sendable {
         else { return nil }
         if (row.int("now_cancelled") ?? 0) > 0 { return .cancelled }
         return RunState(rawValue: before)
+    }
+
+    /// Cancels the runs `engine` queued to start itself and never started (it is gone); returns their ids.
+    public func cancelAbandoned(reservedBy engine: Int64, because reason: String) throws -> [Int64] {
+        try connection.query(
+            """
+            WITH q AS (
+                UPDATE run SET state = 'cancelled', ended_at = clock_timestamp(), message = \(reason)
+                WHERE reserved_by = \(engine) AND state = 'queued' RETURNING id
+            ), e AS (
+                INSERT INTO event (run_id, kind, from_state, to_state, detail)
+                SELECT id, 'run', 'queued', 'cancelled', \(reason) FROM q
+            )
+            SELECT id FROM q ORDER BY id
+            """
+        ).rows.compactMap { $0.int("id") }
     }
 
     /// Cancel requests pending for runs `owner` drives.

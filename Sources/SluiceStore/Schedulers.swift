@@ -88,6 +88,18 @@ public struct Schedulers: Sendable {
         ).rows.map(Self.row)
     }
 
+    /// The engines that queued runs to start themselves and have not started them yet (see `RunQueue.enqueue`).
+    public func reservingQueuedRuns() throws -> [SchedulerRow] {
+        try connection.query(
+            """
+            SELECT DISTINCT s.id, s.kind, s.host, s.pid, s.pid_start, s.stopped_at IS NOT NULL AS stopped,
+                   extract(epoch FROM clock_timestamp() - s.heartbeat_at)::float8 AS age
+            FROM run r JOIN scheduler s ON s.id = r.reserved_by
+            WHERE r.state = 'queued'
+            """
+        ).rows.map(Self.row)
+    }
+
     private static func row(_ row: PGRow) -> SchedulerRow {
         SchedulerRow(
             id: row.int("id")!, kind: row["kind"] ?? "", host: row["host"] ?? "", pid: Int32(row.int("pid") ?? 0),

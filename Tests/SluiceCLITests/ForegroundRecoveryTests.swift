@@ -113,6 +113,33 @@ struct ForegroundRecoveryTests {
         #expect(Set(runs.compactMap { $0["state"] as? String }) == ["failed", "succeeded"], "\(runs)")
     }
 
+    /// A `sluice run` killed while it waits for its DAG's slot leaves no run queued for a service to start
+    /// later, unasked: the next command cancels it, and says why.
+    @Test func aRunKilledWhileItWaitsForItsSlotIsCancelledNotLeftQueued() throws {
+        let project = try Project()
+        defer { project.remove() }
+        let first = try startHeldRun(project, marker: UUID().uuidString)
+        let second = try SluiceBinary.start(
+            ["run", "dags/held.yaml"], in: project.path, env: ["SLUICE_DATABASE_URL": project.databaseURL])
+        #expect(second.waitForLine { $0.contains("run 2 starts when one ends") } != nil, "\(second.transcript)")
+        kill(second.process.pid, SIGKILL)
+        _ = second.finish()
+        let status = try project.sluice("status")
+        #expect(status.code == 0, "\(status.stderr)")
+        let show = try project.sluice("runs", "show", "2", "--json").json()
+        let run = try #require(show["run"] as? [String: Any])
+        #expect(run["state"] as? String == "cancelled", "\(run)")
+        let database = try PGConnection(conninfo: project.databaseURL)
+        let why = try database.query("SELECT message FROM run WHERE id = 2").rows.first?["message"]
+        #expect(why?.contains("ended while the run waited for its slot") == true, "\(why ?? "no message")")
+        // The first run is untouched, and a service finds nothing to start.
+        _ = try project.directory.write("hold.go", "")
+        #expect(first.finish() == 0, "\(first.transcript)")
+        #expect(try project.sluice("serve", "--once").code == 0)
+        let runs = try #require(try project.sluice("runs", "--json").json()["runs"] as? [[String: Any]])
+        #expect(runs.map { $0["state"] as? String } == ["cancelled", "succeeded"], "\(runs)")
+    }
+
     @Test func runsInSeparateProcessesShareTheHostsCapacityAndMaxActiveRuns() throws {
         let project = try Project()
         defer { project.remove() }

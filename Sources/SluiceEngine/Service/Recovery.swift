@@ -72,6 +72,16 @@ public enum Recovery {
         }
     }
 
+    /// Cancels the runs of `sluice run` processes killed while they waited for their DAG's slot: such a run never
+    /// started, and nobody else may start it (the user stopped it), so it is not left queued.
+    static func cancelAbandonedRuns(store: Store, host: String) throws {
+        for gone in try Schedulers(store: store).reservingQueuedRuns().filter({ isGone($0, host: host) }) {
+            _ = try RunQueue(store: store).cancelAbandoned(
+                reservedBy: gone.id,
+                because: "its sluice run (pid \(gone.pid) on \(gone.host)) ended while the run waited for its slot")
+        }
+    }
+
     /// True when the engine that owns runs is gone.
     static func isGone(_ owner: SchedulerRow, host: String) -> Bool {
         if owner.stopped { return true }
@@ -93,6 +103,7 @@ public enum Recovery {
     /// `compose` makes the engine's parts, only when there is something to sweep.
     public static func sweep(store: Store, host: String = RunOptions.hostName(), compose: () -> EngineSetup) throws {
         let schedulers = Schedulers(store: store)
+        try cancelAbandonedRuns(store: store, host: host)
         let owners = try schedulers.ownersOfRunningRuns(except: -1).filter { isGone($0, host: host) }
         let unleased = try RunQueue(store: store).unleasedRunning(host: host).filter { kill($0.pid, 0) != 0 }
         if owners.isEmpty && unleased.isEmpty { return }

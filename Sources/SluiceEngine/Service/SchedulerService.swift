@@ -282,6 +282,7 @@ public final class SchedulerService: @unchecked Sendable {
             engine: engine, store: store, logRoot: { self.settings.logsRoot + "/" + $0 },
             observer: { LoggingObserver(logger: self.logger, runID: $0, dag: $1) })
         for run in taken { logger.info("took over run \(run): its engine is gone; its attempts were adopted") }
+        try Recovery.cancelAbandonedRuns(store: store, host: engine.options.host)
     }
 }
 
