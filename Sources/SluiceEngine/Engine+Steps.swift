@@ -94,7 +94,7 @@ extension Engine {
             cpus: options.capacity.cpus, memoryBytes: options.capacity.memoryBytes, gpus: options.capacity.gpus)
         let begun: (id: Int64, gpus: [Int])?
         do {
-            begun = try Phases.measure("begin: the attempt recorded (SQL, waits for its WAL flush)") {
+            begun = try Phases.measure("begin: the attempt recorded, with the ending before it (SQL, one WAL flush)") {
                 try durably(
                     "the start of step \(step.key)",
                     write: {
@@ -198,7 +198,9 @@ extension Engine {
                 let polled = MonotonicClock.now()
                 guard let exit = executor.poll(attempt.running) else { continue }
                 Phases.add("step: runs, until the engine reads its end", seconds: polled - attempt.since)
-                Phases.add("collect: status file, cgroup usage, cgroup removed", seconds: MonotonicClock.now() - polled)
+                Phases.add(
+                    "collect: status file, cgroup usage (removed once the next step has started)",
+                    seconds: MonotonicClock.now() - polled)
                 try conclude(index, of: handle, exit: exit)
             }
             if let handler = handle.activeHandler, let exit = executor.poll(handler.running) {
@@ -272,16 +274,22 @@ extension Engine {
                         retryDelay: $0.retryDelay)
                 }
                 guard let attemptID = attemptIDs[step] else { continue }
-                // A step made ready, or one already waiting for the slot this ending frees, starts next, and
-                // that start's flush makes this ending durable too (concurrent steps share flushes this way).
-                // Should the start not come, the watcher's status file still holds the ending (see
-                // docs/architecture.md).
+                // A step made ready, or one already waiting for the slot this ending frees, starts next: this
+                // ending goes with that start's statement, in its round trip and its commit (concurrent steps
+                // share flushes this way). Should the start not come, it is sent at the end of the turn; should
+                // the engine die first, the watcher's status file still holds the ending (docs/architecture.md).
                 let startsNext = stepChanges.contains { $0.to == .ready } || handle.machine.nextToLaunch() != nil
-                try Phases.measure("end: the attempt's end and step changes recorded (SQL)") {
-                    try durably("the end of attempt \(number) of step \(handle.keys[step])") {
+                try Phases.measure("end: the attempt's end and step changes recorded, or queued for the next begin") {
+                    if startsNext {
                         try recorder.endAttempt(
                             runID: handle.runID, stepID: handle.stepIDs[step], attemptID: attemptID, ending: ending,
-                            stepChanges: stepChanges, flush: !startsNext, started: starts[step])
+                            stepChanges: stepChanges, withNext: true, started: starts[step])
+                    } else {
+                        try durably("the end of attempt \(number) of step \(handle.keys[step])") {
+                            try recorder.endAttempt(
+                                runID: handle.runID, stepID: handle.stepIDs[step], attemptID: attemptID,
+                                ending: ending, stepChanges: stepChanges, started: starts[step])
+                        }
                     }
                 }
                 let final = changes.first { $0.step == step }?.to ?? .failed
@@ -305,6 +313,12 @@ extension Engine {
                 }
             }
         }
+    }
+
+    /// Sends the endings queued to go with a start that did not come in this turn.
+    func sendQueuedEndings() throws {
+        guard store.connection.hasQueued else { return }
+        try durably("the end of an attempt") { try recorder.sendQueued() }
     }
 
     /// Records the run's end once its handlers are done.

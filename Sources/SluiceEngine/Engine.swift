@@ -93,6 +93,7 @@ public final class Engine {
 
     /// Marks this engine stopped in the database: what it still owns may be taken over at once.
     public func retire() {
+        try? sendQueuedEndings()
         try? schedulers.stop(ownerID)
         listener.close()
     }
@@ -162,6 +163,8 @@ public final class Engine {
     @discardableResult
     public func turn(waitAtMost: Double? = nil, extraFDs: [Int32] = []) throws -> [RunResult] {
         try launchEverywhere()
+        try sendQueuedEndings()
+        executor.tidy()
         var results = finished
         finished = []
         if stopping {
@@ -208,6 +211,8 @@ public final class Engine {
         if after >= nextHeartbeat { renewLease(now: after) }
         if let interval = options.tickInterval, interval > 0 { for handle in runs.values { handle.observer.tick() } }
         try launchEverywhere()
+        try sendQueuedEndings()
+        executor.tidy()
         results += finished
         finished = []
         return results

@@ -19,6 +19,9 @@ public protocol Executor: Sendable {
     func adopt(_ record: AttemptRecord) -> Adoption
     /// Forgets an attempt whose ending is recorded: its status file and private files go.
     func release(_ attempt: RunningAttempt)
+    /// Does the clean-up put off until the engine has started what comes next (the emptied cgroups of the
+    /// attempts already collected are removed): the engine calls it before it waits.
+    func tidy()
 }
 
 /// What the engine recorded about an attempt, enough to find it again.
@@ -73,8 +76,6 @@ public struct AttemptExit: Sendable {
     public let wallSeconds: Double
     /// Bytes of log output dropped past the cap.
     public let droppedLogBytes: Int64
-    /// A problem cleaning up (a cgroup that could not be removed), for the operator's log.
-    public let cleanupProblem: String?
     /// What the attempt wrote to its output file; nil when it had none or it could not be read.
     public var outputBytes: [UInt8]?
     /// Why its logs or outputs are incomplete: a write that failed, a full disk, an unreadable output file.
@@ -86,13 +87,12 @@ public struct AttemptExit: Sendable {
 
     /// Creates an exit record.
     public init(
-        status: ProcessExit, usage: CgroupUsage?, wallSeconds: Double, droppedLogBytes: Int64, cleanupProblem: String?
+        status: ProcessExit, usage: CgroupUsage?, wallSeconds: Double, droppedLogBytes: Int64
     ) {
         self.status = status
         self.usage = usage
         self.wallSeconds = wallSeconds
         self.droppedLogBytes = droppedLogBytes
-        self.cleanupProblem = cleanupProblem
     }
 }
 

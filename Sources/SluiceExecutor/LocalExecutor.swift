@@ -17,9 +17,13 @@ public struct LocalExecutor: Executor {
     /// The enforcement in effect.
     public let control: ResourceControl
     private let spawner = ShimSpawner()
+    private let leftovers: CgroupLeftovers
 
     /// Creates an executor that enforces through `control`.
-    public init(control: ResourceControl = .rlimitsOnly) { self.control = control }
+    public init(control: ResourceControl = .rlimitsOnly) {
+        self.control = control
+        leftovers = CgroupLeftovers(backend: control.backend)
+    }
 
     /// `cgroup v1`, `cgroup v2` or `rlimit`.
     public var enforcementSummary: String { control.summary }
@@ -219,23 +223,18 @@ public struct LocalExecutor: Executor {
     private func collect(_ attempt: RunningAttempt) -> AttemptExit {
         let status = ShimProtocol.readStatus(attempt.statusDirectory, name: attempt.record.logName + ".status")
         var usage: CgroupUsage?
-        var cleanup: String?
         if let cgroup = attempt.cgroup, let backend = control.backend {
             // A watcher that recorded the ending emptied the cgroup first; otherwise empty it here. Removal
-            // still kills whatever is left if the kernel reports the cgroup busy.
+            // (which still kills whatever is left if the kernel reports the cgroup busy) waits for `tidy`.
             if status?.state != "ended" { backend.killAll(cgroup) }
             usage = backend.usage(cgroup)
-            do {
-                try backend.remove(cgroup)
-            } catch {
-                cleanup = "\(error)"
-            }
+            leftovers.add(cgroup)
         }
         guard let status, status.state == "ended" else {
             // The watcher died without a word: stop what may still run of the step; its ending is unknown.
             if let pid = status?.pid, pid > 0 { kill(-pid, SIGKILL) }
             var exit = AttemptExit(
-                status: .unknown, usage: usage, wallSeconds: 0, droppedLogBytes: 0, cleanupProblem: cleanup)
+                status: .unknown, usage: usage, wallSeconds: 0, droppedLogBytes: 0)
             exit.recordProblem = "its watcher (sluice-shim) ended without recording how the step ended"
             attempt.outputFile?.remove()
             return exit
@@ -245,7 +244,7 @@ public struct LocalExecutor: Executor {
             systemCPU: status.systemCpu ?? 0, maxRSSBytes: status.maxRssBytes ?? 0)
         var exit = AttemptExit(
             status: processExit, usage: usage, wallSeconds: status.wallSeconds ?? 0,
-            droppedLogBytes: (status.droppedStdout ?? 0) + (status.droppedStderr ?? 0), cleanupProblem: cleanup)
+            droppedLogBytes: (status.droppedStdout ?? 0) + (status.droppedStderr ?? 0))
         exit.stop = status.stop
         exit.killed = status.killed ?? false
         var problems: [String] = []
@@ -368,12 +367,16 @@ public struct LocalExecutor: Executor {
     /// own record of how it ended (removing it would cost every step a file system write for nothing).
     public func release(_ attempt: RunningAttempt) {}
 
+    /// Removes the cgroups of the attempts collected since the last call.
+    public func tidy() { leftovers.removeAll() }
+
     /// Starts an attempt and waits for it to end (tools and tests).
     public func runToEnd(_ launch: AttemptLaunch) throws(LaunchFailure) -> AttemptExit {
         let running = try start(launch)
         while true {
             if let exit = poll(running) {
                 release(running)
+                tidy()
                 return exit
             }
             _ = Poller.wait(running.waitFD.map { [$0] } ?? [], timeout: running.waitFD == nil ? 0.05 : nil)

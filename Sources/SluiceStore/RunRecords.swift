@@ -194,7 +194,7 @@ public struct RunRecorder: Sendable {
     /// Applies step state changes, logging each as an event; fails if any step was not in its `from` state.
     public func changeSteps(runID: Int64, _ changes: [StepChange]) throws {
         guard !changes.isEmpty else { return }
-        try apply(runID: runID, changes: changes, attempt: nil)
+        try Self.mapConflicts { try connection.query(Self.changes(runID: runID, changes, attempt: nil)) }
     }
 
     /// Admits attempt `number` of a step against the host's capacity (counting every live attempt on the
@@ -327,17 +327,28 @@ public struct RunRecorder: Sendable {
 
     /// Records how an attempt ended together with the step changes that follow from it, in one statement.
     ///
-    /// With `flush` false it commits without waiting for its WAL flush: for an ending after which the engine
-    /// starts another attempt at once, whose `beginAttempt` waits for the flush of both (the WAL is written
-    /// in order). Either way the watcher's status file keeps the ending until it is recorded.
+    /// With `withNext` the statement is queued to go with the next statement on this connection, in its round
+    /// trip and its transaction (`PGConnection.sendWithNext`): for an ending after which the engine starts
+    /// another attempt at once, whose `beginAttempt` then records both with one commit and one WAL flush.
+    /// Until it is sent, the watcher's status file keeps the ending (as it does until any ending is recorded).
     ///
     /// `started` is the attempt's start when it was not recorded yet (a short step whose end came before the
     /// engine recorded it running): the same statement records it, with its event, as `attemptRunning` would.
     public func endAttempt(
         runID: Int64, stepID: Int64, attemptID: Int64, ending: AttemptEnding, stepChanges: [StepChange],
-        flush: Bool = true, started: AttemptStart? = nil
+        withNext: Bool = false, started: AttemptStart? = nil
     ) throws {
-        try apply(runID: runID, changes: stepChanges, attempt: (attemptID, ending, started), flush: flush)
+        let statement = Self.changes(runID: runID, stepChanges, attempt: (attemptID, ending, started))
+        if withNext {
+            connection.sendWithNext(statement)
+        } else {
+            try Self.mapConflicts { try connection.query(statement) }
+        }
+    }
+
+    /// Sends the endings queued to go with a statement that did not come.
+    public func sendQueued() throws {
+        try Self.mapConflicts { try connection.sendQueued() }
     }
 
     /// Adds an `on_failure`/`on_success` handler to a run as a `ready` step instance of role `handler`, so it
@@ -409,87 +420,81 @@ public struct RunRecorder: Sendable {
     }
 
     /// Step changes, and optionally an attempt's ending, as one statement: all of it happens or none does.
-    private func apply(
-        runID: Int64, changes: [StepChange], attempt: (id: Int64, ending: AttemptEnding, started: AttemptStart?)?,
-        flush: Bool = true
-    ) throws {
+    private static func changes(
+        runID: Int64, _ changes: [StepChange], attempt: (id: Int64, ending: AttemptEnding, started: AttemptStart?)?
+    ) -> SQL {
         let ending = attempt?.ending
         let started = attempt?.started
         let attemptConflict = "attempt \(attempt?.id ?? 0) had already ended"
         let stepConflict = "a step change in run \(runID) found the step in an unexpected state"
-        try Self.mapConflicts {
-            try connection.query(
-                ("""
-                WITH relaxed AS (
-                    SELECT set_config('synchronous_commit', CASE WHEN \(flush) THEN 'on' ELSE 'off' END, true)
-                ), prior AS (
-                    SELECT state FROM attempt WHERE id = \(attempt?.id)
-                ), a AS (
-                    UPDATE attempt SET state = \(ending?.state.rawValue), exit_code = \(ending?.exitCode),
-                        signal = \(ending?.signal), message = \(ending?.message), ended_at = clock_timestamp(),
-                        -- Recorded running with its end: it started when the engine learned it had, on this clock
-                        -- (as a start recorded at once would say); else as long before its end as it ran.
-                        started_at = coalesce(
-                            started_at,
-                            clock_timestamp() - make_interval(
-                                secs => coalesce(
-                                    \(started?.secondsAgo)::double precision, \(ending?.wallSeconds)::double precision, 0))),
-                        pid = coalesce(pid, \(started?.pid)), external_id = coalesce(external_id, \(started?.externalID)),
-                        executor_state = coalesce(executor_state, \(started?.executorState)::jsonb),
-                        wall_seconds = \(ending?.wallSeconds), user_cpu_seconds = \(ending?.userCPU),
-                        system_cpu_seconds = \(ending?.systemCPU), max_rss_bytes = \(ending?.maxRSSBytes),
-                        usage_source = \(ending?.usageSource),
-                        outputs = nullif(\(json: ending?.outputs ?? [:])::jsonb, '{}'),
-                        warnings = nullif(\(json: ending?.warnings ?? [])::jsonb, '[]')
-                    WHERE id = \(attempt?.id) AND state IN ('starting', 'running')
-                    RETURNING id, state, step_instance_id
-                ), c AS (
-                    SELECT * FROM ROWS FROM (jsonb_to_recordset(\(json: changes)::jsonb)
-                        AS (id bigint, from_state text, to_state text, exit_code integer, message text,
-                            retry_delay double precision))
-                        WITH ORDINALITY AS c(id, from_state, to_state, exit_code, message, retry_delay, n)
-                ), u AS (
-                    UPDATE step_instance s SET
-                        state = c.to_state,
-                        exit_code = coalesce(c.exit_code, s.exit_code),
-                        message = CASE WHEN c.to_state IN ('succeeded', 'running') THEN c.message
-                                       ELSE coalesce(c.message, s.message) END,
-                        started_at = CASE WHEN c.to_state = 'running' THEN coalesce(s.started_at, clock_timestamp())
-                                          ELSE s.started_at END,
-                        ended_at = CASE WHEN c.to_state IN ('pending', 'ready', 'running', 'retrying') THEN NULL
-                                        ELSE clock_timestamp() END,
-                        next_attempt_at = CASE WHEN c.retry_delay IS NULL THEN NULL
-                                               ELSE clock_timestamp() + make_interval(secs => c.retry_delay) END
-                    FROM c
-                    -- The id list lets the primary key find the rows: joined to the function alone, the
-                    -- planner guesses 100 rows and scans every step instance ever recorded.
-                    WHERE s.id = ANY (ARRAY(SELECT id FROM c)) AND s.id = c.id AND s.run_id = \(runID)
-                      AND s.state = c.from_state
-                    RETURNING s.id, c.from_state, c.to_state, c.message, c.n
-                ), e AS (
-                    -- The attempt's ending first, then the step changes in the order they were decided.
-                    INSERT INTO event (run_id, step_instance_id, attempt_id, kind, from_state, to_state, detail)
-                    SELECT \(runID), x.step_id, x.attempt_id, x.kind, x.from_state, x.to_state, x.detail FROM (
-                        -- A start recorded with the end comes first, as its own event.
-                        SELECT -1::bigint AS n, step_instance_id AS step_id, id AS attempt_id, 'attempt' AS kind,
-                               'starting' AS from_state, 'running' AS to_state, \("pid \(started?.pid ?? 0)")::text AS detail
-                        FROM a WHERE \(started?.pid)::integer IS NOT NULL AND (SELECT state FROM prior) = 'starting'
-                        UNION ALL
-                        SELECT 0::bigint AS n, step_instance_id AS step_id, id AS attempt_id, 'attempt' AS kind,
-                               NULL::text AS from_state, state AS to_state, \(ending?.message)::text AS detail FROM a
-                        UNION ALL
-                        SELECT n, id, NULL, 'step', from_state, to_state, message FROM u
-                    ) x ORDER BY x.n
-                )
-                SELECT CASE
-                    WHEN \(attempt?.id)::bigint IS NOT NULL AND (SELECT count(*) FROM a) <> 1
-                        THEN sluice_conflict(\(attemptConflict))
-                    WHEN EXISTS (SELECT 1 FROM a) AND pg_notify(\(RunQueue.capacityChannel), '') IS NULL THEN 0
-                    WHEN (SELECT count(*) FROM u) <> \(changes.count) THEN sluice_conflict(\(stepConflict))
-                    ELSE 0 END AS ok
-                FROM relaxed
-                """ as SQL).plannedOnce())
-        }
+        return
+            ("""
+        WITH prior AS (
+            SELECT state FROM attempt WHERE id = \(attempt?.id)
+        ), a AS (
+            UPDATE attempt SET state = \(ending?.state.rawValue), exit_code = \(ending?.exitCode),
+                signal = \(ending?.signal), message = \(ending?.message), ended_at = clock_timestamp(),
+                -- Recorded running with its end: it started when the engine learned it had, on this clock
+                -- (as a start recorded at once would say); else as long before its end as it ran.
+                started_at = coalesce(
+                    started_at,
+                    clock_timestamp() - make_interval(
+                        secs => coalesce(
+                            \(started?.secondsAgo)::double precision, \(ending?.wallSeconds)::double precision, 0))),
+                pid = coalesce(pid, \(started?.pid)), external_id = coalesce(external_id, \(started?.externalID)),
+                executor_state = coalesce(executor_state, \(started?.executorState)::jsonb),
+                wall_seconds = \(ending?.wallSeconds), user_cpu_seconds = \(ending?.userCPU),
+                system_cpu_seconds = \(ending?.systemCPU), max_rss_bytes = \(ending?.maxRSSBytes),
+                usage_source = \(ending?.usageSource),
+                outputs = nullif(\(json: ending?.outputs ?? [:])::jsonb, '{}'),
+                warnings = nullif(\(json: ending?.warnings ?? [])::jsonb, '[]')
+            WHERE id = \(attempt?.id) AND state IN ('starting', 'running')
+            RETURNING id, state, step_instance_id
+        ), c AS (
+            SELECT * FROM ROWS FROM (jsonb_to_recordset(\(json: changes)::jsonb)
+                AS (id bigint, from_state text, to_state text, exit_code integer, message text,
+                    retry_delay double precision))
+                WITH ORDINALITY AS c(id, from_state, to_state, exit_code, message, retry_delay, n)
+        ), u AS (
+            UPDATE step_instance s SET
+                state = c.to_state,
+                exit_code = coalesce(c.exit_code, s.exit_code),
+                message = CASE WHEN c.to_state IN ('succeeded', 'running') THEN c.message
+                               ELSE coalesce(c.message, s.message) END,
+                started_at = CASE WHEN c.to_state = 'running' THEN coalesce(s.started_at, clock_timestamp())
+                                  ELSE s.started_at END,
+                ended_at = CASE WHEN c.to_state IN ('pending', 'ready', 'running', 'retrying') THEN NULL
+                                ELSE clock_timestamp() END,
+                next_attempt_at = CASE WHEN c.retry_delay IS NULL THEN NULL
+                                       ELSE clock_timestamp() + make_interval(secs => c.retry_delay) END
+            FROM c
+            -- The id list lets the primary key find the rows: joined to the function alone, the
+            -- planner guesses 100 rows and scans every step instance ever recorded.
+            WHERE s.id = ANY (ARRAY(SELECT id FROM c)) AND s.id = c.id AND s.run_id = \(runID)
+              AND s.state = c.from_state
+            RETURNING s.id, c.from_state, c.to_state, c.message, c.n
+        ), e AS (
+            -- The attempt's ending first, then the step changes in the order they were decided.
+            INSERT INTO event (run_id, step_instance_id, attempt_id, kind, from_state, to_state, detail)
+            SELECT \(runID), x.step_id, x.attempt_id, x.kind, x.from_state, x.to_state, x.detail FROM (
+                -- A start recorded with the end comes first, as its own event.
+                SELECT -1::bigint AS n, step_instance_id AS step_id, id AS attempt_id, 'attempt' AS kind,
+                       'starting' AS from_state, 'running' AS to_state, \("pid \(started?.pid ?? 0)")::text AS detail
+                FROM a WHERE \(started?.pid)::integer IS NOT NULL AND (SELECT state FROM prior) = 'starting'
+                UNION ALL
+                SELECT 0::bigint AS n, step_instance_id AS step_id, id AS attempt_id, 'attempt' AS kind,
+                       NULL::text AS from_state, state AS to_state, \(ending?.message)::text AS detail FROM a
+                UNION ALL
+                SELECT n, id, NULL, 'step', from_state, to_state, message FROM u
+            ) x ORDER BY x.n
+        )
+        SELECT CASE
+            WHEN \(attempt?.id)::bigint IS NOT NULL AND (SELECT count(*) FROM a) <> 1
+                THEN sluice_conflict(\(attemptConflict))
+            WHEN EXISTS (SELECT 1 FROM a) AND pg_notify(\(RunQueue.capacityChannel), '') IS NULL THEN 0
+            WHEN (SELECT count(*) FROM u) <> \(changes.count) THEN sluice_conflict(\(stepConflict))
+            ELSE 0 END AS ok
+        """ as SQL).plannedOnce()
     }
 
     /// Turns the `sluice_conflict` error (SQLSTATE SL409) into a `StateConflict`.

@@ -23,7 +23,7 @@ struct LocalExecutorTests {
     }
 
     private func exit(_ status: ProcessExit) -> AttemptExit {
-        AttemptExit(status: status, usage: nil, wallSeconds: 0.1, droppedLogBytes: 0, cleanupProblem: nil)
+        AttemptExit(status: status, usage: nil, wallSeconds: 0.1, droppedLogBytes: 0)
     }
 
     @Test func outputGoesToOneLogFilePerStream() throws {

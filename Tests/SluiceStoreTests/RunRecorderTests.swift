@@ -144,7 +144,8 @@ struct RunRecorderTests {
             stepChanges: [
                 StepChange(id: run.stepIDs[0], from: .running, to: .succeeded, exitCode: 0),
                 StepChange(id: run.stepIDs[1], from: .pending, to: .ready),
-            ], flush: false)
+            ], withNext: true)
+        try recorder.sendQueued()
         #expect(try scans() == before)
         #expect(try store.connection.query("SHOW synchronous_commit").rows[0]["synchronous_commit"] == "on")
         let lines = try store.connection.query("SELECT count(*) AS n FROM cost_line WHERE attempt_id = \(attempt)")

@@ -46,9 +46,25 @@ public final class PGConnection: Sendable {
         try withSession { session in try session.query(sql) }
     }
 
+    /// Queues a write to go with the next statement run on this connection: in the same round trip (libpq's
+    /// pipeline mode) and the same transaction, before it. So it commits when that statement commits, and as
+    /// durably; if either fails, neither commits. `sendQueued` sends what no statement has carried yet.
+    public func sendWithNext(_ sql: SQL) {
+        handle.withLock { $0?.queued.append(sql) }
+    }
+
+    /// Whether writes are queued to go with the next statement.
+    public var hasQueued: Bool { handle.withLock { !($0?.queued.isEmpty ?? true) } }
+
+    /// Sends the queued writes now, in one round trip and one transaction of their own.
+    public func sendQueued() throws {
+        try withSession { session in try session.sendQueued() }
+    }
+
     /// Runs statements inside one transaction, holding the connection for its whole length.
     public func transaction<T: Sendable>(_ body: (PGSession) throws -> T) throws -> T {
         try withSession { session in
+            try session.sendQueued()
             try session.script("BEGIN")
             do {
                 let value = try body(session)
@@ -73,10 +89,14 @@ public final class PGConnection: Sendable {
             for (text, statement) in connection.prepared {
                 result["PREPARE " + text, default: 0] += 1
                 result[text, default: 0] += statement.executions
+                if statement.rides > 0 { result[PGConnection.riding + text, default: 0] += statement.rides }
             }
             return result
         }
     }
+
+    /// How `roundTrips` names the executions of a statement that went in another's round trip (`sendWithNext`).
+    public static let riding = "(with the next) "
 
     /// Gives exclusive use of the connection for several statements.
     public func withSession<T: Sendable>(_ body: (PGSession) throws -> T) throws -> T {
@@ -85,7 +105,8 @@ public final class PGConnection: Sendable {
         return try handle.withLock { (connection) throws -> T in
             guard let connection else { throw DatabaseError(.connection, "the connection is closed") }
             let pointer = connection.pointer
-            if PQstatus(pointer) != CONNECTION_OK {
+            if PQstatus(pointer) != CONNECTION_OK || connection.mustReset {
+                connection.mustReset = false
                 connection.prepared.removeAll()
                 connection.otherRoundTrips.removeAll()
                 connection.genericPlans = false
@@ -115,6 +136,13 @@ final class ConnectionHandle {
     var genericPlans = false
     /// Round trips that ran no prepared statement (scripts, settings), by text.
     var otherRoundTrips: [String: Int] = [:]
+    /// Writes waiting to go with the next statement (`PGConnection.sendWithNext`), oldest first.
+    var queued: [SQL] = []
+    /// How many of the queued writes (the first ones) may have committed already: a round trip that carried
+    /// them lost its connection before their reply came.
+    var queuedMaybeCommitted = 0
+    /// A pipeline was left in a state the session cannot go on from: reconnect before the next statement.
+    var mustReset = false
 
     init(pointer: OpaquePointer) { self.pointer = pointer }
 }
@@ -122,45 +150,32 @@ final class ConnectionHandle {
 /// A statement prepared on a connection: its name, and its executions (counted where it is looked up anyway).
 final class PreparedStatement {
     let name: String
+    /// Executions in a round trip of their own (or as the last of a pipeline).
     var executions = 0
+    /// Executions that went in the round trip of the statement after them.
+    var rides = 0
 
     init(name: String) { self.name = name }
 }
 
 /// Exclusive use of a connection, valid only inside `withSession` or `transaction`.
 public struct PGSession {
-    fileprivate let connection: ConnectionHandle
-    fileprivate let secrets: [String]
-    private var pointer: OpaquePointer { connection.pointer }
+    let connection: ConnectionHandle
+    let secrets: [String]
+    var pointer: OpaquePointer { connection.pointer }
 
     fileprivate init(connection: ConnectionHandle, secrets: [String]) {
         self.connection = connection
         self.secrets = secrets
     }
 
-    /// Runs one statement with bound parameters, prepared once per connection and reused.
+    /// Runs one statement with bound parameters, prepared once per connection and reused; the writes queued
+    /// to go with it (`PGConnection.sendWithNext`) go first, in its round trip and transaction.
     @discardableResult
     public func query(_ sql: SQL) throws -> PGResult {
-        if sql.plansOnce != connection.genericPlans, PQtransactionStatus(pointer) == PQTRANS_IDLE {
-            // Read by PostgreSQL when a prepared statement executes; switched only when the kind changes,
-            // so a run's per-step statements pay for it once. Never inside a transaction, whose rollback
-            // would undo the setting behind this flag's back.
-            let setting =
-                sql.plansOnce
-                ? "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off"
-                : "RESET plan_cache_mode; RESET enable_seqscan"
-            connection.otherRoundTrips[setting, default: 0] += 1
-            _ = try consume(PQexec(pointer, setting))
-            connection.genericPlans = sql.plansOnce
-        }
-        let statement: PreparedStatement
-        if let known = connection.prepared[sql.text] {
-            statement = known
-        } else {
-            statement = PreparedStatement(name: "sluice_\(connection.prepared.count + 1)")
-            _ = try consume(PQprepare(pointer, statement.name, sql.text, Int32(sql.binds.count), nil))
-            connection.prepared[sql.text] = statement
-        }
+        if !connection.queued.isEmpty, let result = try carryQueued(with: sql) { return result }
+        try usePlanMode(of: sql)
+        let statement = try prepared(sql)
         statement.executions += 1
         let name = statement.name
         let result: OpaquePointer? = withCStringArray(sql.binds) { values in
@@ -169,13 +184,40 @@ public struct PGSession {
         return try consume(result)
     }
 
-    /// Runs SQL text with no parameters; it may hold several statements (used for migrations).
+    /// Sets the session's planning for `sql`'s kind of statement, if the last statement was of the other kind.
+    func usePlanMode(of sql: SQL) throws {
+        guard sql.plansOnce != connection.genericPlans, PQtransactionStatus(pointer) == PQTRANS_IDLE else { return }
+        // Read by PostgreSQL when a prepared statement executes; switched only when the kind changes,
+        // so a run's per-step statements pay for it once. Never inside a transaction, whose rollback
+        // would undo the setting behind this flag's back.
+        let setting =
+            sql.plansOnce
+            ? "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off"
+            : "RESET plan_cache_mode; RESET enable_seqscan"
+        connection.otherRoundTrips[setting, default: 0] += 1
+        _ = try consume(PQexec(pointer, setting))
+        connection.genericPlans = sql.plansOnce
+    }
+
+    /// The statement prepared for `sql`'s text on this connection, prepared now if it was not yet.
+    func prepared(_ sql: SQL) throws -> PreparedStatement {
+        if let known = connection.prepared[sql.text] { return known }
+        let statement = PreparedStatement(name: "sluice_\(connection.prepared.count + 1)")
+        _ = try consume(PQprepare(pointer, statement.name, sql.text, Int32(sql.binds.count), nil))
+        connection.prepared[sql.text] = statement
+        return statement
+    }
+
+    /// Runs SQL text with no parameters; it may hold several statements (used for migrations). Queued writes
+    /// are sent first, on their own.
     public func script(_ text: String) throws {
+        try sendQueued()
         connection.otherRoundTrips[text, default: 0] += 1
         _ = try consume(PQexec(pointer, text))
     }
 
-    private func consume(_ result: OpaquePointer?) throws -> PGResult {
+    /// Turns a result into rows, or into the error it reports; frees it either way.
+    func consume(_ result: OpaquePointer?) throws -> PGResult {
         defer { PQclear(result) }
         guard let result else {
             throw DatabaseError(
@@ -244,7 +286,7 @@ extension PGConnection {
 }
 
 /// Calls `body` with a C array of optional C strings.
-private func withCStringArray<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+func withCStringArray<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
     let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }
     defer { for p in pointers { free(p) } }
     let constPointers = pointers.map { UnsafePointer($0) }
