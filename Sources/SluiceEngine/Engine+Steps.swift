@@ -283,15 +283,16 @@ extension Engine {
                     if startsNext {
                         try recorder.endAttempt(
                             runID: handle.runID, stepID: handle.stepIDs[step], attemptID: attemptID, ending: ending,
-                            stepChanges: stepChanges, withNext: true, started: starts[step])
+                            stepChanges: stepChanges, withNext: true, started: starts[step], costLater: true)
                     } else {
                         try durably("the end of attempt \(number) of step \(handle.keys[step])") {
                             try recorder.endAttempt(
                                 runID: handle.runID, stepID: handle.stepIDs[step], attemptID: attemptID,
-                                ending: ending, stepChanges: stepChanges, started: starts[step])
+                                ending: ending, stepChanges: stepChanges, started: starts[step], costLater: true)
                         }
                     }
                 }
+                costPending.append(attemptID)
                 let final = changes.first { $0.step == step }?.to ?? .failed
                 if final.isTerminal { handle.remember(step, final, outputs: ending.outputs) }
                 handle.observer.attemptEnded(step: handle.keys[step], attempt: number, ending: ending, stepState: final)
@@ -319,6 +320,14 @@ extension Engine {
     func sendQueuedEndings() throws {
         guard store.connection.hasQueued else { return }
         try durably("the end of an attempt") { try recorder.sendQueued() }
+    }
+
+    /// Costs the attempts whose end was recorded in this turn, now that what follows them has started (so the
+    /// costing runs while the next step does). Should it fail, the run's end costs them (`finishRun`).
+    func costEndings() {
+        guard !costPending.isEmpty else { return }
+        try? recorder.costAttempts(costPending)
+        costPending = []
     }
 
     /// Records the run's end once its handlers are done.

@@ -37,6 +37,8 @@ public final class Engine {
     /// Order runs were started in, so launches are fair between them.
     var order: [Int64] = []
     var finished: [RunResult] = []
+    /// Attempts whose end is recorded and whose costing waits for the end of the turn (`costEndings`).
+    var costPending: [Int64] = []
     /// SIGINT/SIGTERM received and not acted on yet (a write was being retried).
     var pendingSignals: [Int32] = []
     /// True after the first SIGINT/SIGTERM: every run is being cancelled.
@@ -165,6 +167,7 @@ public final class Engine {
         try launchEverywhere()
         try sendQueuedEndings()
         executor.tidy()
+        costEndings()
         var results = finished
         finished = []
         if stopping {
@@ -213,6 +216,7 @@ public final class Engine {
         try launchEverywhere()
         try sendQueuedEndings()
         executor.tidy()
+        costEndings()
         results += finished
         finished = []
         return results

@@ -41,6 +41,9 @@ public struct Migration: Sendable {
         Migration(
             version: 11, name: "reserved_runs",
             sql: String(decoding: PackageResources.v0011_reserved_runs_sql, as: UTF8.self)),
+        Migration(
+            version: 12, name: "cost_after_the_turn",
+            sql: String(decoding: PackageResources.v0012_cost_after_the_turn_sql, as: UTF8.self)),
     ]
 
     /// The schema version this build expects.

@@ -334,11 +334,15 @@ public struct RunRecorder: Sendable {
     ///
     /// `started` is the attempt's start when it was not recorded yet (a short step whose end came before the
     /// engine recorded it running): the same statement records it, with its event, as `attemptRunning` would.
+    ///
+    /// With `costLater` the attempt is not costed by this statement's trigger: the caller costs it with
+    /// `costAttempts` once it has started what comes next, and `finishRun` costs whatever it did not.
     public func endAttempt(
         runID: Int64, stepID: Int64, attemptID: Int64, ending: AttemptEnding, stepChanges: [StepChange],
-        withNext: Bool = false, started: AttemptStart? = nil
+        withNext: Bool = false, started: AttemptStart? = nil, costLater: Bool = false
     ) throws {
-        let statement = Self.changes(runID: runID, stepChanges, attempt: (attemptID, ending, started))
+        let statement = Self.changes(
+            runID: runID, stepChanges, attempt: (attemptID, ending, started, costLater))
         if withNext {
             connection.sendWithNext(statement)
         } else {
@@ -349,6 +353,16 @@ public struct RunRecorder: Sendable {
     /// Sends the endings queued to go with a statement that did not come.
     public func sendQueued() throws {
         try Self.mapConflicts { try connection.sendQueued() }
+    }
+
+    /// Costs attempts whose end was recorded with `costLater`. It commits without waiting for its WAL flush
+    /// (the next start's flush, or the run's end, makes it durable); lines already written are kept.
+    public func costAttempts(_ ids: [Int64]) throws {
+        try connection.query(
+            ("""
+            SELECT set_config('synchronous_commit', 'off', true) AS relaxed,
+                   sluice_cost_attempts(\(PGArray(ids))::bigint[]) AS written
+            """ as SQL).plannedOnce())
     }
 
     /// Adds an `on_failure`/`on_success` handler to a run as a `ready` step instance of role `handler`, so it
@@ -378,6 +392,7 @@ public struct RunRecorder: Sendable {
     /// Ends a run that cannot go on (its engine is gone and nothing of it runs): steps not ended are cancelled,
     /// attempts still marked live are `lost`, and the run is `failed` with `message`.
     public func abandonRun(runID: Int64, message: String) throws {
+        try connection.query("SELECT sluice_cost_run(\(runID)) AS written")
         try connection.query(
             """
             WITH a AS (
@@ -404,8 +419,10 @@ public struct RunRecorder: Sendable {
             """)
     }
 
-    /// Moves the run to a terminal state and wakes whoever waits for a run of its DAG to end.
+    /// Moves the run to a terminal state and wakes whoever waits for a run of its DAG to end; first costs what
+    /// of it was not costed yet (attempts ended with `costLater` whose costing did not come).
     public func finishRun(runID: Int64, state: RunState, message: String? = nil) throws {
+        try connection.query("SELECT sluice_cost_run(\(runID)) AS written")
         try connection.query(
             """
             WITH r AS (
@@ -421,7 +438,8 @@ public struct RunRecorder: Sendable {
 
     /// Step changes, and optionally an attempt's ending, as one statement: all of it happens or none does.
     private static func changes(
-        runID: Int64, _ changes: [StepChange], attempt: (id: Int64, ending: AttemptEnding, started: AttemptStart?)?
+        runID: Int64, _ changes: [StepChange],
+        attempt: (id: Int64, ending: AttemptEnding, started: AttemptStart?, costLater: Bool)?
     ) -> SQL {
         let ending = attempt?.ending
         let started = attempt?.started
@@ -447,7 +465,8 @@ public struct RunRecorder: Sendable {
                 system_cpu_seconds = \(ending?.systemCPU), max_rss_bytes = \(ending?.maxRSSBytes),
                 usage_source = \(ending?.usageSource),
                 outputs = nullif(\(json: ending?.outputs ?? [:])::jsonb, '{}'),
-                warnings = nullif(\(json: ending?.warnings ?? [])::jsonb, '[]')
+                warnings = nullif(\(json: ending?.warnings ?? [])::jsonb, '[]'),
+                costed_by_engine = \(attempt?.costLater ?? false)
             WHERE id = \(attempt?.id) AND state IN ('starting', 'running')
             RETURNING id, state, step_instance_id
         ), c AS (

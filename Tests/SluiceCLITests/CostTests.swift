@@ -329,9 +329,11 @@ struct CostTests {
 
         // An attempt recorded before costs were kept: no lines, no tags. Backfill costs it at the price then.
         let database = try PGConnection(conninfo: project.databaseURL)
-        try database.query("ALTER TABLE attempt DISABLE TRIGGER attempt_costed_on_end")
         #expect(try project.sluice("run", "dags/cached.yaml", "--force").code == 0)
-        try database.query("ALTER TABLE attempt ENABLE TRIGGER attempt_costed_on_end")
+        try database.query("ALTER TABLE cost_line DISABLE TRIGGER cost_line_is_final")
+        try database.query("DELETE FROM cost_line WHERE attempt_id = (SELECT max(id) FROM attempt)")
+        try database.query("ALTER TABLE cost_line ENABLE TRIGGER cost_line_is_final")
+        try database.query("DELETE FROM attempt_cost WHERE attempt_id = (SELECT max(id) FROM attempt)")
         try database.query("UPDATE attempt SET tag_set_id = NULL WHERE id = (SELECT max(id) FROM attempt)")
         // Run 4 reuses that attempt, which has no cost yet: its saving is unknown until the backfill.
         #expect(try project.sluice("run", "dags/cached.yaml").code == 0)

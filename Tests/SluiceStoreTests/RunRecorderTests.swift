@@ -155,6 +155,47 @@ struct RunRecorderTests {
                 .int("n") == 1)
     }
 
+    /// An ending recorded with `costLater` is not costed by its statement; `costAttempts` costs it as the trigger
+    /// would have, and a run's end costs whatever of it was left (an engine that died before costing).
+    @Test func anEndingCostedLaterIsCostedByTheEngineOrAtTheRunsEnd() throws {
+        let store = try TestDatabase.freshStore()
+        let recorder = RunRecorder(store: store)
+        let (run, first) = try startFirstStep(store)
+        let lines = { (attempt: Int64) in
+            try store.connection.query(
+                """
+                SELECT (SELECT count(*) FROM cost_line WHERE attempt_id = \(attempt)) AS lines,
+                       (SELECT count(*) FROM attempt_cost WHERE attempt_id = \(attempt)) AS summaries
+                """
+            ).rows[0]
+        }
+        let ending = AttemptEnding(state: .exited, exitCode: 0, wallSeconds: 0.1)
+        try recorder.endAttempt(
+            runID: run.runID, stepID: run.stepIDs[0], attemptID: first, ending: ending,
+            stepChanges: [
+                StepChange(id: run.stepIDs[0], from: .running, to: .succeeded, exitCode: 0),
+                StepChange(id: run.stepIDs[1], from: .pending, to: .ready),
+            ], costLater: true)
+        #expect(try lines(first).int("lines") == 0)
+        try recorder.costAttempts([first])
+        #expect(try lines(first).int("lines") == 2 && lines(first).int("summaries") == 1)
+        try recorder.costAttempts([first])  // again: kept as it was
+        #expect(try lines(first).int("lines") == 2 && lines(first).int("summaries") == 1)
+
+        let second = try #require(
+            try recorder.beginAttempt(
+                runID: run.runID, stepID: run.stepIDs[1], from: .ready, number: 1, host: "testhost",
+                stdoutPath: "/tmp/b.out", stderrPath: "/tmp/b.err")
+        ).id
+        try recorder.endAttempt(
+            runID: run.runID, stepID: run.stepIDs[1], attemptID: second, ending: ending,
+            stepChanges: [StepChange(id: run.stepIDs[1], from: .running, to: .succeeded, exitCode: 0)],
+            costLater: true)
+        #expect(try lines(second).int("lines") == 0)
+        try recorder.finishRun(runID: run.runID, state: .succeeded)
+        #expect(try lines(second).int("lines") == 2 && lines(second).int("summaries") == 1)
+    }
+
     /// Lineage pins are written once: a second pin keeps the first (an engine that adopted the attempt
     /// records its end again), and a direct rewrite is refused by the database.
     @Test func lineagePinsAreWrittenOnceAndNeverRewritten() throws {
