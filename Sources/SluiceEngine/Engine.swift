@@ -211,7 +211,10 @@ public final class Engine {
         try recordDueRunning(now: after)
         for handle in runs.values { handle.machine.tick(now: after) }
         if capacityFull && after >= capacityRetryAt { capacityFull = false }
-        if after >= nextHeartbeat { renewLease(now: after) }
+        if after >= nextHeartbeat {
+            try sendQueuedEndings()  // not with the heartbeat, whose failure is only retried later
+            renewLease(now: after)
+        }
         if let interval = options.tickInterval, interval > 0 { for handle in runs.values { handle.observer.tick() } }
         try launchEverywhere()
         try sendQueuedEndings()

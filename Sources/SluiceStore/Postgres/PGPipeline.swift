@@ -28,7 +28,7 @@ extension PGSession {
         let outcomes: [Result<PGResult, DatabaseError>?]
         do {
             outcomes = try pipeline(batch)
-        } catch let error as DatabaseError {
+        } catch let error as DatabaseError where error.kind == .connection {
             connection.queuedMaybeCommitted = riders.count
             throw error
         }
