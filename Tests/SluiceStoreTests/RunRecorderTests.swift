@@ -32,9 +32,9 @@ struct RunRecorderTests {
     }
 
     /// A run whose first step is running its first attempt (recorded `starting`).
-    private func startFirstStep(_ store: Store) throws -> (CreatedRun, Int64) {
+    private func startFirstStep(_ store: Store, maxActiveRuns: Int = 1) throws -> (CreatedRun, Int64) {
         let recorder = RunRecorder(store: store)
-        let run = try createRun(store)
+        let run = try createRun(store, maxActiveRuns: maxActiveRuns)
         try recorder.changeSteps(runID: run.runID, [StepChange(id: run.stepIDs[0], from: .pending, to: .ready)])
         let attempt = try #require(
             try recorder.beginAttempt(
@@ -160,7 +160,7 @@ struct RunRecorderTests {
     @Test func anEndingCostedLaterIsCostedByTheEngineOrAtTheRunsEnd() throws {
         let store = try TestDatabase.freshStore()
         let recorder = RunRecorder(store: store)
-        let (run, first) = try startFirstStep(store)
+        let (run, first) = try startFirstStep(store, maxActiveRuns: 2)
         let lines = { (attempt: Int64) in
             try store.connection.query(
                 """
@@ -181,6 +181,27 @@ struct RunRecorderTests {
         #expect(try lines(first).int("lines") == 2 && lines(first).int("summaries") == 1)
         try recorder.costAttempts([first])  // again: kept as it was
         #expect(try lines(first).int("lines") == 2 && lines(first).int("summaries") == 1)
+        // The same ending costed by the trigger (another run's first step) gives the same lines and summary.
+        let (other, byTrigger) = try startFirstStep(store, maxActiveRuns: 2)
+        try recorder.endAttempt(
+            runID: other.runID, stepID: other.stepIDs[0], attemptID: byTrigger, ending: ending,
+            stepChanges: [StepChange(id: other.stepIDs[0], from: .running, to: .succeeded, exitCode: 0)])
+        let costs = { (attempt: Int64) in
+            try store.connection.query(
+                """
+                SELECT (SELECT string_agg(concat_ws(' ', resource, unit, basis, requested, used, round(hours::numeric, 6),
+                                                    round(quantity::numeric, 6), unused, amount), '; ' ORDER BY resource)
+                        FROM cost_line WHERE attempt_id = \(attempt)) AS lines,
+                       (SELECT concat_ws(' ', state, waste, cpu_requested, cpu_used, memory_requested, memory_peak,
+                                         amount, unused_amount, unpriced)
+                        FROM attempt_cost WHERE attempt_id = \(attempt)) AS summary
+                """
+            ).rows[0]
+        }
+        let engine = try costs(first)
+        let trigger = try costs(byTrigger)
+        #expect(engine["lines"] != nil && engine["lines"] == trigger["lines"])
+        #expect(engine["summary"] != nil && engine["summary"] == trigger["summary"])
 
         let second = try #require(
             try recorder.beginAttempt(
