@@ -321,6 +321,10 @@ struct CostTests {
         #expect(try project.sluice("run", "dags/cached.yaml").code == 0)
         let second = try json(project.sluice("cost", "run", "2", "--json"))
         #expect((second["attempts"] as? [Any])?.isEmpty == true)
+        // `latest` names the newest run, as in `runs show` and `logs`; anything else that is not an id is refused.
+        #expect(try json(project.sluice("cost", "run", "latest", "--json"))["run"] as? Int == 2)
+        let notAnID = try project.sluice("cost", "run", "newest")
+        #expect(notAnID.code == 64 && notAnID.stderr.contains("'newest' is not a run id"), "\(notAnID.stderr)")
         let cached = (second["cached"] as? [[String: Any]])?.first
         #expect(cached?["saved"] as? Double == 2)
         let report = try json(project.sluice("cost", "--by", "dag", "--json"))

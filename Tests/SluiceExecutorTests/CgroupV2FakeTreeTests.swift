@@ -120,3 +120,19 @@ struct CgroupV2FakeTreeTests {
             ])
     }
 }
+
+/// Found trying the product: a 1 ms step of `true` showed 3.5 cores used of the 1 it asked for, on a 2-core host.
+@Suite("CPU seconds from cgroup v1's cpuacct")
+struct CgroupV1CPUTests {
+    @Test func theExactTotalIsSplitInTheTickedProportion() {
+        // 0.8 ms of CPU in all, which tick-based accounting put down as one 4 ms tick of system time.
+        let tick = CgroupV1.cpuSeconds(total: 800_000, user: 0, system: 4_000_000)
+        #expect(tick.user == 0 && tick.system == 0.0008)
+        let split = CgroupV1.cpuSeconds(total: 3_000_000_000, user: 2_000_000_000, system: 1_000_000_000)
+        #expect(abs((split.user ?? 0) - 2) < 1e-9 && abs((split.system ?? 0) - 1) < 1e-9)
+        let untold = CgroupV1.cpuSeconds(total: 500_000, user: 0, system: 0)
+        #expect(untold.user == 0.0005 && untold.system == 0)
+        let noTotal = CgroupV1.cpuSeconds(total: nil, user: 2_000_000, system: nil)
+        #expect(noTotal.user == 0.002 && noTotal.system == nil)
+    }
+}

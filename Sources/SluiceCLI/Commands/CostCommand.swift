@@ -271,7 +271,7 @@ struct CostRunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "What one run cost, per step and attempt, with each resource's line.")
 
-    @Argument(help: ArgumentHelp("The run's id.", valueName: "run")) var runID: Int64
+    @Argument(help: ArgumentHelp("The run id, or 'latest'.", valueName: "run")) var runReference: String
     @Flag(help: "Print as JSON.") var json = false
     @Flag(help: "Print as CSV (one row per cost line).") var csv = false
     @OptionGroup var global: GlobalOptions
@@ -281,6 +281,7 @@ struct CostRunCommand: ParsableCommand {
     func run() throws {
         let store = try global.openStore()
         let queries = CostQueries(store: store)
+        let runID = try RunReference.resolve(runReference, queries: RunQueries(store: store))
         guard try queries.runExists(runID) else {
             throw CLIFailure("no run \(runID) (see: sluice runs)", exitCode: ExitCodes.notFound)
         }

@@ -79,12 +79,10 @@ public struct CgroupV1: CgroupBackend {
         for (hierarchy, directory) in zip(hierarchies, cgroup.directories) {
             let has = hierarchy.controllers.contains
             if has("cpuacct") {
-                usage.userCPU = CgroupText.number(files.read(directory + "/cpuacct.usage_user")).map {
-                    Double($0) / 1e9
-                }
-                usage.systemCPU = CgroupText.number(files.read(directory + "/cpuacct.usage_sys")).map {
-                    Double($0) / 1e9
-                }
+                (usage.userCPU, usage.systemCPU) = Self.cpuSeconds(
+                    total: CgroupText.number(files.read(directory + "/cpuacct.usage")),
+                    user: CgroupText.number(files.read(directory + "/cpuacct.usage_user")),
+                    system: CgroupText.number(files.read(directory + "/cpuacct.usage_sys")))
             }
             if has("memory") {
                 usage.peakMemoryBytes = CgroupText.number(files.read(directory + "/memory.max_usage_in_bytes"))
@@ -95,6 +93,17 @@ public struct CgroupV1: CgroupBackend {
             }
         }
         return usage
+    }
+
+    /// User and system CPU seconds from `cpuacct` (nanoseconds). `cpuacct.usage` is exact, while `usage_user` and
+    /// `usage_sys` are counted in scheduler ticks (4 ms at 250 Hz): a step of a millisecond could show four of
+    /// CPU. So the exact total is split in their proportion.
+    public static func cpuSeconds(total: Int64?, user: Int64?, system: Int64?) -> (user: Double?, system: Double?) {
+        guard let total else { return (user.map { Double($0) / 1e9 }, system.map { Double($0) / 1e9 }) }
+        let ticked = max(user ?? 0, 0) + max(system ?? 0, 0)
+        let userShare = ticked > 0 ? Double(max(user ?? 0, 0)) / Double(ticked) : 1
+        let seconds = Double(total) / 1e9
+        return (seconds * userShare, seconds * (1 - userShare))
     }
 
     /// The pids in any hierarchy's `cgroup.procs` (the child joined them all).
