@@ -316,6 +316,14 @@ extension Engine {
         }
     }
 
+    /// What a turn does once it has started what it could, before it waits: the endings no start carried are
+    /// sent, then the cgroups of ended attempts removed and the ended attempts costed, while the new steps run.
+    func beforeWaiting() throws {
+        try sendQueuedEndings()
+        executor.tidy()
+        costEndings()
+    }
+
     /// Sends the endings queued to go with a start that did not come in this turn.
     func sendQueuedEndings() throws {
         guard store.connection.hasQueued else { return }

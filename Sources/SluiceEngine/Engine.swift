@@ -165,9 +165,7 @@ public final class Engine {
     @discardableResult
     public func turn(waitAtMost: Double? = nil, extraFDs: [Int32] = []) throws -> [RunResult] {
         try launchEverywhere()
-        try sendQueuedEndings()
-        executor.tidy()
-        costEndings()
+        try beforeWaiting()
         var results = finished
         finished = []
         if stopping {
@@ -217,9 +215,7 @@ public final class Engine {
         }
         if let interval = options.tickInterval, interval > 0 { for handle in runs.values { handle.observer.tick() } }
         try launchEverywhere()
-        try sendQueuedEndings()
-        executor.tidy()
-        costEndings()
+        try beforeWaiting()
         results += finished
         finished = []
         return results

@@ -20,9 +20,10 @@ final class CgroupLeftovers: Sendable {
     /// is left where it is.
     func removeAll() {
         guard let backend else { return }
-        for cgroup in pending.withLock({ list in
+        let cgroups = pending.withLock { list in
             defer { list = [] }
             return list
-        }) { try? backend.remove(cgroup) }
+        }
+        for cgroup in cgroups { try? backend.remove(cgroup) }
     }
 }
