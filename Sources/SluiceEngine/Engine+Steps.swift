@@ -279,17 +279,16 @@ extension Engine {
                 // share flushes this way). Should the start not come, it is sent at the end of the turn; should
                 // the engine die first, the watcher's status file still holds the ending (docs/architecture.md).
                 let startsNext = stepChanges.contains { $0.to == .ready } || handle.machine.nextToLaunch() != nil
+                let record = { (withNext: Bool) in
+                    try self.recorder.endAttempt(
+                        runID: handle.runID, stepID: handle.stepIDs[step], attemptID: attemptID, ending: ending,
+                        stepChanges: stepChanges, withNext: withNext, started: starts[step], costLater: true)
+                }
                 try Phases.measure("end: the attempt's end and step changes recorded, or queued for the next begin") {
                     if startsNext {
-                        try recorder.endAttempt(
-                            runID: handle.runID, stepID: handle.stepIDs[step], attemptID: attemptID, ending: ending,
-                            stepChanges: stepChanges, withNext: true, started: starts[step], costLater: true)
+                        try record(true)  // queued: nothing to retry
                     } else {
-                        try durably("the end of attempt \(number) of step \(handle.keys[step])") {
-                            try recorder.endAttempt(
-                                runID: handle.runID, stepID: handle.stepIDs[step], attemptID: attemptID,
-                                ending: ending, stepChanges: stepChanges, started: starts[step], costLater: true)
-                        }
+                        try durably("the end of attempt \(number) of step \(handle.keys[step])") { try record(false) }
                     }
                 }
                 costPending.append(attemptID)

@@ -95,7 +95,10 @@ public final class Engine {
 
     /// Marks this engine stopped in the database: what it still owns may be taken over at once.
     public func retire() {
-        try? sendQueuedEndings()
+        // One try, not `durably`: a retire after the database was given up on must not wait for it again. An
+        // ending not sent stays in its watcher's status file for the next engine.
+        try? recorder.sendQueued()
+        executor.tidy()  // cgroups of attempts collected outside a turn (an abandon, an adoption)
         try? schedulers.stop(ownerID)
         listener.close()
     }
