@@ -117,8 +117,26 @@ static void child_reset_reserved_signal(int sig) {
 #endif
 }
 
+/* Child side, held: waits for the releasing byte; the pipe's end (nobody will release it) is a failure. */
+static void child_wait_for_release(int fd, const child_report *report) {
+    char byte;
+    ssize_t n;
+    do {
+        n = read(fd, &byte, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) {
+        errno = n < 0 ? errno : 0;
+        child_fail(report, SLUICE_STAGE_RELEASE);
+    }
+}
+
 /* Child side, between fork and exec. */
 static void child_run(const sluice_spawn_request *request, const child_report *report) {
+    /* Out of the way of the descriptor shuffling below (which uses 0..2, 3.. and 256..). */
+    int release = request->hold ? fcntl(request->release_fd, F_DUPFD_CLOEXEC, 512) : -1;
+    if (request->hold && release < 0) {
+        child_fail(report, SLUICE_STAGE_RELEASE);
+    }
     /* Dispositions first (a parent that ignores SIGTERM must not pass that on), then the mask. */
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
@@ -176,12 +194,17 @@ static void child_run(const sluice_spawn_request *request, const child_report *r
             child_fail(report, SLUICE_STAGE_RLIMIT);
         }
     }
+    /* Everything that can fail is done: only the exec is left when the releasing byte comes. */
+    if (request->hold) {
+        child_wait_for_release(release, report);
+    }
     execve(request->path, request->argv, request->envp);
     child_fail(report, SLUICE_STAGE_EXEC);
 }
 
-/* The fork path: needed to drop privileges or enter a mount namespace, which are unsafe in a vfork child. */
-static pid_t spawn_with_fork(const sluice_spawn_request *request, sluice_spawn_failure *failure) {
+/* Forks the child; returns its pid and the read end of the pipe where it reports a failing stage (which ends,
+   empty, at its exec), or -1 with *failure set. */
+static pid_t fork_child(const sluice_spawn_request *request, int *failure_fd, sluice_spawn_failure *failure) {
     int pipe_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
         failure->stage = SLUICE_STAGE_PIPE;
@@ -207,12 +230,17 @@ static pid_t spawn_with_fork(const sluice_spawn_request *request, sluice_spawn_f
         failure->error = fork_errno;
         return -1;
     }
+    *failure_fd = pipe_fds[0];
+    return pid;
+}
+
+int sluice_spawn_outcome(pid_t pid, int failure_fd, sluice_spawn_failure *failure) {
     sluice_spawn_failure reported;
     ssize_t got;
     do {
-        got = read(pipe_fds[0], &reported, sizeof reported);
+        got = read(failure_fd, &reported, sizeof reported);
     } while (got < 0 && errno == EINTR);
-    close(pipe_fds[0]);
+    close(failure_fd);
     if (got == (ssize_t)sizeof reported) {
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -220,7 +248,23 @@ static pid_t spawn_with_fork(const sluice_spawn_request *request, sluice_spawn_f
         *failure = reported;
         return -1;
     }
+    return 0;
+}
+
+/* The fork path: needed to drop privileges or enter a mount namespace, which are unsafe in a vfork child. */
+static pid_t spawn_with_fork(const sluice_spawn_request *request, sluice_spawn_failure *failure) {
+    int failure_fd;
+    pid_t pid = fork_child(request, &failure_fd, failure);
+    if (pid < 0 || sluice_spawn_outcome(pid, failure_fd, failure) != 0) {
+        return -1;
+    }
     return pid;
+}
+
+pid_t sluice_spawn_held(const sluice_spawn_request *request, int *failure_fd, sluice_spawn_failure *failure) {
+    failure->stage = SLUICE_STAGE_NONE;
+    failure->error = 0;
+    return fork_child(request, failure_fd, failure);
 }
 
 typedef struct vfork_args {

@@ -7,6 +7,8 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
     public enum Stage: Int32, Sendable {
         case pipe = 1
         case fork, session, mount, stdio, chdir, credentials, exec, cgroup, limits
+        /// Set up and held for its release, which never came (its engine stopped first): not exec'd.
+        case release
     }
 
     /// Which stage failed.
@@ -41,6 +43,9 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
         case .credentials: return "cannot switch user: \(reason)"
         case .cgroup: return "cannot join the attempt's cgroup: \(reason)"
         case .limits: return "cannot apply resource limits: \(reason)"
+        case .release:
+            return
+                "it was never released: the engine that set it up stopped before its start was recorded, so it did not run"
         }
     }
 }

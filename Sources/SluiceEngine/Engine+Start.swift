@@ -109,14 +109,15 @@ extension Engine {
     func adoptAttempt(_ row: LiveAttemptRow, of handle: RunHandle) throws {
         guard let index = handle.stepIDs.firstIndex(of: row.stepID) else { return }  // a handler's, handled below
         let step = handle.plan.steps[index]
-        guard let record = Self.attemptRecord(row) else {
-            // Recorded, but its engine stopped before starting a watcher: nothing of it ever ran.
+        // Recorded, but its engine stopped before starting it: nothing of it ever ran.
+        let neverStarted = {
             let ending = AttemptEnding(
                 state: .lost,
                 message: "step \(step.key): its attempt \(row.number) never started (its engine stopped first)")
-            return try perform(
+            try self.perform(
                 handle.machine.attemptNeverStarted(index, ending: ending), on: handle, attemptIDs: [index: row.id])
         }
+        guard let record = Self.attemptRecord(row) else { return try neverStarted() }
         let adoption = executor.adopt(record)
         let viaShell: Bool
         if case .shell = step.command { viaShell = true } else { viaShell = false }
@@ -145,6 +146,8 @@ extension Engine {
                 runningRecordDue: row.state == .starting ? MonotonicClock.now() : nil)
             handle.active[index] = active
             try conclude(index, of: handle, exit: exit)
+        case .neverStarted:
+            try neverStarted()
         case .lost(let why):
             let ending = AttemptEnding(
                 state: .lost, message: "step \(step.key): its attempt \(row.number) was lost: \(why)")

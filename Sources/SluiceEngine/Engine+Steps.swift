@@ -92,6 +92,16 @@ extension Engine {
             maxProcesses: request.maxProcesses, enforcement: executor.enforcementSummary)
         let capacity = HostLimits(
             cpus: options.capacity.cpus, memoryBytes: options.capacity.memoryBytes, gpus: options.capacity.gpus)
+        // Set up while its start is recorded (`prepare` runs once the statement is sent): the step waits at its
+        // exec until the commit, so nothing runs unrecorded. A step with GPUs is set up after the commit, once
+        // the admission has picked its devices; so is one whose statement could not go that way.
+        var prepared: Result<PreparedAttempt, LaunchFailure>?
+        if request.gpus == 0 { launch.environment = Self.withDevices([], launch.environment) }
+        let prepare = { [executor] in
+            guard prepared == nil, request.gpus == 0 else { return }
+            prepared = Result { () throws(LaunchFailure) in try executor.prepare(launch) }
+        }
+        defer { if case .success(let unstarted)? = prepared { executor.discard(unstarted) } }
         let begun: (id: Int64, gpus: [Int])?
         do {
             begun = try Phases.measure("begin: the attempt recorded, with the ending before it (SQL, one WAL flush)") {
@@ -102,7 +112,7 @@ extension Engine {
                             runID: handle.runID, stepID: handle.stepIDs[index], from: from, number: number,
                             host: options.host, stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath,
                             command: launch.argv, request: attemptRequest, capacity: capacity, owner: ownerID,
-                            fingerprint: pins?.fingerprint, code: handle.lineage?.codeJSON)
+                            fingerprint: pins?.fingerprint, code: handle.lineage?.codeJSON, meanwhile: prepare)
                     },
                     ifCommitted: { try recorder.attempt(stepID: handle.stepIDs[index], number: number) })
             }
@@ -140,12 +150,16 @@ extension Engine {
             }
         }
         if from == .retrying { handle.observer.stepChanged(step: step.key, from: .retrying, to: .running) }
-        launch.environment =
-            launch.environment.filter { !$0.hasPrefix("CUDA_VISIBLE_DEVICES=") }
-            + ["CUDA_VISIBLE_DEVICES=" + gpus.map(String.init).joined(separator: ",")]
+        launch.environment = Self.withDevices(gpus, launch.environment)
         let viaShell = launch.viaShell
         do {
-            let running = try executor.start(launch)
+            let running: RunningAttempt
+            if let ready = prepared {
+                prepared = nil  // started, or failed to: not to be discarded
+                running = try executor.start(ready.get())
+            } else {
+                running = try executor.start(launch)
+            }
             handle.active[index] = RunHandle.Active(
                 attemptID: attemptID, number: number, launch: launch, running: running, limits: launch.limits,
                 viaShell: viaShell, timeout: step.step.timeout,
@@ -160,6 +174,12 @@ extension Engine {
                 handle.machine.attemptEnded(index, ending: ending, now: MonotonicClock.now()), on: handle,
                 attemptIDs: [index: attemptID])
         }
+    }
+
+    /// The environment with `CUDA_VISIBLE_DEVICES` naming `gpus` (empty: none).
+    static func withDevices(_ gpus: [Int], _ environment: [String]) -> [String] {
+        environment.filter { !$0.hasPrefix("CUDA_VISIBLE_DEVICES=") }
+            + ["CUDA_VISIBLE_DEVICES=" + gpus.map(String.init).joined(separator: ",")]
     }
 
     /// Records that an attempt runs (its pid and the executor's handle), if that is not recorded yet.
@@ -291,7 +311,8 @@ extension Engine {
                         try durably("the end of attempt \(number) of step \(handle.keys[step])") { try record(false) }
                     }
                 }
-                costPending.append(attemptID)
+                costPending.append((attemptID, handle.runID))
+                if costDue == nil { costDue = MonotonicClock.now() + Self.costDelay }
                 let final = changes.first { $0.step == step }?.to ?? .failed
                 if final.isTerminal { handle.remember(step, final, outputs: ending.outputs) }
                 handle.observer.attemptEnded(step: handle.keys[step], attempt: number, ending: ending, stepState: final)
@@ -316,11 +337,12 @@ extension Engine {
     }
 
     /// What a turn does once it has started what it could, before it waits: the endings no start carried are
-    /// sent, then the cgroups of ended attempts removed and the ended attempts costed, while the new steps run.
+    /// sent, then the cgroups of ended attempts removed and the ended attempts costed when due, while the new
+    /// steps run.
     func beforeWaiting() throws {
         try sendQueuedEndings()
         executor.tidy()
-        costEndings()
+        costEndings(now: MonotonicClock.now())
     }
 
     /// Sends the endings queued to go with a start that did not come in this turn.
@@ -329,12 +351,16 @@ extension Engine {
         try durably("the end of an attempt") { try recorder.sendQueued() }
     }
 
-    /// Costs the attempts whose end was recorded in this turn, now that what follows them has started (so the
-    /// costing runs while the next step does). Should it fail, the run's end costs them (`finishRun`).
-    func costEndings() {
+    /// Costs the ended attempts waiting for it, in one statement, once `costBatch` of them wait or the oldest
+    /// has waited `costDelay` (`now` nil: at once). A batch costs a fraction of what as many statements of one
+    /// attempt would (measured: 0.05 against 0.3 ms of server time per attempt), and it runs while the next
+    /// steps do. Should it fail, or the engine stop first, the run's end costs them (`finishRun`).
+    func costEndings(now: Double?) {
         guard !costPending.isEmpty else { return }
-        try? recorder.costAttempts(costPending)
+        if let now, let due = costDue, now < due, costPending.count < Self.costBatch { return }
+        try? recorder.costAttempts(costPending.map(\.attempt))
         costPending = []
+        costDue = nil
     }
 
     /// Records the run's end once its handlers are done.
@@ -346,6 +372,8 @@ extension Engine {
             }
         }
         try durably("the end of run \(handle.runID)") { try recorder.finishRun(runID: handle.runID, state: state) }
+        costPending.removeAll { $0.run == handle.runID }  // costed by the run's end
+        if costPending.isEmpty { costDue = nil }
         emitRunEvent(
             Self.openLineageEnd(succeeded: state == .succeeded, cancelled: state == .cancelled), handle: handle,
             message: state == .failed ? "run \(handle.runID) of \(handle.plan.spec.name) failed" : nil)

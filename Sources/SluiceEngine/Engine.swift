@@ -37,8 +37,14 @@ public final class Engine {
     /// Order runs were started in, so launches are fair between them.
     var order: [Int64] = []
     var finished: [RunResult] = []
-    /// Attempts whose end is recorded and whose costing waits for the end of the turn (`costEndings`).
-    var costPending: [Int64] = []
+    /// Attempts whose end is recorded and whose costing waits (`costEndings`), with their runs.
+    var costPending: [(attempt: Int64, run: Int64)] = []
+    /// When the oldest of `costPending` is costed at the latest.
+    var costDue: Double?
+    /// Most seconds an ended attempt waits to be costed while its run goes on.
+    static let costDelay = 1.0
+    /// As many ended attempts are costed at once, sooner than `costDelay`.
+    static let costBatch = 64
     /// SIGINT/SIGTERM received and not acted on yet (a write was being retried).
     var pendingSignals: [Int32] = []
     /// True after the first SIGINT/SIGTERM: every run is being cancelled.
@@ -98,6 +104,7 @@ public final class Engine {
         // One try, not `durably`: a retire after the database was given up on must not wait for it again. An
         // ending not sent stays in its watcher's status file for the next engine.
         try? recorder.sendQueued()
+        costEndings(now: nil)
         executor.tidy()  // cgroups of attempts collected outside a turn (an abandon, an adoption)
         try? schedulers.stop(ownerID)
         listener.close()
@@ -180,6 +187,7 @@ public final class Engine {
         var timers: [Double] = [nextHeartbeat]
         if let waitAtMost { timers.append(now + waitAtMost) }
         if capacityFull { timers.append(capacityRetryAt) }
+        if let costDue { timers.append(costDue) }
         for handle in runs.values {
             if let due = handle.machine.nextWake { timers.append(due) }
             timers += handle.active.values.compactMap(\.runningRecordDue)

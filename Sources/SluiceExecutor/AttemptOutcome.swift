@@ -16,6 +16,7 @@ public enum AttemptOutcome {
         step: String, exit: AttemptExit, limits: AttemptLimits, viaShell: Bool, timeout: Double? = nil,
         stop explicit: Stop? = nil, noun: String = "step"
     ) -> AttemptEnding {
+        if let reason = exit.startFailure { return failedToStart(step: step, reason: reason, noun: noun) }
         let stop = explicit ?? (exit.stop == "timeout" ? Stop.timeout(seconds: timeout ?? 0, killed: exit.killed) : nil)
         let status = exit.status
         let usage = exit.usage

@@ -11,6 +11,13 @@ public protocol Executor: Sendable {
     var enforcementSummary: String { get }
     /// Starts an attempt; throws `LaunchFailure` when the command cannot start.
     func start(_ launch: AttemptLaunch) throws(LaunchFailure) -> RunningAttempt
+    /// Makes an attempt ready to start without starting its command, so that its start can be recorded
+    /// meanwhile; throws `LaunchFailure` when the command could not start.
+    func prepare(_ launch: AttemptLaunch) throws(LaunchFailure) -> PreparedAttempt
+    /// Starts a prepared attempt's command; throws `LaunchFailure` when it cannot start.
+    func start(_ prepared: PreparedAttempt) throws(LaunchFailure) -> RunningAttempt
+    /// Drops a prepared attempt without starting its command.
+    func discard(_ prepared: PreparedAttempt)
     /// How the attempt ended, once it has; nil while it runs.
     func poll(_ attempt: RunningAttempt) -> AttemptExit?
     /// Stops the attempt: gracefully (SIGTERM, SIGKILL after its grace period) or at once.
@@ -64,6 +71,8 @@ public enum Adoption {
     case ended(AttemptExit, RunningAttempt)
     /// Nothing knows how it ended: its watcher is gone without a word (the step was stopped if it still ran).
     case lost(String)
+    /// Its command never ran: it was set up, and its engine stopped before releasing it.
+    case neverStarted(String)
 }
 
 /// How an attempt's process ended, with what it used.
@@ -84,6 +93,8 @@ public struct AttemptExit: Sendable {
     public var stop: String?
     /// True when SIGTERM was not enough and SIGKILL followed.
     public var killed = false
+    /// Why its command did not start after all (its exec failed, or it was never released); nil when it ran.
+    public var startFailure: String?
 
     /// Creates an exit record.
     public init(
@@ -125,11 +136,15 @@ public final class RunningAttempt: @unchecked Sendable {
     /// Its cgroup, when cgroups are in use.
     public let cgroup: AttemptCgroup?
     let outputFile: OutputFile?
+    /// What was started, when this process started it (nil when adopted).
+    let launch: AttemptLaunch?
 
     init(
         externalID: String, pid: pid_t, exitFD: Int32?, endFD: Int32? = nil, record: AttemptRecord, watcher: pid_t,
-        isChild: Bool, statusDirectory: SecureDirectory, cgroup: AttemptCgroup?, outputFile: OutputFile?
+        isChild: Bool, statusDirectory: SecureDirectory, cgroup: AttemptCgroup?, outputFile: OutputFile?,
+        launch: AttemptLaunch? = nil
     ) {
+        self.launch = launch
         self.externalID = externalID
         self.pid = pid
         self.exitFD = exitFD

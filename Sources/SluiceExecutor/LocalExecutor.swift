@@ -30,6 +30,16 @@ public struct LocalExecutor: Executor {
 
     /// Starts an attempt under a shim; throws `LaunchFailure` when the command cannot start.
     public func start(_ launch: AttemptLaunch) throws(LaunchFailure) -> RunningAttempt {
+        try start(prepare(launch, hold: false))
+    }
+
+    /// Makes an attempt ready without starting its command: its cgroup made, its watcher forked, and the step
+    /// set up to its exec, where it waits for `start(_:)`. The engine records the attempt's start meanwhile.
+    public func prepare(_ launch: AttemptLaunch) throws(LaunchFailure) -> PreparedAttempt {
+        try prepare(launch, hold: true)
+    }
+
+    private func prepare(_ launch: AttemptLaunch, hold: Bool) throws(LaunchFailure) -> PreparedAttempt {
         var environment = launch.environment
         if let user = launch.user, !user.isCurrent {
             environment = environment.filter {
@@ -78,35 +88,71 @@ public struct LocalExecutor: Executor {
                 throw LaunchFailure(reason: "cannot set up the attempt's cgroup: \(error)")
             }
         }
-        func undo() {
-            if let made = cgroup, let backend = control.backend { try? backend.remove(made) }
-            outputFile?.remove()
-        }
         let specification = ShimProtocol.specification(
             launch, executable: executable, environment: environment, rlimits: control.rlimits(for: launch.limits),
-            cgroupDirectories: cgroup?.directories ?? [], cgroupFDs: procs.count)
+            cgroupDirectories: cgroup?.directories ?? [], cgroupFDs: procs.count, hold: hold)
+        do {
+            let handed = try Phases.measure("prepare: the watcher handed the attempt, which it sets up (held)") {
+                () throws(LaunchFailure) -> HandedWatcher in
+                try handShim(
+                    shim, specification: specification, descriptors: [launch.logDirectory.fd] + procs, hold: hold)
+            }
+            return PreparedAttempt(
+                launch: launch, shim: shim, handed: handed, cgroup: cgroup, outputFile: outputFile)
+        } catch {
+            if let made = cgroup, let backend = control.backend { try? backend.remove(made) }
+            outputFile?.remove()
+            throw error
+        }
+    }
+
+    /// Starts a prepared attempt's step. A held one is released once its watcher has forked it (its exec
+    /// follows, and a failure to exec is its ending); an attempt prepared unheld is waited for until started.
+    public func start(_ prepared: PreparedAttempt) throws(LaunchFailure) -> RunningAttempt {
+        let launch = prepared.launch
         let started: StartedWatcher
         do {
-            started = try Phases.measure("spawn: until the watcher reports the step started") {
+            started = try Phases.measure("spawn: until the watcher reports the step forked (held) or started") {
                 () throws(LaunchFailure) -> StartedWatcher in
-                try spawnShim(
-                    shim, specification: specification, descriptors: [launch.logDirectory.fd] + procs, launch: launch)
+                let watcher = try awaitStart(prepared)
+                prepared.release(go: true)
+                return watcher
             }
         } catch {
-            undo()
+            undo(prepared)
             throw error
         }
         let start = ProcessIdentity.startTime(started.watcher) ?? 0
         let record = AttemptRecord(
             externalID: ShimProtocol.externalID(shim: started.watcher, start: start),
-            logDirectory: launch.logDirectory.path, logName: launch.logName, cgroupName: cgroup?.name,
-            cgroupDirectories: cgroup?.directories ?? [], outputPath: outputFile?.path,
-            outputOwner: outputFile.map { UInt32($0.ownerID) })
+            logDirectory: launch.logDirectory.path, logName: launch.logName, cgroupName: prepared.cgroup?.name,
+            cgroupDirectories: prepared.cgroup?.directories ?? [], outputPath: prepared.outputFile?.path,
+            outputOwner: prepared.outputFile.map { UInt32($0.ownerID) })
         return RunningAttempt(
             externalID: record.externalID, pid: started.pid,
             exitFD: ChildProcess(pid: started.watcher).exitDescriptor(), endFD: started.reports,
             record: record, watcher: started.watcher, isChild: started.isChild, statusDirectory: launch.logDirectory,
-            cgroup: cgroup, outputFile: outputFile)
+            cgroup: prepared.cgroup, outputFile: prepared.outputFile, launch: launch)
+    }
+
+    /// Drops a prepared attempt unrun: its step ends without exec, its watcher records that and exits, and then
+    /// its files and cgroup go.
+    public func discard(_ prepared: PreparedAttempt) {
+        prepared.release(go: false)
+        if let child = prepared.child {
+            _ = child.wait()
+        } else {
+            Self.readToEnd(prepared.reports)  // the watcher's last word, then its exit
+        }
+        undo(prepared)
+    }
+
+    /// Removes what a prepared attempt made: its status file, cgroup and outputs file.
+    private func undo(_ prepared: PreparedAttempt) {
+        prepared.closeReports()
+        try? prepared.launch.logDirectory.removeTree(prepared.launch.statusName)
+        if let made = prepared.cgroup, let backend = control.backend { try? backend.remove(made) }
+        prepared.outputFile?.remove()
     }
 
     /// A watcher that has started its step.
@@ -121,29 +167,30 @@ public struct LocalExecutor: Executor {
         var reports: Int32? = nil
     }
 
-    /// Has a watcher start the step (forked by the spawner, or else started directly in a session of its own),
-    /// hands it the specification and waits for its first word.
-    private func spawnShim(
-        _ shim: String, specification: [UInt8], descriptors: [Int32], launch: AttemptLaunch
-    ) throws(LaunchFailure) -> StartedWatcher {
+    /// Hands a watcher the attempt: forked by the spawner, or else started directly in a session of its own.
+    /// With `hold`, it gets the release socket too, whose other end comes back in the result.
+    private func handShim(
+        _ shim: String, specification: [UInt8], descriptors: [Int32], hold: Bool
+    ) throws(LaunchFailure) -> HandedWatcher {
         var reportPipe: [Int32] = [0, 0]
-        guard sluice_pipe_cloexec(&reportPipe) == 0 else {
-            throw LaunchFailure(reason: "cannot start a process: \(String(cString: strerror(errno)))")
+        var releasePair: [Int32] = [-1, -1]
+        guard sluice_pipe_cloexec(&reportPipe) == 0, !hold || sluice_socketpair_cloexec(&releasePair) == 0 else {
+            let reason = String(cString: strerror(errno))
+            for fd in reportPipe + releasePair where fd > 0 { close(fd) }
+            throw LaunchFailure(reason: "cannot start a process: \(reason)")
         }
-        if spawner.hand(shim: shim, specification: specification, descriptors: [reportPipe[1]] + descriptors) {
+        let handed = descriptors + (hold ? [releasePair[1]] : [])
+        defer {
             close(reportPipe[1])
-            let words = Self.readReport(reportPipe[0])
-            if words.first == "started", words.count == 3, let pid = pid_t(words[1]), let watcher = pid_t(words[2]) {
-                return StartedWatcher(watcher: watcher, pid: pid, isChild: false, reports: reportPipe[0])
-            }
-            close(reportPipe[0])
-            try? launch.logDirectory.removeTree(launch.statusName)
-            throw Self.failure(words, shim: shim, launch: launch)
+            if hold { close(releasePair[1]) }
+        }
+        if spawner.hand(shim: shim, specification: specification, descriptors: [reportPipe[1]] + handed) {
+            return HandedWatcher(reports: reportPipe[0], release: releasePair[0], child: nil)
         }
         var specPipe: [Int32] = [0, 0]
         guard sluice_pipe_cloexec(&specPipe) == 0 else {
             close(reportPipe[0])
-            close(reportPipe[1])
+            if hold { close(releasePair[0]) }
             throw LaunchFailure(reason: "cannot start a process: \(String(cString: strerror(errno)))")
         }
         var request = SpawnRequest(
@@ -151,29 +198,50 @@ public struct LocalExecutor: Executor {
             workdir: "/")
         request.stdin = specPipe[0]
         request.newSession = true
-        request.inheritedDescriptors = [reportPipe[1]] + descriptors
+        request.inheritedDescriptors = [reportPipe[1]] + handed
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn(request)
         } catch {
-            for fd in specPipe + reportPipe { close(fd) }
+            for fd in specPipe + [reportPipe[0]] { close(fd) }
+            if hold { close(releasePair[0]) }
             throw LaunchFailure(reason: "cannot start its watcher (\(shim)): \(error)")
         }
         close(specPipe[0])
-        close(reportPipe[1])
         Terminal.write(specPipe[1], specification)
         close(specPipe[1])
-        let words = Self.readReport(reportPipe[0])
-        close(reportPipe[0])
-        if words.first == "started", words.count >= 2, let pid = pid_t(words[1]) {
-            return StartedWatcher(watcher: child.pid, pid: pid, isChild: true)
-        }
-        _ = child.wait()
-        try? launch.logDirectory.removeTree(launch.statusName)
-        throw Self.failure(words, shim: shim, launch: launch)
+        return HandedWatcher(reports: reportPipe[0], release: releasePair[0], child: child)
     }
 
-    /// The watcher's first line ("started PID WATCHER" or "failed STAGE ERRNO"), as words.
+    /// Waits for a handed watcher's first word: the step started (its pid), or why it did not.
+    private func awaitStart(_ prepared: PreparedAttempt) throws(LaunchFailure) -> StartedWatcher {
+        let words = Self.readReport(prepared.reports)
+        let started = words.first == "started" || words.first == "held"
+        if let child = prepared.child {
+            if started, words.count >= 2, let pid = pid_t(words[1]) {
+                prepared.closeReports()  // its end is its exit
+                return StartedWatcher(watcher: child.pid, pid: pid, isChild: true)
+            }
+            _ = child.wait()
+        } else if started, words.count == 3, let pid = pid_t(words[1]),
+            let watcher = pid_t(words[2])
+        {
+            return StartedWatcher(watcher: watcher, pid: pid, isChild: false, reports: prepared.takeReports())
+        }
+        throw Self.failure(words, shim: prepared.shim, launch: prepared.launch)
+    }
+
+    /// Reads a pipe until its writers are gone.
+    private static func readToEnd(_ fd: Int32) {
+        var chunk = [UInt8](repeating: 0, count: 128)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+        }
+    }
+
+    /// The watcher's first line ("started PID WATCHER", "held PID WATCHER" or "failed STAGE ERRNO"), as words.
     private static func readReport(_ fd: Int32) -> [Substring] {
         // One line, written at once: read in chunks until the newline (or the pipe's end).
         var reply: [UInt8] = []
@@ -191,17 +259,25 @@ public struct LocalExecutor: Executor {
     /// Why a watcher did not start its step, from its report.
     private static func failure(_ words: [Substring], shim: String, launch: AttemptLaunch) -> LaunchFailure {
         if words.first == "failed", words.count == 3, let stage = Int32(words[1]), let code = Int32(words[2]),
-            let known = SpawnError.Stage(rawValue: stage)
+            SpawnError.Stage(rawValue: stage) != nil
         {
-            let error = SpawnError(
-                stage: known, code: code, executable: launch.argv.first ?? "", workdir: launch.workdir)
-            var reason = error.description
-            if let user = launch.user, !user.isCurrent, known == .chdir || known == .exec {
-                reason += " (steps run as \(user.name))"
-            }
-            return LaunchFailure(reason: reason)
+            return LaunchFailure(reason: startFailure(stage: stage, code: code, launch: launch))
         }
         return LaunchFailure(reason: "its watcher (\(shim)) did not start it: \(words.joined(separator: " "))")
+    }
+
+    /// Why a start failed at `stage` with errno `code`; `launch` nil for an adopted attempt (its command unknown).
+    private static func startFailure(stage: Int32, code: Int32, launch: AttemptLaunch?) -> String {
+        guard let known = SpawnError.Stage(rawValue: stage) else {
+            return "its watcher reported an unknown start failure (stage \(stage), errno \(code))"
+        }
+        let error = SpawnError(
+            stage: known, code: code, executable: launch?.argv.first ?? "its command", workdir: launch?.workdir)
+        var reason = error.description
+        if let user = launch?.user, !user.isCurrent, known == .chdir || known == .exec {
+            reason += " (steps run as \(user.name))"
+        }
+        return reason
     }
 
     /// Once the attempt's watcher has exited: its recorded ending, the cgroup's accounting (then the
@@ -236,6 +312,13 @@ public struct LocalExecutor: Executor {
             var exit = AttemptExit(
                 status: .unknown, usage: usage, wallSeconds: 0, droppedLogBytes: 0)
             exit.recordProblem = "its watcher (sluice-shim) ended without recording how the step ended"
+            attempt.outputFile?.remove()
+            return exit
+        }
+        if let failed = status.startFailed {
+            // Its exec failed after its release, or it was never released (its engine died first).
+            var exit = AttemptExit(status: .unknown, usage: usage, wallSeconds: 0, droppedLogBytes: 0)
+            exit.startFailure = Self.startFailure(stage: failed.stage, code: failed.errno, launch: attempt.launch)
             attempt.outputFile?.remove()
             return exit
         }
@@ -312,6 +395,10 @@ public struct LocalExecutor: Executor {
         let pidfd = alive ? ChildProcess(pid: shim).exitDescriptor() : nil
         // Checked again after the pidfd is open: a watcher that ended in between is read as ended.
         let stillAlive = alive && ProcessIdentity.isAlive(shim, startedAt: start)
+        // A watcher writes its last state before it exits: one found gone is read again, or a state read just
+        // before its last write (a held step's "starting", as its engine's death ends it) would be taken for its
+        // last word.
+        if !stillAlive { status = ShimProtocol.readStatus(directory, name: record.logName + ".status") }
         if stillAlive, status?.state == "starting" {
             kill(shim, SIGUSR1)  // stuck starting: stop whatever it started rather than risk a second copy
         }
@@ -322,6 +409,11 @@ public struct LocalExecutor: Executor {
             return .running(attempt)
         }
         if let pidfd { close(pidfd) }
+        if status?.startFailed?.stage == SpawnError.Stage.release.rawValue {
+            if let cgroup, let backend = control.backend { try? backend.remove(cgroup) }
+            output?.remove()
+            return .neverStarted("it was set up, and its engine stopped before releasing it")
+        }
         guard let status, status.state == "ended" else {
             if let pid = status?.pid, pid > 0 {
                 kill(-pid, SIGKILL)

@@ -21,7 +21,7 @@ enum ShimProtocol {
     /// The specification: records `key=LENGTH:BYTES\n`, so any byte may appear in a value.
     static func specification(
         _ launch: AttemptLaunch, executable: String, environment: [String], rlimits: [ResourceLimit],
-        cgroupDirectories: [String], cgroupFDs: Int
+        cgroupDirectories: [String], cgroupFDs: Int, hold: Bool = false
     ) -> [UInt8] {
         var out: [UInt8] = []
         func add(_ key: String, _ value: String) {
@@ -55,6 +55,7 @@ enum ShimProtocol {
         add("log_mode", String(launch.logMode, radix: 8))
         for directory in cgroupDirectories { add("cgroup_dir", directory) }
         add("cgroup_fds", String(cgroupFDs))
+        if hold { add("hold", "1") }
         return out
     }
 

@@ -204,7 +204,8 @@ public struct RunRecorder: Sendable {
     public func beginAttempt(
         runID: Int64, stepID: Int64, from: StepState, number: Int, host: String, stdoutPath: String,
         stderrPath: String, command: [String] = [], request: AttemptRequest = AttemptRequest(),
-        capacity: HostLimits? = nil, owner: Int64? = nil, fingerprint: String? = nil, code: String? = nil
+        capacity: HostLimits? = nil, owner: Int64? = nil, fingerprint: String? = nil, code: String? = nil,
+        meanwhile: (() -> Void)? = nil
     ) throws -> (id: Int64, gpus: [Int])? {
         let conflict = "step \(stepID) of run \(runID) was not \(from.rawValue) when attempt \(number) began"
         let limits = capacity ?? HostLimits(cpus: 1e12, memoryBytes: Int64.max / 2, gpus: request.gpus ?? 0)
@@ -254,7 +255,7 @@ public struct RunRecorder: Sendable {
                             ELSE coalesce((SELECT id FROM a), sluice_conflict(\(conflict))) END AS id,
                        array_to_string((SELECT gpus FROM admitted), ',') AS gpus,
                        (SELECT ok FROM leased) AS leased, coalesce((SELECT owned FROM lease), false) AS owned
-                """ as SQL).plannedOnce()
+                """ as SQL).plannedOnce(), meanwhile: meanwhile
             ).rows[0]
             guard row.bool("leased") == true else { throw LeaseLost(takenOver: row.bool("owned") != true) }
             guard let id = row.int("id") else { return nil }

@@ -14,7 +14,14 @@
  * Descriptors on entry: 0 the launch specification (read to EOF; handed over the socket by the spawner),
  * 1 and 2 /dev/null, 3 the report pipe ("started PID WATCHER-PID\n" or "failed STAGE ERRNO\n"; after a
  * start, "ended\n" once the status file holds the ending), 4 the attempt's log directory (status file and logs), 5… the cgroup.procs files the step joins
- * before exec.
+ * before exec, and after them, when the specification says hold=1, the release pipe.
+ *
+ * Held (hold=1): the step is forked at once ("held PID WATCHER-PID" is reported instead of "started"), set up
+ * to its last stage before exec (session, cgroups, descriptors, working directory, user, limits), and waits
+ * there for one byte on the release socket, which the engine writes once the attempt's start is committed; so
+ * the setup overlaps the engine's commit, and nothing runs that is not recorded. The next and last report is
+ * "ended": if the start failed after all, or the release socket ended without its byte (the engine changed
+ * its mind, or died), the status file's ending says so ("start_failed"; stage 11: never released, not exec'd).
  *
  * The log files are made on the first byte the step writes to each stream (O_EXCL, never through a link):
  * a step that prints nothing leaves no empty files, and costs no file creation.
@@ -69,6 +76,7 @@ typedef struct spec {
     char *stdout_name, *stderr_name;
     mode_t log_mode;
     int cgroup_fd_count;
+    int hold;
 } spec;
 
 static double now_seconds(void) {
@@ -189,6 +197,8 @@ static int parse_spec(char *text, size_t length, spec *s) {
             push(&s->cgroup_dirs, value, size);
         } else if (strcmp(key, "cgroup_fds") == 0) {
             s->cgroup_fd_count = atoi(value);
+        } else if (strcmp(key, "hold") == 0) {
+            s->hold = atoi(value);
         }
     }
     return s->path != NULL && s->argv.count > 0 && s->status_name != NULL && s->stdout_name != NULL &&
@@ -382,7 +392,13 @@ static void write_status(const spec *s, const char *json);
    disk. A reader that finds the file empty (in the microseconds before the write) reads again; one that
    finds it empty for good knows its watcher died before starting anything. */
 static void open_status(const spec *s, const char *first) {
-    status_fd = openat(FD_LOG_DIR, s->status_name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    /* A file of its own (a new inode, not the old one truncated): a watcher of an earlier try under this name,
+       still finishing, writes to its own file, never over this one. */
+    unlinkat(FD_LOG_DIR, s->status_name, 0);
+    status_fd = openat(FD_LOG_DIR, s->status_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (status_fd < 0) {
+        status_fd = openat(FD_LOG_DIR, s->status_name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
     write_status(s, first);
     /* Logs of an earlier try under the same name must not pass for this one's (the logs are made lazily). */
     unlinkat(FD_LOG_DIR, s->stdout_name, 0);
@@ -508,34 +524,59 @@ static int watch(char *text, size_t length) {
     request.cgroup_fd_count = cgroup_fd_count;
     request.rlimits = s.rlimits;
     request.rlimit_count = s.rlimit_count;
+    /* Held: the step is set up (cgroups joined, limits set) and waits for the engine's byte before its exec. */
+    request.hold = s.hold;
+    request.release_fd = FD_CGROUPS + cgroup_fd_count;
     sluice_spawn_failure failure;
     /* Before the step exists: whoever finds this file knows a watcher is starting it, and waits for the next
        state rather than take the step for never started (and start it a second time). */
     snprintf(line_buffer, sizeof line_buffer, "{\"version\":1,\"state\":\"starting\",\"shim_pid\":%d}\n", (int)getpid());
     open_status(&s, line_buffer);
-    double started = now_seconds();
-    pid_t pid = sluice_spawn(&request, &failure);
+    char line[8192];
+    pid_t pid;
+    if (s.hold) {
+        /* Forked, not vforked: the engine hears "held" at once and goes on with its commit while the step is set
+           up; how the start went (after the release) ends up in the status file, and "ended" on the pipe. */
+        int failure_fd = -1;
+        pid = sluice_spawn_held(&request, &failure_fd, &failure);
+        close(request.release_fd);
+        if (pid > 0) {
+            snprintf(line, sizeof line, "held %d %d\n", (int)pid, (int)getpid());
+            report(line);
+            if (sluice_spawn_outcome(pid, failure_fd, &failure) != 0) {
+                pid = 0; /* reported held: the failure is this attempt's ending */
+            }
+        }
+    } else {
+        pid = sluice_spawn(&request, &failure);
+    }
+    double started = now_seconds(); /* the exec (after the hold, if held) */
     close(out_pipe[1]);
     close(err_pipe[1]);
     for (int i = 0; i < cgroup_fd_count; i++) {
         close(cgroup_fds[i]);
     }
-    char line[8192];
-    if (pid < 0) {
+    if (pid <= 0) {
         snprintf(
             line, sizeof line,
             "{\"version\":1,\"state\":\"ended\",\"shim_pid\":%d,\"start_failed\":{\"stage\":%d,\"errno\":%d}}\n",
             (int)getpid(), failure.stage, failure.error);
         write_status(&s, line);
-        snprintf(line, sizeof line, "failed %d %d\n", failure.stage, failure.error);
-        report(line);
+        if (pid == 0) {
+            report("ended\n");
+        } else {
+            snprintf(line, sizeof line, "failed %d %d\n", failure.stage, failure.error);
+            report(line);
+        }
         return 0;
     }
     snprintf(
         line, sizeof line, "{\"version\":1,\"state\":\"running\",\"shim_pid\":%d,\"pid\":%d}\n", (int)getpid(), (int)pid);
     write_status(&s, line);
-    snprintf(line, sizeof line, "started %d %d\n", (int)pid, (int)getpid());
-    report(line);
+    if (!s.hold) {
+        snprintf(line, sizeof line, "started %d %d\n", (int)pid, (int)getpid());
+        report(line);
+    }
 
     relay relays[2] = {
         { out_pipe[0], -1, s.stdout_name, 0, 0, 0, 0, &s, NULL, 0 },

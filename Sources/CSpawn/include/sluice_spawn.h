@@ -37,6 +37,9 @@ typedef struct sluice_spawn_request {
     int rlimit_count;
     const int *inherit_fds;     /* descriptors the child keeps, as fds 3, 4, ... in this order */
     int inherit_fd_count;
+    int hold;                   /* 1: once set up, the child waits for a byte on release_fd before exec; its end
+                                   of file (the releaser gone, or changed its mind) ends it unexec'd */
+    int release_fd;
 } sluice_spawn_request;
 
 /* Where a start failed: the stage and the errno the child saw. */
@@ -57,10 +60,19 @@ enum {
     SLUICE_STAGE_EXEC = 8,
     SLUICE_STAGE_CGROUP = 9,
     SLUICE_STAGE_RLIMIT = 10,
+    SLUICE_STAGE_RELEASE = 11, /* held, and never released: nothing was exec'd */
 };
 
 /* Starts a child; returns its pid, or -1 with *failure set (the child is already reaped). */
 pid_t sluice_spawn(const sluice_spawn_request *request, sluice_spawn_failure *failure);
+
+/* Forks a child that, set up, waits for its release (request->hold) while the caller goes on: returns its pid
+   and, in *failure_fd, where sluice_spawn_outcome learns how its start went; or -1 with *failure set. */
+pid_t sluice_spawn_held(const sluice_spawn_request *request, int *failure_fd, sluice_spawn_failure *failure);
+
+/* Waits until a child of sluice_spawn_held has exec'd (0) or failed (-1 with *failure set, the child reaped);
+   closes failure_fd. */
+int sluice_spawn_outcome(pid_t pid, int failure_fd, sluice_spawn_failure *failure);
 
 /* Installs handlers that write each listed signal's number as one byte to a pipe; returns its read end or -1. */
 int sluice_signal_pipe_install(const int *signals, int count);

@@ -40,10 +40,11 @@ public final class PGConnection: Sendable {
         }
     }
 
-    /// Runs one statement with bound parameters and returns its rows.
+    /// Runs one statement with bound parameters and returns its rows. `meanwhile` runs once the statement is
+    /// sent, while the server works on it (unless it has to wait for a statement of another kind before it).
     @discardableResult
-    public func query(_ sql: SQL) throws -> PGResult {
-        try withSession { session in try session.query(sql) }
+    public func query(_ sql: SQL, meanwhile: (() -> Void)? = nil) throws -> PGResult {
+        try withSession { session in try session.query(sql, meanwhile: meanwhile) }
     }
 
     /// Queues a write to go with the next statement run on this connection: in the same round trip (libpq's
@@ -172,8 +173,11 @@ public struct PGSession {
     /// Runs one statement with bound parameters, prepared once per connection and reused; the writes queued
     /// to go with it (`PGConnection.sendWithNext`) go first, in its round trip and transaction.
     @discardableResult
-    public func query(_ sql: SQL) throws -> PGResult {
-        if !connection.queued.isEmpty, let result = try carryQueued(with: sql) { return result }
+    public func query(_ sql: SQL, meanwhile: (() -> Void)? = nil) throws -> PGResult {
+        if !connection.queued.isEmpty || meanwhile != nil, let result = try carryQueued(with: sql, meanwhile: meanwhile)
+        {
+            return result
+        }
         try usePlanMode(of: sql)
         let statement = try prepared(sql)
         statement.executions += 1

@@ -11,12 +11,13 @@ extension PGSession {
 
     /// Runs the queued writes, then `sql`, in one round trip and one transaction. Nil when `sql` is still to be
     /// run on its own: it is of another planning kind, inside a transaction, or the queued writes turned out to
-    /// have committed already (a retry after a lost reply finds their changes made).
+    /// have committed already (a retry after a lost reply finds their changes made). `meanwhile` runs once all
+    /// is sent, before the replies are read.
     ///
     /// A queued write that fails takes `sql` with it (nothing commits) and is dropped, and its error is thrown;
     /// a failing `sql` leaves the queued writes queued, rolled back with it. After a lost connection both are
     /// kept, as may-have-committed: the retry that carries them again tells.
-    func carryQueued(with sql: SQL?) throws -> PGResult? {
+    func carryQueued(with sql: SQL?, meanwhile: (() -> Void)? = nil) throws -> PGResult? {
         let riders = connection.queued
         if let sql,
             PQtransactionStatus(pointer) != PQTRANS_IDLE || riders.contains(where: { $0.plansOnce != sql.plansOnce })
@@ -27,7 +28,7 @@ extension PGSession {
         let batch = riders + (sql.map { [$0] } ?? [])
         let outcomes: [Result<PGResult, DatabaseError>?]
         do {
-            outcomes = try pipeline(batch)
+            outcomes = try pipeline(batch, meanwhile: meanwhile)
         } catch let error as DatabaseError where error.kind == .connection {
             connection.queuedMaybeCommitted = riders.count
             throw error
@@ -44,7 +45,7 @@ extension PGSession {
                 // Its change is there already: the lost reply was of a commit. The rest goes again.
                 connection.queued.removeFirst(maybe)
                 connection.queuedMaybeCommitted = 0
-                return connection.queued.isEmpty ? nil : try carryQueued(with: sql)
+                return connection.queued.isEmpty ? nil : try carryQueued(with: sql)  // `meanwhile` has run
             }
             connection.queued.removeFirst(riders.count)
             connection.queuedMaybeCommitted = 0
@@ -58,7 +59,7 @@ extension PGSession {
 
     /// Sends `batch` as one pipeline ending in one Sync: each statement's result, or its error, or nil when an
     /// earlier one failed and it did not run. Throws when the round trip itself failed.
-    private func pipeline(_ batch: [SQL]) throws -> [Result<PGResult, DatabaseError>?] {
+    private func pipeline(_ batch: [SQL], meanwhile: (() -> Void)?) throws -> [Result<PGResult, DatabaseError>?] {
         try usePlanMode(of: batch[0])
         var names: [String] = []
         for (index, sql) in batch.enumerated() {
@@ -75,7 +76,8 @@ extension PGSession {
                 }
                 guard sent == 1 else { throw lost("cannot send a statement") }
             }
-            guard PQpipelineSync(pointer) == 1 else { throw lost("cannot send the pipeline's end") }
+            guard PQpipelineSync(pointer) == 1 else { throw lost("cannot send the pipeline's end") }  // and flushes
+            meanwhile?()
             for _ in batch {
                 guard let result = PQgetResult(pointer) else { throw lost("a statement's result did not come") }
                 if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
