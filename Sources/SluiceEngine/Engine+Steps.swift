@@ -55,9 +55,12 @@ extension Engine {
         let from = handle.machine.launchState(of: index)
         var launch: AttemptLaunch
         do {
-            launch = try handle.launcher.launch(
-                index, runID: handle.runID, attempt: number, runtime: handle.runtime, request: handle.requests[index],
-                gpus: [], logDirectory: handle.logDirectory)
+            launch = try Phases.measure("resolve: the step's command, environment and limits") {
+                () throws(PlanError) -> AttemptLaunch in
+                try handle.launcher.launch(
+                    index, runID: handle.runID, attempt: number, runtime: handle.runtime,
+                    request: handle.requests[index], gpus: [], logDirectory: handle.logDirectory)
+            }
         } catch {
             let message = "step \(step.key) could not start: \(error.messages.joined(separator: "; "))"
             try perform(handle.machine.settle(index, .failed(message)), on: handle)
@@ -221,7 +224,9 @@ extension Engine {
                 Phases.add(
                     "collect: status file, cgroup usage (removed once the next step has started)",
                     seconds: MonotonicClock.now() - polled)
-                try conclude(index, of: handle, exit: exit)
+                try Phases.measure("conclude: the ending decided, recorded or queued, shown") {
+                    try conclude(index, of: handle, exit: exit)
+                }
             }
             if let handler = handle.activeHandler, let exit = executor.poll(handler.running) {
                 try concludeHandler(handle, handler, exit: exit)
@@ -341,7 +346,7 @@ extension Engine {
     /// steps run.
     func beforeWaiting() throws {
         try sendQueuedEndings()
-        executor.tidy()
+        Phases.measure("tidy: the cgroups of ended attempts removed") { executor.tidy() }
         costEndings(now: MonotonicClock.now())
     }
 
