@@ -97,11 +97,13 @@ extension Engine {
             cpus: options.capacity.cpus, memoryBytes: options.capacity.memoryBytes, gpus: options.capacity.gpus)
         // Set up while its start is recorded (`prepare` runs once the statement is sent): the step waits at its
         // exec until the commit, so nothing runs unrecorded. A step with GPUs is set up after the commit, once
-        // the admission has picked its devices; so is one whose statement could not go that way.
+        // the admission has picked its devices; so is one whose statement could not go that way, and every
+        // step for a second after the host was found full.
         var prepared: Result<PreparedAttempt, LaunchFailure>?
         if request.gpus == 0 { launch.environment = Self.withDevices([], launch.environment) }
+        let ahead = request.gpus == 0 && MonotonicClock.now() - capacityMissedAt > 1
         let prepare = { [executor] in
-            guard prepared == nil, request.gpus == 0 else { return }
+            guard prepared == nil, ahead else { return }
             prepared = Result { () throws(LaunchFailure) in try executor.prepare(launch) }
         }
         defer { if case .success(let unstarted)? = prepared { executor.discard(unstarted) } }
@@ -140,7 +142,8 @@ extension Engine {
                 return
             }
             capacityFull = true
-            capacityRetryAt = MonotonicClock.now() + 1  // a freed slot is announced; this is only the fallback
+            capacityMissedAt = MonotonicClock.now()
+            capacityRetryAt = capacityMissedAt + 1  // a freed slot is announced; this is only the fallback
             return
         }
         handle.machine.launched(index)

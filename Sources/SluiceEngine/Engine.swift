@@ -52,6 +52,9 @@ public final class Engine {
     /// True when the last admission found the host full: launches wait for freed capacity.
     var capacityFull = false
     var capacityRetryAt = 0.0
+    /// When an admission last found the host full: for a second after, attempts are not set up ahead of their
+    /// admission (one that is refused would be set up and dropped for nothing).
+    var capacityMissedAt = -Double.infinity
     var nextHeartbeat = 0.0
     /// True when the database refused a launch because the lease was too old: nothing starts until a heartbeat.
     var leaseStale = false
@@ -97,6 +100,14 @@ public final class Engine {
         let engine = try Engine(store: store, executor: setup.executor, options: options, kind: "foreground")
         engine.launches = false
         return engine
+    }
+
+    /// Removes the empty attempt cgroups that engines now gone left behind for runs that have ended (a killed
+    /// engine's removals put off until after its next start, the cgroups of attempts adopted without one on
+    /// record); returns how many. Best effort: a failure leaves them for the next engine.
+    @discardableResult
+    public func removeLeftoverCgroups() -> Int {
+        (try? executor.removeLeftoverCgroups { try recorder.endedRuns($0) }) ?? 0
     }
 
     /// Marks this engine stopped in the database: what it still owns may be taken over at once.

@@ -23,6 +23,7 @@ public final class RunDriver {
         self.observer = observer
         engine = try Engine(store: store, executor: executor, options: options, kind: "foreground")
         queue = RunQueue(store: store)
+        engine.removeLeftoverCgroups()
     }
 
     deinit { engine.retire() }

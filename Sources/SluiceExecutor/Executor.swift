@@ -29,6 +29,9 @@ public protocol Executor: Sendable {
     /// Does the clean-up put off until the engine has started what comes next (the emptied cgroups of the
     /// attempts already collected are removed): the engine calls it before it waits.
     func tidy()
+    /// Removes the empty cgroups that processes now gone left behind (an engine killed before it removed
+    /// them) for the runs that have ended, which `ended` picks from the run ids found; returns how many.
+    func removeLeftoverCgroups(ended: ([Int64]) throws -> Set<Int64>) rethrows -> Int
 }
 
 /// What the engine recorded about an attempt, enough to find it again.

@@ -462,6 +462,15 @@ public struct LocalExecutor: Executor {
     /// Removes the cgroups of the attempts collected since the last call.
     public func tidy() { leftovers.removeAll() }
 
+    /// Removes the empty attempt cgroups that engines now gone left under the parents, for ended runs.
+    public func removeLeftoverCgroups(ended: ([Int64]) throws -> Set<Int64>) rethrows -> Int {
+        guard let backend = control.backend else { return 0 }
+        let orphans = backend.orphans()
+        guard !orphans.isEmpty else { return 0 }
+        let over = try ended(Array(Set(orphans.map(\.runID))).sorted())
+        return orphans.filter { over.contains($0.runID) && backend.removeIfEmpty($0.cgroup) }.count
+    }
+
     /// Starts an attempt and waits for it to end (tools and tests).
     public func runToEnd(_ launch: AttemptLaunch) throws(LaunchFailure) -> AttemptExit {
         let running = try start(launch)

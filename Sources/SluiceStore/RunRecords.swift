@@ -351,6 +351,14 @@ public struct RunRecorder: Sendable {
         }
     }
 
+    /// Of `ids`, the runs recorded here that have ended (neither queued nor running).
+    public func endedRuns(_ ids: [Int64]) throws -> Set<Int64> {
+        Set(
+            try connection.query(
+                "SELECT id FROM run WHERE id = ANY (\(PGArray(ids))::bigint[]) AND state NOT IN ('queued', 'running')"
+            ).rows.compactMap { $0.int("id") })
+    }
+
     /// Sends the endings queued to go with a statement that did not come.
     public func sendQueued() throws {
         try Self.mapConflicts { try connection.sendQueued() }

@@ -75,4 +75,6 @@ final class FakeCgroupTree: CgroupFiles, @unchecked Sendable {
     func exists(_ path: String) -> Bool { FileSystem.exists(path) }
 
     func openForWriting(_ path: String) throws -> Int32 { try host.openForWriting(path) }
+
+    func subdirectories(_ path: String) -> [String] { host.subdirectories(path) }
 }

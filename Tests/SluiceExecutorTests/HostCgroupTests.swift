@@ -100,4 +100,43 @@ struct HostCgroupTests {
         #expect(try String(contentsOfFile: l.stdoutPath, encoding: .utf8) == "started\n")
         #expect(marked().isEmpty)
     }
+    /// An engine killed before it removed its attempts' cgroups leaves them behind, empty; the next engine
+    /// removes those whose creator is gone and whose run has ended, and nothing else: not one whose creator
+    /// still runs, nor one of a run still going, nor one with a process in it, nor a cgroup of another name.
+    @Test func emptyCgroupsOfGoneEnginesAreRemovedForEndedRunsOnly() throws {
+        let control = ResourceControl.setUp(mode: .auto, parent: "sluice-sweep-\(getpid())")
+        let backend = try #require(control.backend, "no writable cgroup: \(control.fallbackReason ?? "")")
+        defer { for directory in backend.parentDirectories.reversed() { rmdir(directory) } }
+        let gone = try ChildProcess.spawn(
+            SpawnRequest(executable: "/bin/true", arguments: ["true"], environment: [], workdir: "/"))
+        _ = gone.wait()  // its pid no longer runs
+        let sleeper = try ChildProcess.spawn(
+            SpawnRequest(executable: "/bin/sleep", arguments: ["sleep", "60"], environment: [], workdir: "/"))
+        let removable = "run7-a.1-\(gone.pid)-1"
+        let kept = [
+            "run7-b.1-\(sleeper.pid)-2",  // its creator runs
+            "run8-c.1-\(gone.pid)-3",  // its run has not ended
+            "run7-d.1-\(gone.pid)-4",  // a process is in it
+            "someone-else",
+        ]
+        var made: [String: AttemptCgroup] = [:]
+        for name in [removable] + kept { made[name] = try backend.create(name: name, limits: CgroupLimits()) }
+        defer {
+            kill(sleeper.pid, SIGKILL)
+            _ = sleeper.wait()
+            for cgroup in made.values { try? backend.remove(cgroup) }
+        }
+        for file in backend.procsFiles(made["run7-d.1-\(gone.pid)-4"]!) {
+            try HostCgroupFiles().write(file, String(sleeper.pid))
+        }
+        var asked: [Int64] = []
+        let removed = LocalExecutor(control: control).removeLeftoverCgroups { ids in
+            asked = ids
+            return [7]
+        }
+        #expect(asked == [7, 8], "the runs of the orphans, each once")
+        #expect(removed == 1)
+        #expect(made[removable]!.directories.allSatisfy { !FileSystem.exists($0) })
+        for name in kept { #expect(made[name]!.directories.allSatisfy(FileSystem.exists), "\(name) was removed") }
+    }
 }

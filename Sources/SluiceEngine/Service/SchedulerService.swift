@@ -74,6 +74,8 @@ public final class SchedulerService: @unchecked Sendable {
         logger.info(
             "serving \(folder.root)",
             metadata: ["engine": "\(engine.ownerID)", "pid": "\(getpid())", "host": "\(engine.options.host)"])
+        let removed = engine.removeLeftoverCgroups()
+        if removed > 0 { logger.info("removed \(removed) empty cgroups that killed engines left behind") }
         defer {
             for problem in engine.flushLineageEvents(within: 5) { logger.warning("\(problem)") }
             engine.retire()

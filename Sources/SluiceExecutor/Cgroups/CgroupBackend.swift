@@ -52,6 +52,8 @@ public protocol CgroupBackend: Sendable {
     var version: CgroupVersion { get }
     /// The parent directories attempt cgroups are made in.
     var parentDirectories: [String] { get }
+    /// The file system it works through.
+    var files: CgroupFiles { get }
     /// The controllers it enforces with (`memory`, `cpu`, `pids`).
     var controllers: [String] { get }
     /// Creates the parents and enables what they need; throws when this host does not let us.
@@ -71,6 +73,39 @@ public protocol CgroupBackend: Sendable {
 }
 
 extension CgroupBackend {
+    /// The attempt cgroups under the parents (`run<id>-<step>.<attempt>-<pid>-<n>`) made by a process that no
+    /// longer runs, with their runs' ids. Whether they are empty is not looked at: only an empty one can be
+    /// removed (`removeIfEmpty`).
+    func orphans() -> [(cgroup: AttemptCgroup, runID: Int64)] {
+        var names = Set<String>()
+        for parent in parentDirectories { names.formUnion(files.subdirectories(parent)) }
+        return names.sorted().compactMap { name in
+            guard let (runID, creator) = Self.parseAttemptName(name), creator != getpid(),
+                kill(creator, 0) != 0 && errno == ESRCH
+            else { return nil }
+            return (AttemptCgroup(name: name, directories: parentDirectories.map { $0 + "/" + name }), runID)
+        }
+    }
+
+    /// The run id and the creating process of an attempt cgroup's name; nil for any other name.
+    static func parseAttemptName(_ name: String) -> (runID: Int64, creator: pid_t)? {
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count >= 4, parts[0].hasPrefix("run"), let runID = Int64(parts[0].dropFirst(3)),
+            let creator = pid_t(parts[parts.count - 2]), creator > 0, Int(parts[parts.count - 1]) != nil
+        else { return nil }
+        return (runID, creator)
+    }
+
+    /// Removes the cgroup if it has no member (a plain `rmdir` per directory, which the kernel refuses while
+    /// any process is in it); true when it is gone.
+    func removeIfEmpty(_ cgroup: AttemptCgroup) -> Bool {
+        var gone = true
+        for directory in cgroup.directories.reversed() where (try? files.removeDirectory(directory)) == nil {
+            gone = false
+        }
+        return gone
+    }
+
     /// Sends SIGKILL to every member until none is left (or a bounded number of rounds has passed).
     func killMembers(_ cgroup: AttemptCgroup) {
         for _ in 0..<1000 {

@@ -15,6 +15,8 @@ public protocol CgroupFiles: Sendable {
     func exists(_ path: String) -> Bool
     /// A descriptor open for writing (close-on-exec), for a child to join a cgroup through `cgroup.procs`.
     func openForWriting(_ path: String) throws -> Int32
+    /// The names of the directories (child cgroups) in `path`; none when it cannot be read.
+    func subdirectories(_ path: String) -> [String]
 }
 
 /// The real cgroup file systems under /sys/fs/cgroup.
@@ -58,6 +60,21 @@ public struct HostCgroupFiles: CgroupFiles {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("cannot open \(path)", errno: errno) }
         return fd
+    }
+
+    /// The names of the child cgroups in `path`.
+    public func subdirectories(_ path: String) -> [String] {
+        guard let directory = opendir(path) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 }
 

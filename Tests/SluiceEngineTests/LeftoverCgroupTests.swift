@@ -1,0 +1,48 @@
+import Foundation
+import SluiceBasics
+import SluiceEngine
+import SluiceExecutor
+import SluiceSpec
+import SluiceTestSupport
+import Testing
+
+/// An engine killed before it removed its attempts' cgroups (their removal waits until the next step has
+/// started) leaves them behind, empty; the next engine on the same database removes those of ended runs.
+@Suite("Cgroups that killed engines left behind", .serialized)
+struct LeftoverCgroupTests {
+    @Test func theNextEngineRemovesTheEmptyCgroupsOfEndedRunsAndNothingElse() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let control = ResourceControl.setUp(mode: .auto, parent: "sluice-leftover-\(getpid())")
+        let backend = try #require(control.backend, "no writable cgroup: \(control.fallbackReason ?? "")")
+        defer { for directory in backend.parentDirectories.reversed() { rmdir(directory) } }
+        let store = try TestDatabase.freshStore()
+        let options = RunOptions(logRoot: dir.path + "/logs")
+        let file = try dir.write("dags/one.yaml", "dag: one\nsteps:\n  s: {command: [\"true\"]}\n")
+        let plan = try Planner.plan(try SpecLoader.load(path: file), logicalDate: "2026-11-24")
+        func driver() throws -> RunDriver {
+            try RunDriver(
+                store: store, executor: LocalExecutor(control: control), observer: RecordingObserver(),
+                options: options)
+        }
+        let first = try driver().run(plan)
+        #expect(first.state == .succeeded)
+        // What a killed engine of that run would have left, and one of a run this database does not have.
+        let gone = try ChildProcess.spawn(
+            SpawnRequest(executable: "/bin/true", arguments: ["true"], environment: [], workdir: "/"))
+        _ = gone.wait()
+        let left = try backend.create(name: "run\(first.runID)-s.1-\(gone.pid)-1", limits: CgroupLimits())
+        let foreign = try backend.create(name: "run\(first.runID + 1000)-s.1-\(gone.pid)-2", limits: CgroupLimits())
+        defer {
+            try? backend.remove(left)
+            try? backend.remove(foreign)
+        }
+        _ = try driver()
+        #expect(left.directories.allSatisfy { !FileSystem.exists($0) }, "the ended run's cgroup stayed")
+        #expect(foreign.directories.allSatisfy(FileSystem.exists), "another database's cgroup was removed")
+        // The run's own attempt left nothing either.
+        for parent in backend.parentDirectories {
+            #expect(HostCgroupFiles().subdirectories(parent) == [foreign.name])
+        }
+    }
+}
