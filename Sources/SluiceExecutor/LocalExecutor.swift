@@ -435,7 +435,7 @@ public struct LocalExecutor: Executor {
 
     /// The record of an attempt whose start was never recorded (its engine died right after starting it):
     /// what its watcher's status file says; nil when there is none (then it never started). Its cgroup is
-    /// not known this way and stays behind, empty.
+    /// not known this way and stays behind, empty, until an engine removes it (`removeLeftoverCgroups`).
     public static func recordFromStatus(logDirectory: String, logName: String) -> AttemptRecord? {
         guard let directory = try? SecureDirectory.open(logDirectory),
             let status = ShimProtocol.readStatus(directory, name: logName + ".status")
