@@ -117,6 +117,7 @@ public final class Engine {
         try? recorder.sendQueued()
         costEndings(now: nil)
         executor.tidy()  // cgroups of attempts collected outside a turn (an abandon, an adoption)
+        if launches { removeLeftoverCgroups() }  // of runs that ended while this engine ran
         try? schedulers.stop(ownerID)
         listener.close()
     }
@@ -249,6 +250,7 @@ public final class Engine {
         nextHeartbeat = now + Self.heartbeatInterval
         guard let lost = try? schedulers.heartbeat(ownerID, runs: Array(runs.keys)) else { return }
         leaseStale = false
+        if launches { removeLeftoverCgroups() }  // a long-lived engine: those of runs that ended since it began
         for id in lost {
             runs[id]?.observer.databaseUnavailable("run \(id) was taken over by another engine; this one lets go of it")
             release(runID: id)

@@ -37,9 +37,15 @@ struct LeftoverCgroupTests {
             try? backend.remove(left)
             try? backend.remove(foreign)
         }
-        _ = try driver()
+        var second: RunDriver? = try driver()
         #expect(left.directories.allSatisfy { !FileSystem.exists($0) }, "the ended run's cgroup stayed")
         #expect(foreign.directories.allSatisfy(FileSystem.exists), "another database's cgroup was removed")
+        // One left while an engine runs (a run of it ended meanwhile) goes when that engine ends.
+        let later = try backend.create(name: "run\(first.runID)-s.1-\(gone.pid)-3", limits: CgroupLimits())
+        defer { try? backend.remove(later) }
+        #expect(later.directories.allSatisfy(FileSystem.exists))
+        second = nil
+        #expect(second == nil && later.directories.allSatisfy { !FileSystem.exists($0) }, "stayed past the end")
         // The run's own attempt left nothing either.
         for parent in backend.parentDirectories {
             #expect(HostCgroupFiles().subdirectories(parent) == [foreign.name])
