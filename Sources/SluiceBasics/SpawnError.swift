@@ -28,11 +28,32 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
         self.workdir = workdir
     }
 
+    /// The interpreter named by the executable's `#!` line, when the executable exists and that is what
+    /// was not found (exec reports both as ENOENT).
+    var missingInterpreter: String? {
+        let path = executable.hasPrefix("/") || workdir == nil ? executable : workdir! + "/" + executable
+        // Its first line only: O_NONBLOCK, as what is there may not be a regular file.
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        let bytes = buffer.prefix(max(0, count))
+        guard bytes.starts(with: Array("#!".utf8)) else { return nil }
+        let line = String(decoding: bytes.dropFirst(2).prefix { $0 != 10 }, as: UTF8.self)
+        guard let interpreter = line.split(separator: " ", omittingEmptySubsequences: true).first else { return nil }
+        return FileSystem.exists(String(interpreter)) ? nil : String(interpreter)
+    }
+
     /// A one-line, actionable reason.
     public var description: String {
         let reason = String(cString: strerror(code))
         switch stage {
-        case .exec where code == ENOENT: return "command not found: \(executable)"
+        case .exec where code == ENOENT:
+            if let interpreter = missingInterpreter {
+                return "cannot execute \(executable): its interpreter \(interpreter) (from its #! line) was not found"
+            }
+            return "command not found: \(executable)"
         case .exec where code == EACCES: return "permission denied: \(executable) is not executable"
         case .exec: return "cannot execute \(executable): \(reason)"
         case .chdir: return "cannot enter working directory \(workdir ?? "?"): \(reason)"

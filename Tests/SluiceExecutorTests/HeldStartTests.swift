@@ -59,10 +59,11 @@ struct HeldStartTests {
         let executor = LocalExecutor()
         let running = try executor.start(try executor.prepare(launch))  // held: the exec comes after the release
         let exit = waitForEnd(executor, running)
-        #expect(exit.startFailure == "command not found: \(script)")
+        let reason = "cannot execute \(script): its interpreter /nonexistent/interpreter (from its #! line) was not found"
+        #expect(exit.startFailure == reason)
         let ending = AttemptOutcome.ending(step: "s", exit: exit, limits: AttemptLimits(), viaShell: false)
         #expect(ending.state == .failedToStart)
-        #expect(ending.message == "step s failed to start: command not found: \(script)")
+        #expect(ending.message == "step s failed to start: \(reason)")
     }
 
     /// The engine dies between preparing the attempt and releasing it (simulated here by talking to the watcher
