@@ -116,7 +116,7 @@ public final class Engine {
         // ending not sent stays in its watcher's status file for the next engine.
         try? recorder.sendQueued()
         costEndings(now: nil)
-        executor.tidy()  // cgroups of attempts collected outside a turn (an abandon, an adoption)
+        executor.drain()  // the cgroups kept for reuse, and those of attempts collected outside a turn
         if launches { removeLeftoverCgroups() }  // of runs that ended while this engine ran
         try? schedulers.stop(ownerID)
         listener.close()

@@ -27,8 +27,11 @@ public protocol Executor: Sendable {
     /// Forgets an attempt whose ending is recorded: its status file and private files go.
     func release(_ attempt: RunningAttempt)
     /// Does the clean-up put off until the engine has started what comes next (the emptied cgroups of the
-    /// attempts already collected are removed): the engine calls it before it waits.
+    /// attempts already collected are made ready for the next attempts, or removed): the engine calls it
+    /// before it waits.
     func tidy()
+    /// Removes what it keeps for the next attempts (cgroups ready for reuse): the engine calls it when it ends.
+    func drain()
     /// Removes the empty cgroups that processes now gone left behind (an engine killed before it removed
     /// them) for the runs that have ended, which `ended` picks from the run ids found; returns how many.
     func removeLeftoverCgroups(ended: ([Int64]) throws -> Set<Int64>) rethrows -> Int

@@ -72,13 +72,15 @@ public struct LocalExecutor: Executor {
         var procs: [Int32] = []
         defer { for fd in procs { close(fd) } }
         if let backend = control.backend {
-            let limits = CgroupLimits(
-                memoryBytes: launch.limits.memoryBytes, cpus: launch.limits.cpus,
-                maxProcesses: launch.limits.maxProcesses)
+            let limits = Self.cgroupLimits(launch)
             do {
-                let sequence = cgroupSequence.wrappingAdd(1, ordering: .relaxed).newValue
-                try Phases.measure("cgroup: made, limits written, cgroup.procs opened") {
-                    let made = try backend.create(name: "\(launch.cgroupName)-\(getpid())-\(sequence)", limits: limits)
+                try Phases.measure("cgroup: made (or reused), limits written, cgroup.procs opened") {
+                    let made =
+                        try reusedCgroup(limits: limits, backend: backend)
+                        ?? backend.create(
+                            name:
+                                "\(launch.cgroupName)-\(getpid())-\(cgroupSequence.wrappingAdd(1, ordering: .relaxed).newValue)",
+                            limits: limits)
                     cgroup = made
                     for file in backend.procsFiles(made) { procs.append(try HostCgroupFiles().openForWriting(file)) }
                 }
@@ -104,6 +106,20 @@ public struct LocalExecutor: Executor {
             outputFile?.remove()
             throw error
         }
+    }
+
+    /// A cgroup an earlier attempt of this executor left ready, with `limits` written (nothing is written when
+    /// they are what it holds); nil when none is ready. It keeps the name of the attempt it was made for.
+    private func reusedCgroup(limits: CgroupLimits, backend: any CgroupBackend) -> AttemptCgroup? {
+        while let ready = leftovers.take() {
+            do {
+                if ready.limits != limits { try backend.reuse(ready.cgroup, limits: limits) }
+                return ready.cgroup
+            } catch {
+                try? backend.remove(ready.cgroup)
+            }
+        }
+        return nil
     }
 
     /// Starts a prepared attempt's step. A held one is released once its watcher has forked it (its exec
@@ -304,7 +320,8 @@ public struct LocalExecutor: Executor {
             // (which still kills whatever is left if the kernel reports the cgroup busy) waits for `tidy`.
             if status?.state != "ended" { backend.killAll(cgroup) }
             usage = backend.usage(cgroup)
-            leftovers.add(cgroup)
+            // Reused only when it held what this executor wrote (an adopted attempt's limits are not known).
+            leftovers.add(cgroup, limits: status?.state == "ended" ? attempt.launch.map(Self.cgroupLimits) : nil)
         }
         guard let status, status.state == "ended" else {
             // The watcher died without a word: stop what may still run of the step; its ending is unknown.
@@ -459,8 +476,17 @@ public struct LocalExecutor: Executor {
     /// own record of how it ended (removing it would cost every step a file system write for nothing).
     public func release(_ attempt: RunningAttempt) {}
 
-    /// Removes the cgroups of the attempts collected since the last call.
-    public func tidy() { leftovers.removeAll() }
+    /// The cgroups of the attempts collected since the last call are kept for the next attempts, or removed.
+    public func tidy() { leftovers.tidy() }
+
+    /// Removes the cgroups kept for reuse and those put off.
+    public func drain() { leftovers.drain() }
+
+    /// What an attempt's cgroup enforces.
+    static func cgroupLimits(_ launch: AttemptLaunch) -> CgroupLimits {
+        CgroupLimits(
+            memoryBytes: launch.limits.memoryBytes, cpus: launch.limits.cpus, maxProcesses: launch.limits.maxProcesses)
+    }
 
     /// Removes the empty attempt cgroups that engines now gone left under the parents, for ended runs.
     public func removeLeftoverCgroups(ended: ([Int64]) throws -> Set<Int64>) rethrows -> Int {

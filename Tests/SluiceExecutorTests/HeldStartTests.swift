@@ -59,7 +59,8 @@ struct HeldStartTests {
         let executor = LocalExecutor()
         let running = try executor.start(try executor.prepare(launch))  // held: the exec comes after the release
         let exit = waitForEnd(executor, running)
-        let reason = "cannot execute \(script): its interpreter /nonexistent/interpreter (from its #! line) was not found"
+        let reason =
+            "cannot execute \(script): its interpreter /nonexistent/interpreter (from its #! line) was not found"
         #expect(exit.startFailure == reason)
         let ending = AttemptOutcome.ending(step: "s", exit: exit, limits: AttemptLimits(), viaShell: false)
         #expect(ending.state == .failedToStart)

@@ -100,6 +100,71 @@ struct HostCgroupTests {
         #expect(try String(contentsOfFile: l.stdoutPath, encoding: .utf8) == "started\n")
         #expect(marked().isEmpty)
     }
+
+    /// On v1 an ended attempt's clean cgroup is kept for the next attempt (making and removing one costs more
+    /// than the step here): the next attempt gets it with its own limits, and reports only what it used itself.
+    /// A cgroup with an OOM kill on record is not reused.
+    @Test func aReusedCgroupHasItsNewLimitsAndCountsOnlyItsOwnAttempt() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let executor = LocalExecutor(control: try control())
+        let backend = try #require(executor.control.backend)
+        func run(_ script: String, _ limits: AttemptLimits, _ name: String) throws -> (AttemptExit, AttemptCgroup) {
+            let running = try executor.start(try launch(script, limits: limits, name: name))
+            while true {
+                if let exit = executor.poll(running) {
+                    executor.tidy()
+                    return (exit, try #require(running.cgroup))
+                }
+                _ = Poller.wait(running.waitFD.map { [$0] } ?? [], timeout: running.waitFD == nil ? 0.05 : nil)
+            }
+        }
+        // About 40 MiB held and a fraction of a second of CPU burnt, by shell builtins alone: no file is read
+        // that could stay charged to the cgroup as page cache, so it is reused.
+        let hog = "x=$(printf '%40000000s' ''); i=0; while [ $i -lt 100000 ]; do i=$((i + 1)); done"
+        let (first, firstCgroup) = try run(hog, AttemptLimits(cpus: 2, memoryBytes: 256 << 20), "1")
+        #expect(first.status.succeeded)
+        #expect((first.usage?.peakMemoryBytes ?? 0) > 30 << 20 && (first.usage?.userCPU ?? 0) > 0.05)
+        let memoryLimit = { (cgroup: AttemptCgroup) -> Int64? in
+            cgroup.directories.first { $0.contains("/memory/") }.flatMap {
+                Int64((HostCgroupFiles().read($0 + "/memory.limit_in_bytes") ?? "").filter(\.isNumber))
+            }
+        }
+        // Short steps after it: a cgroup is reused when the attempt before it left at most 1 MiB charged (page
+        // cache), which a short step does; each reused one reports only its own attempt, under its own limits.
+        var seen = [firstCgroup]
+        var reused = 0
+        for i in 2...6 {
+            let (exit, cgroup) = try run("true", AttemptLimits(), String(i))
+            #expect(exit.status.succeeded)
+            if seen.contains(cgroup) {
+                reused += 1
+                #expect(
+                    (exit.usage?.peakMemoryBytes ?? .max) <= 2 << 20,
+                    "an earlier peak: \(String(describing: exit.usage))")
+                #expect((exit.usage?.userCPU ?? 1) + (exit.usage?.systemCPU ?? 1) < 0.1, "an earlier attempt's CPU")
+                if backend.version == .v1 { #expect((memoryLimit(cgroup) ?? 0) > 1 << 40, "still limited") }
+            }
+            seen.append(cgroup)
+        }
+        if backend.version == .v1 {
+            #expect(seen[1] == firstCgroup, "the first attempt's clean cgroup was not reused")
+            #expect(reused > 0, "no cgroup was reused in five short steps")
+        } else {
+            #expect(reused == 0, "a v2 cgroup is never reused")
+        }
+        // An attempt OOM-killed (under the lower limit, in a reused cgroup or a fresh one): its cgroup is removed.
+        let (killed, killedCgroup) = try run(
+            "python3 -c 'x = []\nwhile True: x.append(bytearray(8 << 20))'", AttemptLimits(memoryBytes: 64 << 20), "7")
+        #expect((killed.usage?.oomKills ?? 0) > 0)
+        #expect(!killedCgroup.directories.contains(where: FileSystem.exists), "an OOM-killed attempt's cgroup stayed")
+        // One that leaves more than 1 MiB charged (the page cache of a file it wrote) is removed too.
+        let (_, cached) = try run("head -c 4194304 /dev/zero > \(base)/cache.dat", AttemptLimits(), "8")
+        #expect(!cached.directories.contains(where: FileSystem.exists), "a cgroup holding page cache stayed")
+        let (_, last) = try run("true", AttemptLimits(), "9")
+        executor.drain()
+        #expect(!last.directories.contains(where: FileSystem.exists), "drain leaves what it kept")
+    }
+
     /// An engine killed before it removed its attempts' cgroups leaves them behind, empty; the next engine
     /// removes those whose creator is gone and whose run has ended, and nothing else: not one whose creator
     /// still runs, nor one of a run still going, nor one with a process in it, nor a cgroup of another name.

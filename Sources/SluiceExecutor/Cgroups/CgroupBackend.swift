@@ -70,6 +70,11 @@ public protocol CgroupBackend: Sendable {
     func killAll(_ cgroup: AttemptCgroup)
     /// Removes the cgroup; throws if it could not be removed.
     func remove(_ cgroup: AttemptCgroup) throws
+    /// Makes an ended attempt's emptied cgroup ready for another attempt (what it used reset or reclaimed);
+    /// false when this interface cannot, or the cgroup is not clean: then it is removed instead.
+    func recycle(_ cgroup: AttemptCgroup) -> Bool
+    /// Writes `limits` (every one: set, or back to unlimited) to a recycled cgroup.
+    func reuse(_ cgroup: AttemptCgroup, limits: CgroupLimits) throws
 }
 
 extension CgroupBackend {

@@ -106,4 +106,13 @@ public struct CgroupV2: CgroupBackend {
 
     /// Removes the directory.
     public func remove(_ cgroup: AttemptCgroup) throws { try removeDirectories(cgroup.directories, files: files) }
+
+    /// Never on v2: `memory.peak` cannot be reset before kernel 6.12 (and then only for the descriptor that
+    /// wrote it), so a reused cgroup would report an earlier attempt's peak.
+    public func recycle(_ cgroup: AttemptCgroup) -> Bool { false }
+
+    /// Not on v2 (nothing is recycled).
+    public func reuse(_ cgroup: AttemptCgroup, limits: CgroupLimits) throws {
+        throw SystemError("cgroup v2 cgroups are not reused")
+    }
 }
