@@ -225,7 +225,7 @@ extension Engine {
                 guard let exit = executor.poll(attempt.running) else { continue }
                 Phases.add("step: runs, until the engine reads its end", seconds: polled - attempt.since)
                 Phases.add(
-                    "collect: status file, cgroup usage (removed once the next step has started)",
+                    "collect: status file, cgroup usage (the cgroup kept or removed once the next step has started)",
                     seconds: MonotonicClock.now() - polled)
                 try Phases.measure("conclude: the ending decided, recorded or queued, shown") {
                     try conclude(index, of: handle, exit: exit)
@@ -349,7 +349,7 @@ extension Engine {
     /// steps run.
     func beforeWaiting() throws {
         try sendQueuedEndings()
-        Phases.measure("tidy: the cgroups of ended attempts removed") { executor.tidy() }
+        Phases.measure("tidy: the cgroups of ended attempts kept for reuse or removed") { executor.tidy() }
         costEndings(now: MonotonicClock.now())
     }
 

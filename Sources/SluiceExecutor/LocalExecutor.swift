@@ -92,7 +92,8 @@ public struct LocalExecutor: Executor {
         }
         let specification = ShimProtocol.specification(
             launch, executable: executable, environment: environment, rlimits: control.rlimits(for: launch.limits),
-            cgroupDirectories: cgroup?.directories ?? [], cgroupFDs: procs.count, hold: hold)
+            cgroupDirectories: cgroup?.directories ?? [], cgroupFDs: procs.count,
+            cgroupKill: control.backend?.version == .v2, hold: hold)
         do {
             let handed = try Phases.measure("prepare: the watcher handed the attempt, which it sets up (held)") {
                 () throws(LaunchFailure) -> HandedWatcher in

@@ -21,7 +21,7 @@ enum ShimProtocol {
     /// The specification: records `key=LENGTH:BYTES\n`, so any byte may appear in a value.
     static func specification(
         _ launch: AttemptLaunch, executable: String, environment: [String], rlimits: [ResourceLimit],
-        cgroupDirectories: [String], cgroupFDs: Int, hold: Bool = false
+        cgroupDirectories: [String], cgroupFDs: Int, cgroupKill: Bool = false, hold: Bool = false
     ) -> [UInt8] {
         var out: [UInt8] = []
         func add(_ key: String, _ value: String) {
@@ -54,6 +54,7 @@ enum ShimProtocol {
         add("stderr", launch.logName + ".err")
         add("log_mode", String(launch.logMode, radix: 8))
         for directory in cgroupDirectories { add("cgroup_dir", directory) }
+        if cgroupKill { add("cgroup_kill", "1") }
         add("cgroup_fds", String(cgroupFDs))
         if hold { add("hold", "1") }
         return out

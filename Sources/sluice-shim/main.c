@@ -76,6 +76,7 @@ typedef struct spec {
     char *stdout_name, *stderr_name;
     mode_t log_mode;
     int cgroup_fd_count;
+    int cgroup_kill; /* cgroup v2: cgroup.kill empties a cgroup in one write (v1 has none) */
     int hold;
 } spec;
 
@@ -197,6 +198,8 @@ static int parse_spec(char *text, size_t length, spec *s) {
             push(&s->cgroup_dirs, value, size);
         } else if (strcmp(key, "cgroup_fds") == 0) {
             s->cgroup_fd_count = atoi(value);
+        } else if (strcmp(key, "cgroup_kill") == 0) {
+            s->cgroup_kill = atoi(value);
         } else if (strcmp(key, "hold") == 0) {
             s->hold = atoi(value);
         }
@@ -433,13 +436,15 @@ static void report(const char *line) {
 static void kill_cgroups(const spec *s) {
     for (int d = 0; d < s->cgroup_dirs.count; d++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/cgroup.kill", s->cgroup_dirs.items[d]);
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            ssize_t ok = write(fd, "1", 1);
-            close(fd);
-            if (ok == 1) {
-                continue;
+        if (s->cgroup_kill) {
+            snprintf(path, sizeof path, "%s/cgroup.kill", s->cgroup_dirs.items[d]);
+            int fd = open(path, O_WRONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                ssize_t ok = write(fd, "1", 1);
+                close(fd);
+                if (ok == 1) {
+                    continue;
+                }
             }
         }
         snprintf(path, sizeof path, "%s/cgroup.procs", s->cgroup_dirs.items[d]);

@@ -46,9 +46,22 @@ public struct HostCgroupFiles: CgroupFiles {
         if written != bytes.count { throw SystemError("cannot write '\(value)' to \(path)", errno: errno) }
     }
 
-    /// Reads a control file; nil when it is missing or unreadable.
+    /// Reads a control file; nil when it is missing or unreadable. Control files are small and made whole at
+    /// each read: one `read` of a page is all of one unless it fills the page (no `fstat`, no read to see the
+    /// end; these reads are on a step's critical path, six per attempt on v1).
     public func read(_ path: String) -> String? {
-        guard let bytes = try? FileSystem.readBytes(path) else { return nil }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var page = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = page.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { return nil }
+            bytes += page[0..<count]
+            if count < page.count || bytes.count > 1 << 20 { break }
+        }
         return String(decoding: bytes, as: UTF8.self)
     }
 
