@@ -63,7 +63,8 @@ extension Engine {
                 argv: argv, viaShell: viaShell,
                 environment: environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
                 workdir: handler.workdir.map(render) ?? plan.spec.baseDirectory, logDirectory: handle.logDirectory,
-                logName: "\(StepLauncher.fileName(name)).1", cgroupName: "run\(runID)-\(kind).\(index)")
+                logName: "\(StepLauncher.fileName(name)).1",
+                cgroupName: "run\(runID)-\(kind).\(index)-\(cgroupTag ?? "untagged")")
             launch.maskedValues = resolved.secrets
         } catch {
             let message = "handler \(name) could not start: \(error.messages.joined(separator: "; "))"

@@ -68,6 +68,7 @@ extension Engine {
         }
         launch.timeout = step.step.timeout
         launch.gracePeriod = options.gracePeriod
+        launch.cgroupName += "-" + (cgroupTag ?? "untagged")
         var pins: StartPins?
         if let lineage = handle.lineage {
             do {

@@ -102,12 +102,27 @@ public final class Engine {
         return engine
     }
 
-    /// Removes the empty attempt cgroups that engines now gone left behind for runs that have ended (a killed
-    /// engine's removals put off until after its next start, the cgroups of attempts adopted without one on
-    /// record); returns how many. Best effort: a failure leaves them for the next engine.
+    /// Removes the empty attempt cgroups that engines now gone left behind for runs of this database that have
+    /// ended (a killed engine's removals put off until after its next start, the cgroups of attempts adopted
+    /// without one on record); returns how many. Best effort: a failure leaves them for the next engine.
     @discardableResult
     public func removeLeftoverCgroups() -> Int {
-        (try? executor.removeLeftoverCgroups { try recorder.endedRuns($0) }) ?? 0
+        guard let tag = cgroupTag else { return 0 }
+        return (try? executor.removeLeftoverCgroups(tag: tag) { try recorder.endedRuns($0) }) ?? 0
+    }
+
+    /// What this database's attempt cgroups are named with (`run<id>-<step>.<attempt>-<tag>-<pid>-<n>`), so
+    /// that an engine never takes another database's runs for its own: run ids repeat across databases, and
+    /// projects on one host share the cgroup parent. Nil when the database could not say.
+    public private(set) lazy var cgroupTag: String? = {
+        guard let id = try? LineageRecords(store: store).installationID() else { return nil }
+        return Self.cgroupTag(installationID: id)
+    }()
+
+    /// The tag of a database's attempt cgroups: the first 8 hex digits of its installation id; nil without one.
+    public static func cgroupTag(installationID: String) -> String? {
+        let digits = String(installationID.filter(\.isHexDigit).prefix(8))
+        return digits.count == 8 ? digits.lowercased() : nil
     }
 
     /// Marks this engine stopped in the database: what it still owns may be taken over at once.

@@ -32,9 +32,10 @@ public protocol Executor: Sendable {
     func tidy()
     /// Removes what it keeps for the next attempts (cgroups ready for reuse): the engine calls it when it ends.
     func drain()
-    /// Removes the empty cgroups that processes now gone left behind (an engine killed before it removed
-    /// them) for the runs that have ended, which `ended` picks from the run ids found; returns how many.
-    func removeLeftoverCgroups(ended: ([Int64]) throws -> Set<Int64>) rethrows -> Int
+    /// Removes the empty cgroups named with `tag` (one database's) that processes now gone left behind (an
+    /// engine killed before it removed them) for the runs that have ended, which `ended` picks from the run ids
+    /// found; returns how many.
+    func removeLeftoverCgroups(tag: String, ended: ([Int64]) throws -> Set<Int64>) rethrows -> Int
 }
 
 /// What the engine recorded about an attempt, enough to find it again.

@@ -490,9 +490,9 @@ public struct LocalExecutor: Executor {
     }
 
     /// Removes the empty attempt cgroups that engines now gone left under the parents, for ended runs.
-    public func removeLeftoverCgroups(ended: ([Int64]) throws -> Set<Int64>) rethrows -> Int {
+    public func removeLeftoverCgroups(tag: String, ended: ([Int64]) throws -> Set<Int64>) rethrows -> Int {
         guard let backend = control.backend else { return 0 }
-        let orphans = backend.orphans()
+        let orphans = backend.orphans(tag: tag)
         guard !orphans.isEmpty else { return 0 }
         let over = try ended(Array(Set(orphans.map(\.runID))).sorted())
         return orphans.filter { over.contains($0.runID) && backend.removeIfEmpty($0.cgroup) }.count

@@ -3,6 +3,7 @@ import SluiceBasics
 import SluiceEngine
 import SluiceExecutor
 import SluiceSpec
+import SluiceStore
 import SluiceTestSupport
 import Testing
 
@@ -27,28 +28,34 @@ struct LeftoverCgroupTests {
         }
         let first = try driver().run(plan)
         #expect(first.state == .succeeded)
-        // What a killed engine of that run would have left, and one of a run this database does not have.
+        let tag = try #require(Engine.cgroupTag(installationID: try LineageRecords(store: store).installationID()))
+        // What a killed engine of that run would have left; one of a run this database does not have; and one of
+        // another database's run of the same id.
         let gone = try ChildProcess.spawn(
             SpawnRequest(executable: "/bin/true", arguments: ["true"], environment: [], workdir: "/"))
         _ = gone.wait()
-        let left = try backend.create(name: "run\(first.runID)-s.1-\(gone.pid)-1", limits: CgroupLimits())
-        let foreign = try backend.create(name: "run\(first.runID + 1000)-s.1-\(gone.pid)-2", limits: CgroupLimits())
+        let left = try backend.create(name: "run\(first.runID)-s.1-\(tag)-\(gone.pid)-1", limits: CgroupLimits())
+        let unknown = try backend.create(
+            name: "run\(first.runID + 1000)-s.1-\(tag)-\(gone.pid)-2", limits: CgroupLimits())
+        let foreign = try backend.create(
+            name: "run\(first.runID)-s.1-\(tag == "00000000" ? "11111111" : "00000000")-\(gone.pid)-3",
+            limits: CgroupLimits())
         defer {
-            try? backend.remove(left)
-            try? backend.remove(foreign)
+            for cgroup in [left, unknown, foreign] { try? backend.remove(cgroup) }
         }
         var second: RunDriver? = try driver()
         #expect(left.directories.allSatisfy { !FileSystem.exists($0) }, "the ended run's cgroup stayed")
+        #expect(unknown.directories.allSatisfy(FileSystem.exists), "the cgroup of a run not in the database went")
         #expect(foreign.directories.allSatisfy(FileSystem.exists), "another database's cgroup was removed")
         // One left while an engine runs (a run of it ended meanwhile) goes when that engine ends.
-        let later = try backend.create(name: "run\(first.runID)-s.1-\(gone.pid)-3", limits: CgroupLimits())
+        let later = try backend.create(name: "run\(first.runID)-s.1-\(tag)-\(gone.pid)-4", limits: CgroupLimits())
         defer { try? backend.remove(later) }
         #expect(later.directories.allSatisfy(FileSystem.exists))
         second = nil
         #expect(second == nil && later.directories.allSatisfy { !FileSystem.exists($0) }, "stayed past the end")
         // The run's own attempt left nothing either.
         for parent in backend.parentDirectories {
-            #expect(HostCgroupFiles().subdirectories(parent) == [foreign.name])
+            #expect(Set(HostCgroupFiles().subdirectories(parent)) == [unknown.name, foreign.name])
         }
     }
 }

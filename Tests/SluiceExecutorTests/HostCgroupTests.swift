@@ -166,8 +166,9 @@ struct HostCgroupTests {
     }
 
     /// An engine killed before it removed its attempts' cgroups leaves them behind, empty; the next engine
-    /// removes those whose creator is gone and whose run has ended, and nothing else: not one whose creator
-    /// still runs, nor one of a run still going, nor one with a process in it, nor a cgroup of another name.
+    /// removes those of its database whose creator is gone and whose run has ended, and nothing else: not one
+    /// whose creator still runs, nor one of a run still going, nor one with a process in it, nor one of another
+    /// database (run ids repeat across databases), nor a cgroup of another name.
     @Test func emptyCgroupsOfGoneEnginesAreRemovedForEndedRunsOnly() throws {
         let control = ResourceControl.setUp(mode: .auto, parent: "sluice-sweep-\(getpid())")
         let backend = try #require(control.backend, "no writable cgroup: \(control.fallbackReason ?? "")")
@@ -177,11 +178,12 @@ struct HostCgroupTests {
         _ = gone.wait()  // its pid no longer runs
         let sleeper = try ChildProcess.spawn(
             SpawnRequest(executable: "/bin/sleep", arguments: ["sleep", "60"], environment: [], workdir: "/"))
-        let removable = "run7-a.1-\(gone.pid)-1"
+        let removable = "run7-a-b.1-0123abcd-\(gone.pid)-1"  // a step key may hold dashes
         let kept = [
-            "run7-b.1-\(sleeper.pid)-2",  // its creator runs
-            "run8-c.1-\(gone.pid)-3",  // its run has not ended
-            "run7-d.1-\(gone.pid)-4",  // a process is in it
+            "run7-b.1-0123abcd-\(sleeper.pid)-2",  // its creator runs
+            "run8-c.1-0123abcd-\(gone.pid)-3",  // its run has not ended
+            "run7-d.1-0123abcd-\(gone.pid)-4",  // a process is in it
+            "run7-e.1-99999999-\(gone.pid)-5",  // another database's run 7
             "someone-else",
         ]
         var made: [String: AttemptCgroup] = [:]
@@ -191,11 +193,11 @@ struct HostCgroupTests {
             _ = sleeper.wait()
             for cgroup in made.values { try? backend.remove(cgroup) }
         }
-        for file in backend.procsFiles(made["run7-d.1-\(gone.pid)-4"]!) {
+        for file in backend.procsFiles(made["run7-d.1-0123abcd-\(gone.pid)-4"]!) {
             try HostCgroupFiles().write(file, String(sleeper.pid))
         }
         var asked: [Int64] = []
-        let removed = LocalExecutor(control: control).removeLeftoverCgroups { ids in
+        let removed = LocalExecutor(control: control).removeLeftoverCgroups(tag: "0123abcd") { ids in
             asked = ids
             return [7]
         }

@@ -150,6 +150,9 @@ public enum Recovery {
         }
         // Runs with attempts still running stay running; a service, or a later command, takes them.
         engine.runs.removeAll()
+        // The runs just ended may have left empty cgroups (their engine was killed): under the default parent
+        // (this sweep does not read sluice.yaml), else the database's next `sluice run` or service removes them.
+        if !taken.isEmpty { engine.removeLeftoverCgroups() }
     }
 }
 

@@ -78,27 +78,27 @@ public protocol CgroupBackend: Sendable {
 }
 
 extension CgroupBackend {
-    /// The attempt cgroups under the parents (`run<id>-<step>.<attempt>-<pid>-<n>`) made by a process that no
-    /// longer runs, with their runs' ids. Whether they are empty is not looked at: only an empty one can be
-    /// removed (`removeIfEmpty`).
-    func orphans() -> [(cgroup: AttemptCgroup, runID: Int64)] {
+    /// The attempt cgroups under the parents named with `tag` (`run<id>-<step>.<attempt>-<tag>-<pid>-<n>`) and
+    /// made by a process that no longer runs, with their runs' ids. Whether they are empty is not looked at:
+    /// only an empty one can be removed (`removeIfEmpty`).
+    func orphans(tag: String) -> [(cgroup: AttemptCgroup, runID: Int64)] {
         var names = Set<String>()
         for parent in parentDirectories { names.formUnion(files.subdirectories(parent)) }
         return names.sorted().compactMap { name in
-            guard let (runID, creator) = Self.parseAttemptName(name), creator != getpid(),
-                kill(creator, 0) != 0 && errno == ESRCH
+            guard let parsed = Self.parseAttemptName(name), parsed.tag == tag, parsed.creator != getpid(),
+                kill(parsed.creator, 0) != 0 && errno == ESRCH
             else { return nil }
-            return (AttemptCgroup(name: name, directories: parentDirectories.map { $0 + "/" + name }), runID)
+            return (AttemptCgroup(name: name, directories: parentDirectories.map { $0 + "/" + name }), parsed.runID)
         }
     }
 
-    /// The run id and the creating process of an attempt cgroup's name; nil for any other name.
-    static func parseAttemptName(_ name: String) -> (runID: Int64, creator: pid_t)? {
+    /// The run id, database tag and creating process of an attempt cgroup's name; nil for any other name.
+    static func parseAttemptName(_ name: String) -> (runID: Int64, tag: Substring, creator: pid_t)? {
         let parts = name.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count >= 4, parts[0].hasPrefix("run"), let runID = Int64(parts[0].dropFirst(3)),
+        guard parts.count >= 5, parts[0].hasPrefix("run"), let runID = Int64(parts[0].dropFirst(3)),
             let creator = pid_t(parts[parts.count - 2]), creator > 0, Int(parts[parts.count - 1]) != nil
         else { return nil }
-        return (runID, creator)
+        return (runID, parts[parts.count - 3], creator)
     }
 
     /// Removes the cgroup if it has no member (a plain `rmdir` per directory, which the kernel refuses while
