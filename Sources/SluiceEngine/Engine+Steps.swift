@@ -244,6 +244,9 @@ extension Engine {
         let step = handle.plan.steps[index]
         var ending = AttemptOutcome.ending(
             step: step.key, exit: exit, limits: attempt.limits, viaShell: attempt.viaShell, timeout: attempt.timeout)
+        // Found late (its engine died, or this one was away): dated when it ended. A live ending keeps the time
+        // it is recorded at, which never comes before the start recorded for it.
+        ending.endedSecondsAgo = exit.endedAt.map { Date().timeIntervalSince1970 - $0 }.flatMap { $0 > 1 ? $0 : nil }
         if let bytes = exit.outputBytes {
             let parsed = StepLauncher.parseOutputs(bytes)
             ending.outputs = parsed.outputs

@@ -102,6 +102,8 @@ public struct AttemptExit: Sendable {
     public var killed = false
     /// Why its command did not start after all (its exec failed, or it was never released); nil when it ran.
     public var startFailure: String?
+    /// When it ended, in seconds since the epoch on this host's clock (its watcher's word); nil when unknown.
+    public var endedAt: Double?
 
     /// Creates an exit record.
     public init(

@@ -348,6 +348,7 @@ public struct LocalExecutor: Executor {
             droppedLogBytes: (status.droppedStdout ?? 0) + (status.droppedStderr ?? 0))
         exit.stop = status.stop
         exit.killed = status.killed ?? false
+        exit.endedAt = status.endedAt
         var problems: [String] = []
         var outOfSpace = false
         let logs = [(status.writeErrorStdout, ".out"), (status.writeErrorStderr, ".err")]

@@ -82,6 +82,7 @@ enum ShimProtocol {
         let writeErrorStdout: Int32?
         let writeErrorStderr: Int32?
         let startFailed: StartFailure?
+        let endedAt: Double?
 
         // Spelled out rather than converted from snake case by the decoder at every read (one read per attempt
         // at least, on the engine's critical path).
@@ -98,6 +99,7 @@ enum ShimProtocol {
             case writeErrorStdout = "write_error_stdout"
             case writeErrorStderr = "write_error_stderr"
             case startFailed = "start_failed"
+            case endedAt = "ended_at"
         }
     }
 

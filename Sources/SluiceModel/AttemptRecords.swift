@@ -24,6 +24,9 @@ public struct AttemptEnding: Sendable, Equatable {
     public var incomplete = false
     /// Things worth knowing that did not fail the attempt, such as a malformed `$SLUICE_OUTPUT` line.
     public var warnings: [String] = []
+    /// Seconds between its end (as its watcher saw it) and this record, for an ending found late (after the
+    /// engine that watched it had died): it is recorded as having ended then, not when it was found.
+    public var endedSecondsAgo: Double?
 
     /// True for a clean exit whose logs and outputs were all kept.
     public var succeeded: Bool { state == .exited && exitCode == 0 && !incomplete }

@@ -460,14 +460,22 @@ public struct RunRecorder: Sendable {
             SELECT state FROM attempt WHERE id = \(attempt?.id)
         ), a AS (
             UPDATE attempt SET state = \(ending?.state.rawValue), exit_code = \(ending?.exitCode),
-                signal = \(ending?.signal), message = \(ending?.message), ended_at = clock_timestamp(),
+                signal = \(ending?.signal), message = \(ending?.message),
+                -- When it ended, on this clock: an ending found late is dated by how long ago its watcher saw it
+                -- (never before the start on record).
+                ended_at = greatest(
+                    started_at,
+                    clock_timestamp() - make_interval(secs => coalesce(\(ending?.endedSecondsAgo)::double precision, 0))),
                 -- Recorded running with its end: it started when the engine learned it had, on this clock
                 -- (as a start recorded at once would say); else as long before its end as it ran.
                 started_at = coalesce(
                     started_at,
                     clock_timestamp() - make_interval(
                         secs => coalesce(
-                            \(started?.secondsAgo)::double precision, \(ending?.wallSeconds)::double precision, 0))),
+                            \(started?.secondsAgo)::double precision,
+                            \(ending?.wallSeconds)::double precision
+                                + coalesce(\(ending?.endedSecondsAgo)::double precision, 0),
+                            0))),
                 pid = coalesce(pid, \(started?.pid)), external_id = coalesce(external_id, \(started?.externalID)),
                 executor_state = coalesce(executor_state, \(started?.executorState)::jsonb),
                 wall_seconds = \(ending?.wallSeconds), user_cpu_seconds = \(ending?.userCPU),
@@ -492,7 +500,10 @@ public struct RunRecorder: Sendable {
                 started_at = CASE WHEN c.to_state = 'running' THEN coalesce(s.started_at, clock_timestamp())
                                   ELSE s.started_at END,
                 ended_at = CASE WHEN c.to_state IN ('pending', 'ready', 'running', 'retrying') THEN NULL
-                                ELSE clock_timestamp() END,
+                                ELSE greatest(
+                                    s.started_at,
+                                    clock_timestamp() - make_interval(
+                                        secs => coalesce(\(ending?.endedSecondsAgo)::double precision, 0))) END,
                 next_attempt_at = CASE WHEN c.retry_delay IS NULL THEN NULL
                                        ELSE clock_timestamp() + make_interval(secs => c.retry_delay) END
             FROM c

@@ -664,6 +664,8 @@ static int watch(char *text, size_t length) {
     while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
     }
     double wall = now_seconds() - started;
+    struct timespec ended_at; /* the wall clock: an ending read later (its engine died) is dated by this */
+    clock_gettime(CLOCK_REALTIME, &ended_at);
     kill_cgroups(&s);
     finish_relay(&relays[0]);
     finish_relay(&relays[1]);
@@ -678,12 +680,13 @@ static int watch(char *text, size_t length) {
         "{\"version\":1,\"state\":\"ended\",\"shim_pid\":%d,\"pid\":%d,\"exit_code\":%s,\"signal\":%s,"
         "\"user_cpu\":%.6f,\"system_cpu\":%.6f,\"max_rss_bytes\":%lld,\"wall_seconds\":%.6f,"
         "\"stop\":%s%s%s,\"killed\":%s,\"dropped_stdout\":%lld,\"dropped_stderr\":%lld,"
-        "\"write_error_stdout\":%d,\"write_error_stderr\":%d}\n",
+        "\"write_error_stdout\":%d,\"write_error_stderr\":%d,\"ended_at\":%lld.%06ld}\n",
         (int)getpid(), (int)pid, exit_code, signal_number,
         (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6,
         (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6, (long long)usage.ru_maxrss * 1024, wall,
         stop ? "\"" : "", stop ? stop : "null", stop ? "\"" : "", killed ? "true" : "false", relays[0].dropped,
-        relays[1].dropped, relays[0].write_error, relays[1].write_error);
+        relays[1].dropped, relays[0].write_error, relays[1].write_error, (long long)ended_at.tv_sec,
+        ended_at.tv_nsec / 1000);
     write_status(&s, line);
     /* The engine waits on this pipe rather than on this process's exit, which costs it one wake-up later. */
     report("ended\n");

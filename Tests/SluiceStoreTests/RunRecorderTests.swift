@@ -157,6 +157,39 @@ struct RunRecorderTests {
 
     /// An ending recorded with `costLater` is not costed by its statement; `costAttempts` costs it as the trigger
     /// would have, and a run's end costs whatever of it was left (an engine that died before costing).
+    /// An ending found after the engine that watched it died (its watcher's status file said when it ended) is
+    /// dated when it ended, and so is its step's end: a step's duration is not how long nobody looked.
+    @Test func anEndingFoundLateIsDatedWhenItEnded() throws {
+        let store = try TestDatabase.freshStore()
+        let recorder = RunRecorder(store: store)
+        let (run, attempt) = try startFirstStep(store)
+        // It began two hours ago, and ended one hour ago while no engine watched.
+        try store.connection.query(
+            "UPDATE step_instance SET started_at = clock_timestamp() - interval '2 hours' WHERE id = \(run.stepIDs[0])")
+        var ending = AttemptEnding(state: .exited, exitCode: 0, wallSeconds: 2)
+        ending.endedSecondsAgo = 3600
+        try recorder.endAttempt(
+            runID: run.runID, stepID: run.stepIDs[0], attemptID: attempt, ending: ending,
+            stepChanges: [
+                StepChange(id: run.stepIDs[0], from: .running, to: .succeeded, exitCode: 0),
+                StepChange(id: run.stepIDs[1], from: .pending, to: .ready),
+            ],
+            started: AttemptStart(pid: 1, externalID: "shim:1:1", executorState: nil))
+        let row = try store.connection.query(
+            """
+            SELECT extract(epoch FROM clock_timestamp() - a.ended_at)::float8 AS ago,
+                   extract(epoch FROM a.ended_at - a.started_at)::float8 AS ran,
+                   extract(epoch FROM a.ended_at - s.ended_at)::float8 AS apart,
+                   (SELECT ended_at IS NULL FROM step_instance WHERE id = \(run.stepIDs[1])) AS next_open
+            FROM attempt a JOIN step_instance s ON s.id = a.step_instance_id WHERE a.id = \(attempt)
+            """
+        ).rows[0]
+        #expect(abs((row.double("ago") ?? 0) - 3600) < 60, "ended \(row.double("ago") ?? 0) s ago")
+        #expect(abs((row.double("ran") ?? 0) - 2) < 0.01, "ran \(row.double("ran") ?? 0) s")
+        #expect(abs(row.double("apart") ?? 1) < 0.01, "the step's end is the attempt's")
+        #expect(row.bool("next_open") == true)
+    }
+
     @Test func anEndingCostedLaterIsCostedByTheEngineOrAtTheRunsEnd() throws {
         let store = try TestDatabase.freshStore()
         let recorder = RunRecorder(store: store)

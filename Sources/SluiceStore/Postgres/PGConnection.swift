@@ -41,7 +41,8 @@ public final class PGConnection: Sendable {
     }
 
     /// Runs one statement with bound parameters and returns its rows. `meanwhile` runs once the statement is
-    /// sent, while the server works on it (unless it has to wait for a statement of another kind before it).
+    /// sent, while the server works on it (unless it has to wait for a statement of another kind before it);
+    /// it runs with this connection held, so it must not use it.
     @discardableResult
     public func query(_ sql: SQL, meanwhile: (() -> Void)? = nil) throws -> PGResult {
         try withSession { session in try session.query(sql, meanwhile: meanwhile) }
