@@ -117,7 +117,8 @@ static void child_reset_reserved_signal(int sig) {
 #endif
 }
 
-/* Child side, held: waits for the releasing byte; the pipe's end (nobody will release it) is a failure. */
+/* Child side, held: waits for the releasing byte; the release socket's end (nobody will release it) is a
+   failure. */
 static void child_wait_for_release(int fd, const child_report *report) {
     char byte;
     ssize_t n;

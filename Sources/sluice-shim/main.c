@@ -14,7 +14,7 @@
  * Descriptors on entry: 0 the launch specification (read to EOF; handed over the socket by the spawner),
  * 1 and 2 /dev/null, 3 the report pipe ("started PID WATCHER-PID\n" or "failed STAGE ERRNO\n"; after a
  * start, "ended\n" once the status file holds the ending), 4 the attempt's log directory (status file and logs), 5… the cgroup.procs files the step joins
- * before exec, and after them, when the specification says hold=1, the release pipe.
+ * before exec, and after them, when the specification says hold=1, the release socket.
  *
  * Held (hold=1): the step is forked at once ("held PID WATCHER-PID" is reported instead of "started"), set up
  * to its last stage before exec (session, cgroups, descriptors, working directory, user, limits), and waits
