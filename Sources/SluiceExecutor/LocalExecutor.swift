@@ -75,12 +75,11 @@ public struct LocalExecutor: Executor {
             let limits = Self.cgroupLimits(launch)
             do {
                 try Phases.measure("cgroup: made (or reused), limits written, cgroup.procs opened") {
+                    let sequence = cgroupSequence.wrappingAdd(1, ordering: .relaxed).newValue
+                    let name = "\(launch.cgroupName)-\(getpid())-\(sequence)"
                     let made =
-                        try reusedCgroup(limits: limits, backend: backend)
-                        ?? backend.create(
-                            name:
-                                "\(launch.cgroupName)-\(getpid())-\(cgroupSequence.wrappingAdd(1, ordering: .relaxed).newValue)",
-                            limits: limits)
+                        try reusedCgroup(name: name, limits: limits, backend: backend)
+                        ?? backend.create(name: name, limits: limits)
                     cgroup = made
                     for file in backend.procsFiles(made) { procs.append(try HostCgroupFiles().openForWriting(file)) }
                 }
@@ -109,15 +108,20 @@ public struct LocalExecutor: Executor {
         }
     }
 
-    /// A cgroup an earlier attempt of this executor left ready, with `limits` written (nothing is written when
-    /// they are what it holds); nil when none is ready. It keeps the name of the attempt it was made for.
-    private func reusedCgroup(limits: CgroupLimits, backend: any CgroupBackend) -> AttemptCgroup? {
+    /// A cgroup an earlier attempt of this executor left ready, renamed `name` (the attempt it now holds: its
+    /// run, for the leftover sweep's check and for whoever reads the records) and with `limits` written
+    /// (nothing is written when they are what it holds); nil when none is ready.
+    private func reusedCgroup(name: String, limits: CgroupLimits, backend: any CgroupBackend) -> AttemptCgroup? {
         while let ready = leftovers.take() {
-            do {
-                if ready.limits != limits { try backend.reuse(ready.cgroup, limits: limits) }
-                return ready.cgroup
-            } catch {
+            guard let renamed = try? backend.rename(ready.cgroup, to: name) else {
                 try? backend.remove(ready.cgroup)
+                continue
+            }
+            do {
+                if ready.limits != limits { try backend.reuse(renamed, limits: limits) }
+                return renamed
+            } catch {
+                try? backend.remove(renamed)
             }
         }
         return nil

@@ -77,4 +77,6 @@ final class FakeCgroupTree: CgroupFiles, @unchecked Sendable {
     func openForWriting(_ path: String) throws -> Int32 { try host.openForWriting(path) }
 
     func subdirectories(_ path: String) -> [String] { host.subdirectories(path) }
+
+    func renameDirectory(_ path: String, to newPath: String) throws { try host.renameDirectory(path, to: newPath) }
 }

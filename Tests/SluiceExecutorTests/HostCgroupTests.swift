@@ -108,12 +108,19 @@ struct HostCgroupTests {
         defer { try? FileManager.default.removeItem(atPath: base) }
         let executor = LocalExecutor(control: try control())
         let backend = try #require(executor.control.backend)
-        func run(_ script: String, _ limits: AttemptLimits, _ name: String) throws -> (AttemptExit, AttemptCgroup) {
+        /// Runs an attempt to its end and tidies; its cgroup, and the inode of its first directory (which stays
+        /// the same through a rename: a reused cgroup is renamed for the attempt it holds).
+        func run(_ script: String, _ limits: AttemptLimits, _ name: String) throws -> (
+            AttemptExit, AttemptCgroup, UInt64
+        ) {
             let running = try executor.start(try launch(script, limits: limits, name: name))
             while true {
                 if let exit = executor.poll(running) {
+                    let cgroup = try #require(running.cgroup)
+                    var info = stat()
+                    #expect(stat(cgroup.directories[0], &info) == 0)
                     executor.tidy()
-                    return (exit, try #require(running.cgroup))
+                    return (exit, cgroup, UInt64(info.st_ino))
                 }
                 _ = Poller.wait(running.waitFD.map { [$0] } ?? [], timeout: running.waitFD == nil ? 0.05 : nil)
             }
@@ -121,7 +128,7 @@ struct HostCgroupTests {
         // About 40 MiB held and a fraction of a second of CPU burnt, by shell builtins alone: no file is read
         // that could stay charged to the cgroup as page cache, so it is reused.
         let hog = "x=$(printf '%40000000s' ''); i=0; while [ $i -lt 100000 ]; do i=$((i + 1)); done"
-        let (first, firstCgroup) = try run(hog, AttemptLimits(cpus: 2, memoryBytes: 256 << 20), "1")
+        let (first, firstCgroup, firstInode) = try run(hog, AttemptLimits(cpus: 2, memoryBytes: 256 << 20), "1")
         #expect(first.status.succeeded)
         #expect((first.usage?.peakMemoryBytes ?? 0) > 30 << 20 && (first.usage?.userCPU ?? 0) > 0.05)
         let memoryLimit = { (cgroup: AttemptCgroup) -> Int64? in
@@ -131,12 +138,15 @@ struct HostCgroupTests {
         }
         // Short steps after it: a cgroup is reused when the attempt before it left at most 1 MiB charged (page
         // cache), which a short step does; each reused one reports only its own attempt, under its own limits.
-        var seen = [firstCgroup]
+        var seen = [firstInode]
+        var names = [firstCgroup.name]
         var reused = 0
         for i in 2...6 {
-            let (exit, cgroup) = try run("true", AttemptLimits(), String(i))
+            let (exit, cgroup, inode) = try run("true", AttemptLimits(), String(i))
             #expect(exit.status.succeeded)
-            if seen.contains(cgroup) {
+            #expect(!names.contains(cgroup.name), "a reused cgroup keeps an earlier attempt's name")
+            names.append(cgroup.name)
+            if seen.contains(inode) {
                 reused += 1
                 #expect(
                     (exit.usage?.peakMemoryBytes ?? .max) <= 2 << 20,
@@ -144,23 +154,23 @@ struct HostCgroupTests {
                 #expect((exit.usage?.userCPU ?? 1) + (exit.usage?.systemCPU ?? 1) < 0.1, "an earlier attempt's CPU")
                 if backend.version == .v1 { #expect((memoryLimit(cgroup) ?? 0) > 1 << 40, "still limited") }
             }
-            seen.append(cgroup)
+            seen.append(inode)
         }
         if backend.version == .v1 {
-            #expect(seen[1] == firstCgroup, "the first attempt's clean cgroup was not reused")
+            #expect(seen[1] == firstInode, "the first attempt's clean cgroup was not reused")
             #expect(reused > 0, "no cgroup was reused in five short steps")
         } else {
             #expect(reused == 0, "a v2 cgroup is never reused")
         }
         // An attempt OOM-killed (under the lower limit, in a reused cgroup or a fresh one): its cgroup is removed.
-        let (killed, killedCgroup) = try run(
+        let (killed, killedCgroup, _) = try run(
             "python3 -c 'x = []\nwhile True: x.append(bytearray(8 << 20))'", AttemptLimits(memoryBytes: 64 << 20), "7")
         #expect((killed.usage?.oomKills ?? 0) > 0)
         #expect(!killedCgroup.directories.contains(where: FileSystem.exists), "an OOM-killed attempt's cgroup stayed")
         // One that leaves more than 1 MiB charged (the page cache of a file it wrote) is removed too.
-        let (_, cached) = try run("head -c 4194304 /dev/zero > \(base)/cache.dat", AttemptLimits(), "8")
+        let (_, cached, _) = try run("head -c 4194304 /dev/zero > \(base)/cache.dat", AttemptLimits(), "8")
         #expect(!cached.directories.contains(where: FileSystem.exists), "a cgroup holding page cache stayed")
-        let (_, last) = try run("true", AttemptLimits(), "9")
+        let (_, last, _) = try run("true", AttemptLimits(), "9")
         executor.drain()
         #expect(!last.directories.contains(where: FileSystem.exists), "drain leaves what it kept")
     }

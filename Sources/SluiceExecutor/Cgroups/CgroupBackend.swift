@@ -101,6 +101,24 @@ extension CgroupBackend {
         return (runID, parts[parts.count - 3], creator)
     }
 
+    /// Gives a cgroup a new name under its parents (a reused one is named for the attempt it now holds: its run,
+    /// for the leftover sweep's check, and for whoever reads the records). On failure, what was renamed is put
+    /// back and the error thrown.
+    func rename(_ cgroup: AttemptCgroup, to name: String) throws -> AttemptCgroup {
+        var renamed: [(from: String, to: String)] = []
+        for directory in cgroup.directories {
+            let target = (directory as NSString).deletingLastPathComponent + "/" + name
+            do {
+                try files.renameDirectory(directory, to: target)
+            } catch {
+                for done in renamed.reversed() { try? files.renameDirectory(done.to, to: done.from) }
+                throw error
+            }
+            renamed.append((directory, target))
+        }
+        return AttemptCgroup(name: name, directories: renamed.map(\.to))
+    }
+
     /// Removes the cgroup if it has no member (a plain `rmdir` per directory, which the kernel refuses while
     /// any process is in it); true when it is gone.
     func removeIfEmpty(_ cgroup: AttemptCgroup) -> Bool {

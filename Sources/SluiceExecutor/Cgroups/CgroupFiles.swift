@@ -17,6 +17,8 @@ public protocol CgroupFiles: Sendable {
     func openForWriting(_ path: String) throws -> Int32
     /// The names of the directories (child cgroups) in `path`; none when it cannot be read.
     func subdirectories(_ path: String) -> [String]
+    /// Renames a cgroup directory within its parent.
+    func renameDirectory(_ path: String, to newPath: String) throws
 }
 
 /// The real cgroup file systems under /sys/fs/cgroup.
@@ -73,6 +75,13 @@ public struct HostCgroupFiles: CgroupFiles {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("cannot open \(path)", errno: errno) }
         return fd
+    }
+
+    /// Renames a cgroup directory within its parent (cgroupfs allows it; its processes and settings stay).
+    public func renameDirectory(_ path: String, to newPath: String) throws {
+        if Foundation.rename(path, newPath) != 0 {
+            throw SystemError("cannot rename cgroup \(path) to \(newPath)", errno: errno)
+        }
     }
 
     /// The names of the child cgroups in `path`.
