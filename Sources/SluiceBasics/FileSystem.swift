@@ -172,6 +172,22 @@ extension FileSystem {
     public static func entries(_ path: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
     }
+
+    /// The names of the directories in a directory, as `readdir` gives them (its type, no `stat` each; on
+    /// cgroupfs the files outnumber the child cgroups); empty when it cannot be read.
+    public static func subdirectories(_ path: String) -> [String] {
+        guard let directory = opendir(path) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
 }
 
 /// How much room a file system has, from `fstatvfs`.

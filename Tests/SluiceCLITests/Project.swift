@@ -35,5 +35,9 @@ struct Project {
         try SluiceBinary.run(arguments, in: path, env: env.merging(["SLUICE_DATABASE_URL": databaseURL]) { a, _ in a })
     }
 
-    func remove() { directory.remove() }
+    /// Removes the project's files and the empty cgroups its killed engines left (`LeftoverCgroups`).
+    func remove() {
+        LeftoverCgroups.remove(databaseURL: databaseURL)
+        directory.remove()
+    }
 }

@@ -35,6 +35,19 @@ struct LocalExecutorTests {
         #expect(try String(contentsOfFile: l.stderrPath, encoding: .utf8) == "err\n")
     }
 
+    /// Every argument and variable reaches the step, however many: the watcher once kept 4,095 of each and
+    /// dropped the rest without a word.
+    @Test func aStepGetsAllOfItsArgumentsAndVariables() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let arguments = (1...5000).map { "a\($0)" }
+        let variables = (1...5000).map { "V\($0)=v\($0)" }
+        let script = "echo $# $5000 $V1 $V5000"
+        let l = try launch(["/bin/sh", "-c", script, "sh"] + arguments, env: ["PATH=/usr/bin:/bin"] + variables)
+        let status = try runToEnd(l)
+        #expect(status.succeeded)
+        #expect(try String(contentsOfFile: l.stdoutPath, encoding: .utf8) == "5000 a5000 v1 v5000\n")
+    }
+
     @Test func argvCommandsAreFoundInTheStepsPath() throws {
         defer { try? FileManager.default.removeItem(atPath: base) }
         let status = try runToEnd(try launch(["true"]))

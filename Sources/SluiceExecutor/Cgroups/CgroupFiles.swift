@@ -85,19 +85,7 @@ public struct HostCgroupFiles: CgroupFiles {
     }
 
     /// The names of the child cgroups in `path`.
-    public func subdirectories(_ path: String) -> [String] {
-        guard let directory = opendir(path) else { return [] }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
+    public func subdirectories(_ path: String) -> [String] { FileSystem.subdirectories(path) }
 }
 
 /// Parsing helpers for the `key value` files cgroups expose (`memory.events`, `cpu.stat`, `memory.oom_control`).
