@@ -36,7 +36,7 @@ struct PipelineTests {
         let (connection, observer) = try connections()
         connection.sendWithNext(insert(1))
         #expect(connection.hasQueued)
-        #expect(try values(observer) == [])  // not committed yet
+        #expect(try values(observer) == [])  // not sent yet
         let row = try connection.query(insert(2)).rows[0]
         #expect(row.int("v") == 2)  // the result is the carrying statement's
         #expect(!connection.hasQueued)
@@ -48,34 +48,8 @@ struct PipelineTests {
         #expect(trips[text] == 1 && trips[PGConnection.riding + text] == 1, "\(trips)")
     }
 
-    /// Sent ahead: the server runs the write at once (it holds the row it wrote), and nothing commits before
-    /// the next statement, which goes in the same transaction.
-    @Test func aQueuedWriteRunsOnTheServerAtOnceAndCommitsOnlyWithTheNextStatement() throws {
-        let (connection, observer) = try connections()
-        try connection.query(insert(0))  // prepares the statement: a write is sent ahead when it needs no preparing
-        let pid = try connection.query("SELECT pg_backend_pid() AS pid").rows[0].int("pid") ?? 0
-        connection.sendWithNext(insert(1))
-        // The server runs it with nothing more from this side: its transaction takes an id at its first write.
-        let written = Waiting.until {
-            (try? observer.query(
-                "SELECT count(*) AS n FROM pg_locks WHERE pid = \(pid)::integer AND locktype = 'transactionid'"
-            ).rows[0].int("n")) == 1
-        }
-        #expect(written)
-        try observer.query("SET lock_timeout = '100ms'")
-        // The row is written, not committed: the observer's insert of the same key waits for it, then gives up.
-        let held = #expect(throws: DatabaseError.self) { try observer.query(insert(1)) }
-        #expect(held?.sqlState == "55P03", "\(String(describing: held))")
-        #expect(try values(observer) == [0])
-        try connection.query(insert(2))
-        #expect(try values(observer) == [0, 1, 2])
-        let transactions = try observer.query("SELECT count(DISTINCT xmin::text) AS n FROM t WHERE v > 0").rows[0]
-            .int("n")
-        #expect(transactions == 1)
-    }
-
-    /// A next statement of the other planning kind cannot join the open pipeline: the write commits on its own
-    /// first, then the statement runs.
+    /// A next statement of the other planning kind (a session setting apart) cannot carry the write: the write
+    /// commits on its own first, then the statement runs.
     @Test func aStatementOfTheOtherPlanningKindFindsTheQueuedWriteCommittedBeforeIt() throws {
         let (connection, observer) = try connections()
         try connection.query(insert(0))
@@ -86,9 +60,9 @@ struct PipelineTests {
         #expect(try values(observer) == [0, 1])
     }
 
-    /// A next statement that fails to prepare inside the open pipeline rolls the write back and leaves it
-    /// queued, as a failing statement does; the connection goes on, and the statement is not taken for prepared.
-    @Test func aNextStatementThatCannotBePreparedRollsTheQueuedWriteBack() throws {
+    /// A next statement that fails to prepare rolls nothing in and leaves the write queued, as a failing statement
+    /// does; the connection goes on, and the statement is not taken for prepared.
+    @Test func aNextStatementThatCannotBePreparedLeavesTheQueuedWriteQueued() throws {
         let (connection, observer) = try connections()
         try connection.query(insert(0))
         connection.sendWithNext(insert(1))

@@ -48,18 +48,11 @@ public final class PGConnection: Sendable {
         try withSession { session in try session.query(sql, meanwhile: meanwhile) }
     }
 
-    /// Queues a write to go with the next statement run on this connection: in the same transaction (libpq's
-    /// pipeline mode), before it. So it commits when that statement commits, and as durably; if either fails,
-    /// neither commits. When it can, it is sent at once, in a pipeline left open (no Sync): the server runs it
-    /// while the caller goes on, and the next statement closes the pipeline (`PGSession.sendAhead`).
-    /// `sendQueued` sends what no statement has carried yet.
+    /// Queues a write to go with the next statement run on this connection: in the same round trip (libpq's
+    /// pipeline mode) and the same transaction, before it. So it commits when that statement commits, and as
+    /// durably; if either fails, neither commits. `sendQueued` sends what no statement has carried yet.
     public func sendWithNext(_ sql: SQL) {
-        let secrets = self.secrets
-        handle.withLock { connection in
-            guard let connection else { return }
-            connection.queued.append(sql)
-            PGSession(connection: connection, secrets: secrets).sendAhead()
-        }
+        handle.withLock { $0?.queued.append(sql) }
     }
 
     /// Whether writes are queued to go with the next statement.
@@ -116,7 +109,6 @@ public final class PGConnection: Sendable {
             let pointer = connection.pointer
             if PQstatus(pointer) != CONNECTION_OK || connection.mustReset {
                 connection.mustReset = false
-                connection.sentAhead = 0  // not committed: no Sync went with them; they go again from the queue
                 connection.prepared.removeAll()
                 connection.otherRoundTrips.removeAll()
                 connection.genericPlans = false
@@ -151,9 +143,6 @@ final class ConnectionHandle {
     /// How many of the queued writes (the first ones) may have committed already: a round trip that carried
     /// them lost its connection before their reply came.
     var queuedMaybeCommitted = 0
-    /// How many of the queued writes (the first ones) were sent already, in the pipeline left open for them
-    /// (`PGSession.sendAhead`); they are not committed before the Sync that closes it.
-    var sentAhead = 0
     /// A pipeline was left in a state the session cannot go on from: reconnect before the next statement.
     var mustReset = false
 
