@@ -66,8 +66,8 @@ typedef struct spec {
     int set_ids;
     uid_t uid;
     gid_t gid;
-    gid_t groups[256];
-    int group_count;
+    gid_t *groups; /* supplementary groups, as many as the user has (Linux allows 65,536) */
+    int group_count, group_capacity;
     sluice_rlimit rlimits[16];
     int rlimit_count;
     double timeout, grace;
@@ -189,7 +189,16 @@ static int parse_spec(char *text, size_t length, spec *s) {
             s->uid = (uid_t)strtoul(value, NULL, 10);
         } else if (strcmp(key, "gid") == 0) {
             s->gid = (gid_t)strtoul(value, NULL, 10);
-        } else if (strcmp(key, "group") == 0 && s->group_count < 256) {
+        } else if (strcmp(key, "group") == 0) {
+            if (s->group_count == s->group_capacity) {
+                int capacity = s->group_capacity > 0 ? s->group_capacity * 2 : 32;
+                gid_t *grown = realloc(s->groups, (size_t)capacity * sizeof *grown);
+                if (grown == NULL) {
+                    return -1;
+                }
+                s->groups = grown;
+                s->group_capacity = capacity;
+            }
             s->groups[s->group_count++] = (gid_t)strtoul(value, NULL, 10);
         } else if (strcmp(key, "rlimit") == 0 && s->rlimit_count < 16) {
             char *soft_text = strchr(value, ' ');

@@ -48,6 +48,21 @@ struct LocalExecutorTests {
         #expect(try String(contentsOfFile: l.stdoutPath, encoding: .utf8) == "5000 a5000 v1 v5000\n")
     }
 
+    /// A user in many groups keeps them all in the step: the watcher once kept 256 and dropped the rest.
+    @Test func aStepRunAsAUserHasAllOfItsGroups() throws {
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try #require(geteuid() == 0, "only root may give a process groups (the suite runs as root)")
+        let groups = (0..<300).map { gid_t(60_000 + $0) }
+        var l = try launch(["/bin/sh", "-c", "id -G | wc -w"])
+        l.user = UserIdentity(name: "nobody", uid: 65_534, gid: 65_534, groups: groups, home: "/")
+        try FileSystem.changeOwner(base, uid: 65_534, gid: 65_534)  // where its logs go
+        let status = try runToEnd(l)
+        #expect(status.succeeded)
+        let count = try String(contentsOfFile: l.stdoutPath, encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        #expect(count == "301", "the primary group and the 300 others")
+    }
+
     @Test func argvCommandsAreFoundInTheStepsPath() throws {
         defer { try? FileManager.default.removeItem(atPath: base) }
         let status = try runToEnd(try launch(["true"]))
