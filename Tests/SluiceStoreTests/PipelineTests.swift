@@ -60,8 +60,8 @@ struct PipelineTests {
         #expect(try values(observer) == [0, 1])
     }
 
-    /// A next statement that fails to prepare rolls nothing in and leaves the write queued, as a failing statement
-    /// does; the connection goes on, and the statement is not taken for prepared.
+    /// A next statement that cannot be prepared fails before anything is sent: the write stays queued, as with a
+    /// failing statement; the connection goes on, and the statement is not taken for prepared.
     @Test func aNextStatementThatCannotBePreparedLeavesTheQueuedWriteQueued() throws {
         let (connection, observer) = try connections()
         try connection.query(insert(0))
