@@ -114,16 +114,7 @@ public final class Engine {
     /// What this database's attempt cgroups are named with (`run<id>-<step>.<attempt>-<tag>-<pid>-<n>`), so
     /// that an engine never takes another database's runs for its own: run ids repeat across databases, and
     /// projects on one host share the cgroup parent. Nil when the database could not say.
-    public private(set) lazy var cgroupTag: String? = {
-        guard let id = try? LineageRecords(store: store).installationID() else { return nil }
-        return Self.cgroupTag(installationID: id)
-    }()
-
-    /// The tag of a database's attempt cgroups: the first 8 hex digits of its installation id; nil without one.
-    public static func cgroupTag(installationID: String) -> String? {
-        let digits = String(installationID.filter(\.isHexDigit).prefix(8))
-        return digits.count == 8 ? digits.lowercased() : nil
-    }
+    public private(set) lazy var cgroupTag: String? = (try? LineageRecords(store: store).cgroupTag()) ?? nil
 
     /// Marks this engine stopped in the database: what it still owns may be taken over at once.
     public func retire() {

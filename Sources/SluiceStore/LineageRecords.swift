@@ -186,6 +186,16 @@ public struct LineageRecords: Sendable {
             ?? ""
     }
 
+    /// What this database's attempt cgroups are named with (`run<id>-<step>.<attempt>-<tag>-<pid>-<n>`), so
+    /// that an engine never takes another database's runs for its own; nil when the database has no id.
+    public func cgroupTag() throws -> String? { Self.cgroupTag(installationID: try installationID()) }
+
+    /// The tag of a database's attempt cgroups: the first 8 hex digits of its installation id; nil without one.
+    public static func cgroupTag(installationID: String) -> String? {
+        let digits = String(installationID.filter(\.isHexDigit).prefix(8))
+        return digits.count == 8 ? digits.lowercased() : nil
+    }
+
     /// The hash of a DAG version (its file and templates).
     public func specHash(versionID: Int64) throws -> String? {
         try connection.query("SELECT spec_hash FROM dag_version WHERE id = \(versionID)").rows.first?["spec_hash"]

@@ -119,21 +119,36 @@ static char *read_all(int fd, size_t *length) {
     return buffer;
 }
 
+/* Makes room in `*array` (`*capacity` elements of `size` bytes) for `needed`, doubling from 16; -1 when out of
+   memory (then `*array` and `*capacity` are as they were). */
+static int reserve(void **array, int *capacity, int needed, size_t size) {
+    if (needed <= *capacity) {
+        return 0;
+    }
+    int grown = *capacity > 0 ? *capacity : 16;
+    while (grown < needed) {
+        grown *= 2;
+    }
+    void *resized = realloc(*array, (size_t)grown * size);
+    if (resized == NULL) {
+        return -1;
+    }
+    *array = resized;
+    *capacity = grown;
+    return 0;
+}
+
 /* Appends `value`; -1 when out of memory. An empty list is made with `push(list, NULL, 0)` (just its NULL). */
 static int push(string_list *list, char *value, size_t length) {
-    if (list->count + 2 > list->capacity) {
-        int capacity = list->capacity > 0 ? list->capacity * 2 : 16;
-        char **items = realloc(list->items, (size_t)capacity * sizeof *items);
-        if (items == NULL) {
-            return -1;
-        }
-        list->items = items;
-        size_t *lengths = realloc(list->lengths, (size_t)capacity * sizeof *lengths);
-        if (lengths == NULL) {
-            return -1;
-        }
-        list->lengths = lengths;
-        list->capacity = capacity;
+    /* Both arrays grow to the same size; `list->capacity` is the lengths' (never more than the items'). */
+    int needed = list->count + 2, capacity = list->capacity;
+    void *items = list->items, *lengths = list->lengths;
+    int ok = reserve(&items, &capacity, needed, sizeof *list->items) == 0 &&
+             reserve(&lengths, &list->capacity, needed, sizeof *list->lengths) == 0;
+    list->items = items;
+    list->lengths = lengths;
+    if (!ok) {
+        return -1;
     }
     if (value != NULL) {
         list->items[list->count] = value;
@@ -190,14 +205,11 @@ static int parse_spec(char *text, size_t length, spec *s) {
         } else if (strcmp(key, "gid") == 0) {
             s->gid = (gid_t)strtoul(value, NULL, 10);
         } else if (strcmp(key, "group") == 0) {
-            if (s->group_count == s->group_capacity) {
-                int capacity = s->group_capacity > 0 ? s->group_capacity * 2 : 32;
-                gid_t *grown = realloc(s->groups, (size_t)capacity * sizeof *grown);
-                if (grown == NULL) {
-                    return -1;
-                }
-                s->groups = grown;
-                s->group_capacity = capacity;
+            void *groups = s->groups;
+            int room = reserve(&groups, &s->group_capacity, s->group_count + 1, sizeof *s->groups);
+            s->groups = groups;
+            if (room != 0) {
+                return -1;
             }
             s->groups[s->group_count++] = (gid_t)strtoul(value, NULL, 10);
         } else if (strcmp(key, "rlimit") == 0 && s->rlimit_count < 16) {

@@ -28,7 +28,7 @@ struct LeftoverCgroupTests {
         }
         let first = try driver().run(plan)
         #expect(first.state == .succeeded)
-        let tag = try #require(Engine.cgroupTag(installationID: try LineageRecords(store: store).installationID()))
+        let tag = try #require(try LineageRecords(store: store).cgroupTag())
         // What a killed engine of that run would have left; one of a run this database does not have; and one of
         // another database's run of the same id.
         let gone = try ChildProcess.spawn(

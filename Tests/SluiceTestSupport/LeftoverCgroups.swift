@@ -10,13 +10,9 @@ public enum LeftoverCgroups {
     /// 8 hex digits of its installation id), in every cgroup hierarchy; returns how many directories went.
     @discardableResult
     public static func remove(databaseURL: String) -> Int {
-        guard
-            let id = try? PGConnection(conninfo: databaseURL).query(
-                "SELECT id::text AS id FROM installation ORDER BY created_at LIMIT 1"
-            ).rows.first?["id"]
+        guard let store = try? Store.open(.url(databaseURL), migrate: false),
+            let tag = (try? LineageRecords(store: store).cgroupTag()) ?? nil
         else { return 0 }
-        let tag = String(id.filter(\.isHexDigit).prefix(8)).lowercased()
-        guard tag.count == 8 else { return 0 }
         return remove(under: "/sys/fs/cgroup", tag: tag, depth: 0)
     }
 
