@@ -75,8 +75,8 @@ struct ServiceRecoveryTests {
             dag: long
             steps:
               train:
-                # Two seconds of CPU, then a line every 0.1 s for 28 s: output keeps flowing while no service runs.
-                command: "touch ../train.started; python3 -c 'import time\\nt = time.time()\\nwhile time.time() - t < 2: pass'; for i in $(seq 280); do echo line $i; sleep 0.1; done"
+                # Two seconds of user CPU (however busy the host), then a line every 0.1 s for 28 s: output flows unwatched.
+                command: "touch ../train.started; python3 -c 'import os\\nwhile os.times().user < 2:\\n    for _ in range(100000): pass'; for i in $(seq 280); do echo line $i; sleep 0.1; done"
                 env: {MARK: "\(marker)"}
             """)
         try served.project.dag(
