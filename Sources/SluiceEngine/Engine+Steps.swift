@@ -21,9 +21,28 @@ extension Engine {
     }
 
     /// Starts the steps of a run that are due, up to its parallelism and the host's capacity.
+    ///
+    /// When several start in one turn, their begins share one WAL flush: each but the last commits without
+    /// waiting, its step held at its exec, and all are released once a commit that waits has flushed them.
     func launchReady(_ handle: RunHandle) throws {
-        while !capacityFull && !leaseStale && runs[handle.runID] === handle && handle.active.count < handle.parallelism
-            && handle.outcome == nil
+        do {
+            try launchEachReady(handle)
+            if !handle.held.isEmpty {
+                try durably("the start of \(handle.held.map { handle.keys[$0.index] }.joined(separator: ", "))") {
+                    try recorder.flushCommitted()
+                }
+                if try releaseHeld(handle) { try launchReady(handle) }
+            }
+        } catch {
+            discardHeld(handle)
+            throw error
+        }
+    }
+
+    /// The loop of `launchReady`: may leave attempts held.
+    private func launchEachReady(_ handle: RunHandle) throws {
+        while !capacityFull && !leaseStale && runs[handle.runID] === handle
+            && handle.active.count + handle.held.count < handle.parallelism && handle.outcome == nil
         {
             guard let index = handle.machine.nextToLaunch() else { return }
             let step = handle.plan.steps[index]
@@ -103,6 +122,12 @@ extension Engine {
         var prepared: Result<PreparedAttempt, LaunchFailure>?
         if request.gpus == 0 { launch.environment = Self.withDevices([], launch.environment) }
         let ahead = request.gpus == 0 && MonotonicClock.now() - capacityMissedAt > 1
+        // Another start follows in this turn: this one's flush can wait for it (see `launchReady`). Not while
+        // endings wait to be recorded: they go first, with a begin that waits (they free the host's capacity
+        // this admission counts, and an ending is never let go of before it is on disk).
+        let flushLater =
+            ahead && !recorder.hasQueued && handle.active.count + handle.held.count + 1 < handle.parallelism
+            && handle.machine.waitsToLaunch(besides: index)
         let prepare = { [executor] in
             guard prepared == nil, ahead else { return }
             prepared = Result { () throws(LaunchFailure) in try executor.prepare(launch) }
@@ -118,13 +143,15 @@ extension Engine {
                             runID: handle.runID, stepID: handle.stepIDs[index], from: from, number: number,
                             host: options.host, stdoutPath: launch.stdoutPath, stderrPath: launch.stderrPath,
                             command: launch.argv, request: attemptRequest, capacity: capacity, owner: ownerID,
-                            fingerprint: pins?.fingerprint, code: handle.lineage?.codeJSON, meanwhile: prepare)
+                            fingerprint: pins?.fingerprint, code: handle.lineage?.codeJSON, flushLater: flushLater,
+                            meanwhile: prepare)
                     },
                     ifCommitted: { try recorder.attempt(stepID: handle.stepIDs[index], number: number) })
             }
         } catch let lost as LeaseLost {
             if lost.takenOver {
                 handle.observer.databaseUnavailable("run \(handle.runID): \(lost); this engine lets go of it")
+                discardHeld(handle)
                 release(runID: handle.runID)
             } else {
                 leaseStale = true  // renew first (at once), then launch
@@ -148,6 +175,82 @@ extension Engine {
             return
         }
         handle.machine.launched(index)
+        let begunAttempt = RunHandle.Held(
+            index: index, attemptID: attemptID, gpus: gpus, number: number, from: from, launch: launch,
+            prepared: prepared, pins: pins, reconnections: recorder.reconnections)
+        prepared = nil  // the held start's now: started, or discarded, by whoever has it
+        if flushLater {
+            handle.held.append(begunAttempt)
+            return
+        }
+        // This begin's commit waited for its flush, which took the held begins before it to disk too. Those
+        // lost with the server meanwhile are queued again, first: this loop launches them next.
+        _ = try releaseHeld(handle)
+        try start(begunAttempt, of: handle)
+    }
+
+    /// Starts the held attempts, their begins now flushed; true when the database server lost some of them
+    /// meanwhile (a reconnection since): those are discarded and their steps wait to be launched again.
+    func releaseHeld(_ handle: RunHandle) throws -> Bool {
+        let held = handle.held
+        handle.held = []
+        var lost = false
+        var survivors = held
+        if held.contains(where: { $0.reconnections != recorder.reconnections }) {
+            handle.held = held  // discarded should this throw
+            survivors = []
+            for attempt in held {
+                let present = try durably("the start of step \(handle.keys[attempt.index])") { () throws -> Bool in
+                    do {
+                        _ = try recorder.attempt(stepID: handle.stepIDs[attempt.index], number: attempt.number)
+                        return true
+                    } catch is StateConflict {
+                        return false
+                    }
+                }
+                if present {
+                    survivors.append(attempt)
+                } else {
+                    handle.held.removeAll { $0.index == attempt.index }
+                    if case .success(let unstarted)? = attempt.prepared { executor.discard(unstarted) }
+                    handle.machine.unlaunched(attempt.index, from: attempt.from)
+                    lost = true
+                }
+            }
+            // Those found may not be on disk yet (the connection went, not the server): flush them.
+            try durably("the start of \(survivors.map { handle.keys[$0.index] }.joined(separator: ", "))") {
+                try recorder.flushCommitted()
+            }
+            handle.held = []
+        }
+        for (n, attempt) in survivors.enumerated() {
+            do {
+                try start(attempt, of: handle)
+            } catch {
+                handle.held = Array(survivors[(n + 1)...])  // discarded by `launchReady`
+                throw error
+            }
+        }
+        return lost
+    }
+
+    /// Drops the held attempts unstarted (their engine is letting go of the run, or failing): they end unexec'd,
+    /// recorded `starting`, as after a crash of their engine.
+    func discardHeld(_ handle: RunHandle) {
+        for attempt in handle.held {
+            if case .success(let unstarted)? = attempt.prepared { executor.discard(unstarted) }
+        }
+        handle.held = []
+    }
+
+    /// Starts an attempt whose begin is on disk: its inputs pinned, its command released (or spawned).
+    private func start(_ begun: RunHandle.Held, of handle: RunHandle) throws {
+        let (index, attemptID, gpus, number, from, pins) =
+            (begun.index, begun.attemptID, begun.gpus, begun.number, begun.from, begun.pins)
+        let step = handle.plan.steps[index]
+        var launch = begun.launch
+        var prepared = begun.prepared
+        defer { if case .success(let unstarted)? = prepared { executor.discard(unstarted) } }
         if let pins, let lineage = handle.lineage {
             lineage.inputs[index] = pins.inputs
             if !pins.inputs.isEmpty {

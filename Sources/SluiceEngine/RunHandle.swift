@@ -22,6 +22,22 @@ final class RunHandle {
         let since = MonotonicClock.now()
     }
 
+    /// An attempt begun with a commit that did not wait for its flush: its step is held at its exec until a
+    /// later commit has flushed the begin too (`Engine.releaseHeld`).
+    struct Held {
+        let index: Int
+        let attemptID: Int64
+        let gpus: [Int]
+        let number: Int
+        /// The state the step was launched from.
+        let from: StepState
+        let launch: AttemptLaunch
+        let prepared: Result<PreparedAttempt, LaunchFailure>?
+        let pins: StartPins?
+        /// The store's reconnections when it was begun: a later one may have lost the begin.
+        let reconnections: Int
+    }
+
     /// A handler that runs now.
     struct ActiveHandler {
         let name: String
@@ -44,6 +60,8 @@ final class RunHandle {
     var machine: RunMachine
     var runtime: RuntimeValues
     var active: [Int: Active] = [:]
+    /// Attempts begun in this turn whose commit is not flushed yet, in the order they were begun.
+    var held: [Held] = []
     /// The final state, once the machine has decided it; handlers run before it is recorded.
     var outcome: RunState?
     var handlers: [HandlerSpec] = []

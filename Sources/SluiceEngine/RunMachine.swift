@@ -158,6 +158,26 @@ public struct RunMachine: Sendable {
         states[step] = .running
     }
 
+    /// The driver takes `step`'s launch back (its recorded start was lost with the database server before its
+    /// command ran): it is in the state it was launched from again, first in the queue.
+    public mutating func unlaunched(_ step: Int, from: StepState) {
+        precondition(states[step] == .running && attempts[step] > 0, "step \(step) unlaunched from \(states[step])")
+        precondition(from == .ready || from == .retrying, "step \(step) unlaunched to \(from)")
+        attempts[step] -= 1
+        states[step] = from
+        queue.insert(step, at: queueStart)
+    }
+
+    /// Whether a step other than `step` waits to be launched now.
+    public func waitsToLaunch(besides step: Int) -> Bool {
+        guard !cancelling else { return false }
+        for cursor in queueStart..<queue.count where queue[cursor] != step {
+            let other = queue[cursor]
+            if states[other] == .ready || (states[other] == .retrying && retryDue[other] == nil) { return true }
+        }
+        return false
+    }
+
     /// A ready step will not run: its `when` is false (`skipped`), or it cannot be resolved (`failed`).
     public mutating func settle(_ step: Int, _ settlement: Settlement) -> [Action] {
         precondition(states[step] == .ready || states[step] == .retrying, "step \(step) settled from \(states[step])")

@@ -201,18 +201,25 @@ public struct RunRecorder: Sendable {
     /// host, whatever process started it) and, when it fits, moves the step to `running` and records the
     /// attempt `starting`, in one statement. `nil` means it does not fit now: nothing was written. With an
     /// `owner`, only while that engine owns the run and its lease is fresh (else `LeaseLost`).
+    ///
+    /// With `flushLater` it commits without waiting for its WAL flush, and without the writes queued on the
+    /// connection: the caller holds the step at its exec until a later commit that waits (another begin, or
+    /// `flushCommitted`) has flushed it too, and after a reconnection in between checks that it is still there.
     public func beginAttempt(
         runID: Int64, stepID: Int64, from: StepState, number: Int, host: String, stdoutPath: String,
         stderrPath: String, command: [String] = [], request: AttemptRequest = AttemptRequest(),
         capacity: HostLimits? = nil, owner: Int64? = nil, fingerprint: String? = nil, code: String? = nil,
-        meanwhile: (() -> Void)? = nil
+        flushLater: Bool = false, meanwhile: (() -> Void)? = nil
     ) throws -> (id: Int64, gpus: [Int])? {
         let conflict = "step \(stepID) of run \(runID) was not \(from.rawValue) when attempt \(number) began"
         let limits = capacity ?? HostLimits(cpus: 1e12, memoryBytes: Int64.max / 2, gpus: request.gpus ?? 0)
         return try Self.mapConflicts {
             let row = try connection.query(
                 ("""
-                WITH lease AS (
+                WITH committing AS (
+                    SELECT set_config('synchronous_commit', coalesce(\(flushLater ? "off" : nil)::text,
+                                      current_setting('synchronous_commit')), true) AS setting
+                ), lease AS (
                     -- The run's row stays locked until this commits: a takeover waits for it, then sees the attempt.
                     SELECT (\(owner)::bigint IS NULL OR r.owner_id = \(owner)) AS owned,
                            (\(owner)::bigint IS NULL OR EXISTS (
@@ -255,13 +262,27 @@ public struct RunRecorder: Sendable {
                             ELSE coalesce((SELECT id FROM a), sluice_conflict(\(conflict))) END AS id,
                        array_to_string((SELECT gpus FROM admitted), ',') AS gpus,
                        (SELECT ok FROM leased) AS leased, coalesce((SELECT owned FROM lease), false) AS owned
-                """ as SQL).plannedOnce(), meanwhile: meanwhile
+                FROM committing
+                """ as SQL).plannedOnce(), meanwhile: meanwhile, carryingQueued: !flushLater
             ).rows[0]
             guard row.bool("leased") == true else { throw LeaseLost(takenOver: row.bool("owned") != true) }
             guard let id = row.int("id") else { return nil }
             return (id, (row["gpus"] ?? "").split(separator: ",").compactMap { Int($0) })
         }
     }
+
+    /// Commits a transaction that waits for its WAL flush, with the writes queued on the connection: every
+    /// commit made before it on this server (those of `beginAttempt(flushLater:)`) is then on disk too.
+    public func flushCommitted() throws {
+        try connection.query(("SELECT pg_current_xact_id() AS xid" as SQL).plannedOnce())
+    }
+
+    /// Whether writes wait on the connection to go with its next statement (`endAttempt(withNext:)`).
+    public var hasQueued: Bool { connection.hasQueued }
+
+    /// How many times the connection was re-established: a commit that did not wait for its flush may have
+    /// been lost with the server between one and the next.
+    public var reconnections: Int { connection.resets }
 
     /// The id and GPUs of attempt `number` of a step, for a `beginAttempt` whose reply was lost after it committed.
     public func attempt(stepID: Int64, number: Int) throws -> (id: Int64, gpus: [Int]) {

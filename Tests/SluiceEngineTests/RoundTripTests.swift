@@ -1,8 +1,10 @@
 import Foundation
+import SluiceBasics
 import SluiceEngine
 import SluiceSpec
 import SluiceStore
 import SluiceTestSupport
+import Synchronization
 import Testing
 
 @Suite("What a step costs the database, counted exactly", .serialized)
@@ -70,11 +72,58 @@ struct RoundTripTests {
             incomplete: Int(incomplete ?? -1), uncosted: Int(uncosted ?? -1))
     }
 
+    /// The WAL flushes the engine's server process made from the start of a run of `width` steps that all may
+    /// start at once (parallelism `width`) until every one of them runs; each step then waits on a lock the
+    /// test holds, so their endings come after the count.
+    private func flushesToStart(fanOut width: Int) throws -> (count: Int, segments: Int) {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let gatePath = dir.path + "/gate"
+        let gate = open(gatePath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        try #require(gate >= 0 && flock(gate, LOCK_EX) == 0)
+        var yaml = "dag: fan\ndefaults: {resources: {cpus: 0.01, memory: 32Mi}}\nsteps:\n"
+        for i in 1...width {
+            yaml += "  s\(i): {command: \"touch \(dir.path)/started.$SLUICE_STEP && flock \(gatePath) true\"}\n"
+        }
+        let spec = try SpecLoader.load(path: try dir.write("dags/fan.yaml", yaml))
+        let store = try Store.open(.url(TestDatabase.freshConninfo(on: TestDatabase.quietServer())))
+        var options = RunOptions(logRoot: dir.path + "/logs")
+        options.runningRecordDelay = 3600
+        options.parallelism = width
+        let atStart = Mutex<Int?>(nil)
+        let directory = dir.path
+        var result: RunResult?
+        let whole = try Self.flushes(of: store) { trace in
+            let watcher = Thread {
+                // Once every step runs, its start is on disk: count, then let them end.
+                let started = Waiting.until {
+                    (1...width).allSatisfy { FileSystem.exists("\(directory)/started.s\($0)") }
+                }
+                let lines = (try? String(contentsOfFile: trace, encoding: .utf8)) ?? ""
+                let count = lines.split(separator: "\n").filter { $0.contains("sync(") }.count
+                atStart.withLock { $0 = started ? count : nil }
+                close(gate)
+            }
+            watcher.start()
+            result = try RunDriver(store: store, observer: RecordingObserver(), options: options).run(spec)
+        }
+        #expect(result?.state == .succeeded)
+        let count = try #require(atStart.withLock { $0 }, "the steps did not all start")
+        return (count, whole.segments)  // the segments the whole run crossed: at least those until the count
+    }
+
     /// The WAL flushes (`fdatasync`/`fsync` calls) the store's own server process makes while `body` runs,
     /// counted with strace (the WAL writer's background flushes and other tests' are other processes), and the
     /// WAL segments the server's WAL crossed meanwhile (a backend that ends a segment, or makes the next
     /// segment's file, flushes it: up to two flushes that are no commit's).
     private static func flushes(of store: Store, _ body: () throws -> Void) throws -> (count: Int, segments: Int) {
+        try flushes(of: store) { _ in try body() }
+    }
+
+    /// `flushes(of:_:)`, with `body` given the path of the trace, which grows a line per flush as they happen.
+    private static func flushes(of store: Store, _ body: (_ trace: String) throws -> Void) throws -> (
+        count: Int, segments: Int
+    ) {
         let pid = try store.connection.query("SELECT pg_backend_pid() AS pid").rows[0].int("pid") ?? 0
         let trace = "/tmp/sluice-flushes-\(getpid())-\(UUID().uuidString)"
         defer { unlink(trace) }
@@ -89,7 +138,7 @@ struct RoundTripTests {
                     / (SELECT setting::numeric FROM pg_settings WHERE name = 'wal_segment_size'))::bigint AS n
             """
         let first = try store.connection.query(SQL(stringLiteral: segment)).rows[0].int("n") ?? 0
-        try body()
+        try body(trace)
         let last = try store.connection.query(SQL(stringLiteral: segment)).rows[0].int("n") ?? 0
         kill(tracer.process.pid, SIGINT)
         _ = tracer.finish()
@@ -139,6 +188,19 @@ struct RoundTripTests {
     /// fails here.
     @Test func aShortStepCostsExactlyTwoStatementsInOneRoundTripAndOneFlush() throws {
         try expectEachStep(costs: 2, in: 1, runningRecordDelay: 3600)
+    }
+
+    /// Steps that start in one turn share one WAL flush: each begin but the last commits without waiting, its
+    /// step held at its exec, and the last one's flush takes them all to disk. Twelve such starts cost the
+    /// flushes of one (each waiting for its own would cost eleven more).
+    @Test func stepsThatStartInOneTurnShareOneFlush() throws {
+        let one = try flushesToStart(fanOut: 1)
+        let twelve = try flushesToStart(fanOut: 12)
+        let slack = 1 + 2 * (one.segments + twelve.segments)
+        #expect(
+            twelve.count - one.count <= slack,
+            "WAL flushes until every step ran: \(one.count) for one step, \(twelve.count) for twelve (give or take \(slack))"
+        )
     }
 
     /// A step recorded running before it ends (here every one: no delay) costs exactly one more statement and

@@ -41,6 +41,25 @@ struct RunMachineTests {
         #expect(machine.nextAttempt(of: 0) == 2)
     }
 
+    /// A launch taken back (its recorded start was lost) puts the step back as it was, first in line, with the
+    /// same attempt number to come; whether another step waits is known without launching it.
+    @Test func aLaunchTakenBackIsFirstInLineWithTheSameAttemptNumber() {
+        var machine = RunMachine(steps: diamond())
+        _ = machine.start()
+        #expect(machine.waitsToLaunch(besides: 0))
+        machine.launched(0)
+        #expect(!machine.waitsToLaunch(besides: 1))
+        machine.launched(1)
+        machine.unlaunched(0, from: .ready)
+        #expect(machine.states[0] == .ready)
+        #expect(machine.nextToLaunch() == 0)
+        #expect(machine.nextAttempt(of: 0) == 1)
+        #expect(!machine.waitsToLaunch(besides: 0))
+        machine.launched(0)
+        #expect(machine.nextToLaunch() == nil)
+        #expect(changes(machine.attemptEnded(0, ending: ok, now: 0)).map(\.step) == [0, 4])
+    }
+
     @Test func aStepIsReadyOnlyWhenEverythingItNeedsSucceeded() {
         var machine = RunMachine(steps: diamond())
         _ = machine.start()

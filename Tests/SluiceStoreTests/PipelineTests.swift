@@ -89,6 +89,22 @@ struct PipelineTests {
         #expect(try values(observer) == [1])
     }
 
+    /// A statement sent without the queued writes (one that commits without waiting for its flush) leaves them
+    /// queued, with or without work to do while it runs; the next statement that carries them takes them.
+    @Test func aStatementNotCarryingTheQueuedWritesLeavesThemForTheNext() throws {
+        let (connection, observer) = try connections()
+        connection.sendWithNext(insert(1))
+        var ranMeanwhile = false
+        try connection.query(insert(2), meanwhile: { ranMeanwhile = true }, carryingQueued: false)
+        try connection.query(insert(3), carryingQueued: false)
+        #expect(ranMeanwhile)
+        #expect(connection.hasQueued)
+        #expect(try values(observer) == [2, 3])
+        try connection.query(insert(4))
+        #expect(!connection.hasQueued)
+        #expect(try values(observer) == [1, 2, 3, 4])
+    }
+
     @Test func aFailingQueuedWriteIsDroppedAndTheNextStatementDoesNotRun() throws {
         let (connection, observer) = try connections()
         try connection.query(insert(1))

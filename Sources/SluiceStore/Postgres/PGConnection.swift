@@ -43,9 +43,12 @@ public final class PGConnection: Sendable {
     /// Runs one statement with bound parameters and returns its rows. `meanwhile` runs once the statement is
     /// sent, while the server works on it (unless it has to wait for a statement of another kind before it);
     /// it runs with this connection held, so it must not use it.
+    ///
+    /// With `carryingQueued` false the queued writes stay queued, for a later statement to carry: a statement
+    /// that commits without waiting for its flush must not take them with it.
     @discardableResult
-    public func query(_ sql: SQL, meanwhile: (() -> Void)? = nil) throws -> PGResult {
-        try withSession { session in try session.query(sql, meanwhile: meanwhile) }
+    public func query(_ sql: SQL, meanwhile: (() -> Void)? = nil, carryingQueued: Bool = true) throws -> PGResult {
+        try withSession { session in try session.query(sql, meanwhile: meanwhile, carryingQueued: carryingQueued) }
     }
 
     /// Queues a write to go with the next statement run on this connection: in the same round trip (libpq's
@@ -172,10 +175,12 @@ public struct PGSession {
     }
 
     /// Runs one statement with bound parameters, prepared once per connection and reused; the writes queued
-    /// to go with it (`PGConnection.sendWithNext`) go first, in its round trip and transaction.
+    /// to go with it (`PGConnection.sendWithNext`) go first, in its round trip and transaction, unless
+    /// `carryingQueued` is false.
     @discardableResult
-    public func query(_ sql: SQL, meanwhile: (() -> Void)? = nil) throws -> PGResult {
-        if !connection.queued.isEmpty || meanwhile != nil, let result = try carryQueued(with: sql, meanwhile: meanwhile)
+    public func query(_ sql: SQL, meanwhile: (() -> Void)? = nil, carryingQueued: Bool = true) throws -> PGResult {
+        if (carryingQueued && !connection.queued.isEmpty) || meanwhile != nil,
+            let result = try carryQueued(with: sql, meanwhile: meanwhile, carrying: carryingQueued)
         {
             return result
         }

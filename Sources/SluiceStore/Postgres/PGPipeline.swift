@@ -16,8 +16,18 @@ extension PGSession {
     ///
     /// A queued write that fails takes `sql` with it (nothing commits) and is dropped, and its error is thrown;
     /// a failing `sql` leaves the queued writes queued, rolled back with it. After a lost connection both are
-    /// kept, as may-have-committed: the retry that carries them again tells.
-    func carryQueued(with sql: SQL?, meanwhile: (() -> Void)? = nil) throws -> PGResult? {
+    /// kept, as may-have-committed: the retry that carries them again tells. With `carrying` false, `sql` goes
+    /// alone (still with `meanwhile`) and the queued writes are left as they are.
+    func carryQueued(with sql: SQL?, meanwhile: (() -> Void)? = nil, carrying: Bool = true) throws -> PGResult? {
+        if !carrying, let sql {
+            guard PQtransactionStatus(pointer) == PQTRANS_IDLE else { return nil }
+            let outcomes = try pipeline([sql], meanwhile: meanwhile)
+            guard case .success(let result)? = outcomes.first else {
+                if case .failure(let error)? = outcomes.first { throw error }
+                throw lost("a statement's result did not come")
+            }
+            return result
+        }
         let riders = connection.queued
         if let sql,
             PQtransactionStatus(pointer) != PQTRANS_IDLE || riders.contains(where: { $0.plansOnce != sql.plansOnce })
