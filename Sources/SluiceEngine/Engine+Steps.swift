@@ -179,14 +179,11 @@ extension Engine {
             index: index, attemptID: attemptID, gpus: gpus, number: number, from: from, launch: launch,
             prepared: prepared, pins: pins, reconnections: recorder.reconnections)
         prepared = nil  // the held start's now: started, or discarded, by whoever has it
-        if flushLater {
-            handle.held.append(begunAttempt)
-            return
-        }
-        // This begin's commit waited for its flush, which took the held begins before it to disk too. Those
-        // lost with the server meanwhile are queued again, first: this loop launches them next.
+        handle.held.append(begunAttempt)
+        if flushLater { return }
+        // This begin's commit waited for its flush, which took the held begins before it to disk too: all start
+        // now. Those lost with the server meanwhile are queued again, first: this loop launches them next.
         _ = try releaseHeld(handle)
-        try start(begunAttempt, of: handle)
     }
 
     /// Starts the held attempts, their begins now flushed; true when the database server lost some of them
