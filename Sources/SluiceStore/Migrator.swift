@@ -44,6 +44,9 @@ public struct Migration: Sendable {
         Migration(
             version: 12, name: "cost_after_the_turn",
             sql: String(decoding: PackageResources.v0012_cost_after_the_turn_sql, as: UTF8.self)),
+        Migration(
+            version: 13, name: "claims_that_scale",
+            sql: String(decoding: PackageResources.v0013_claims_that_scale_sql, as: UTF8.self)),
     ]
 
     /// The schema version this build expects.
