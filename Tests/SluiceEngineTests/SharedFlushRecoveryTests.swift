@@ -116,5 +116,4 @@ struct SharedFlushRecoveryTests {
             #expect(row.int("recorded") == 1 && row.int("succeeded") == 1, "\(row)")
         }
     }
-
 }
