@@ -193,10 +193,13 @@ extension Engine {
         handle.held = []
         var lost = false
         var survivors = held
-        if held.contains(where: { $0.reconnections != recorder.reconnections }) {
-            handle.held = held  // discarded should this throw
-            survivors = []
-            for attempt in held {
+        // Until a round of looking and flushing goes without a reconnection: one during it may have lost what
+        // it found.
+        while survivors.contains(where: { $0.reconnections != recorder.reconnections }) {
+            let round = recorder.reconnections
+            handle.held = survivors  // discarded should this throw
+            var found: [RunHandle.Held] = []
+            for var attempt in survivors {
                 let present = try durably("the start of step \(handle.keys[attempt.index])") { () throws -> Bool in
                     do {
                         _ = try recorder.attempt(stepID: handle.stepIDs[attempt.index], number: attempt.number)
@@ -206,7 +209,8 @@ extension Engine {
                     }
                 }
                 if present {
-                    survivors.append(attempt)
+                    attempt.reconnections = round
+                    found.append(attempt)
                 } else {
                     handle.held.removeAll { $0.index == attempt.index }
                     if case .success(let unstarted)? = attempt.prepared { executor.discard(unstarted) }
@@ -214,6 +218,7 @@ extension Engine {
                     lost = true
                 }
             }
+            survivors = found
             // Those found may not be on disk yet (the connection went, not the server): flush them.
             try durably("the start of \(survivors.map { handle.keys[$0.index] }.joined(separator: ", "))") {
                 try recorder.flushCommitted()

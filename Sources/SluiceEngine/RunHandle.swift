@@ -34,8 +34,8 @@ final class RunHandle {
         let launch: AttemptLaunch
         let prepared: Result<PreparedAttempt, LaunchFailure>?
         let pins: StartPins?
-        /// The store's reconnections when it was begun: a later one may have lost the begin.
-        let reconnections: Int
+        /// The store's reconnections when it was begun (or last found recorded): a later one may have lost it.
+        var reconnections: Int
     }
 
     /// A handler that runs now.
