@@ -132,7 +132,7 @@ extension Engine {
             guard prepared == nil, ahead else { return }
             prepared = Result { () throws(LaunchFailure) in try executor.prepare(launch) }
         }
-        defer { if case .success(let unstarted)? = prepared { executor.discard(unstarted) } }
+        defer { discard(prepared) }
         let begun: (id: Int64, gpus: [Int])?
         do {
             begun = try Phases.measure("begin: the attempt recorded, with the ending before it (SQL, one WAL flush)") {
@@ -213,7 +213,7 @@ extension Engine {
                     found.append(attempt)
                 } else {
                     handle.held.removeAll { $0.index == attempt.index }
-                    if case .success(let unstarted)? = attempt.prepared { executor.discard(unstarted) }
+                    discard(attempt.prepared)
                     handle.machine.unlaunched(attempt.index, from: attempt.from)
                     lost = true
                 }
@@ -240,9 +240,14 @@ extension Engine {
     /// recorded `starting`, as after a crash of their engine.
     func discardHeld(_ handle: RunHandle) {
         for attempt in handle.held {
-            if case .success(let unstarted)? = attempt.prepared { executor.discard(unstarted) }
+            discard(attempt.prepared)
         }
         handle.held = []
+    }
+
+    /// Drops an attempt prepared and not started: its step ends unexec'd, and what was made for it goes.
+    func discard(_ prepared: Result<PreparedAttempt, LaunchFailure>?) {
+        if case .success(let unstarted)? = prepared { executor.discard(unstarted) }
     }
 
     /// Starts an attempt whose begin is on disk: its inputs pinned, its command released (or spawned).
@@ -252,7 +257,7 @@ extension Engine {
         let step = handle.plan.steps[index]
         var launch = begun.launch
         var prepared = begun.prepared
-        defer { if case .success(let unstarted)? = prepared { executor.discard(unstarted) } }
+        defer { discard(prepared) }
         if let pins, let lineage = handle.lineage {
             lineage.inputs[index] = pins.inputs
             if !pins.inputs.isEmpty {

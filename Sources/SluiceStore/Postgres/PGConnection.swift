@@ -179,11 +179,12 @@ public struct PGSession {
     /// `carryingQueued` is false.
     @discardableResult
     public func query(_ sql: SQL, meanwhile: (() -> Void)? = nil, carryingQueued: Bool = true) throws -> PGResult {
-        if (carryingQueued && !connection.queued.isEmpty) || meanwhile != nil,
-            let result = try carryQueued(with: sql, meanwhile: meanwhile, carrying: carryingQueued)
+        if carryingQueued, !connection.queued.isEmpty || meanwhile != nil,
+            let result = try carryQueued(with: sql, meanwhile: meanwhile)
         {
             return result
         }
+        if !carryingQueued, let meanwhile, let result = try runAlone(sql, meanwhile: meanwhile) { return result }
         try usePlanMode(of: sql)
         let statement = try prepared(sql)
         statement.executions += 1

@@ -16,18 +16,8 @@ extension PGSession {
     ///
     /// A queued write that fails takes `sql` with it (nothing commits) and is dropped, and its error is thrown;
     /// a failing `sql` leaves the queued writes queued, rolled back with it. After a lost connection both are
-    /// kept, as may-have-committed: the retry that carries them again tells. With `carrying` false, `sql` goes
-    /// alone (still with `meanwhile`) and the queued writes are left as they are.
-    func carryQueued(with sql: SQL?, meanwhile: (() -> Void)? = nil, carrying: Bool = true) throws -> PGResult? {
-        if !carrying, let sql {
-            guard PQtransactionStatus(pointer) == PQTRANS_IDLE else { return nil }
-            let outcomes = try pipeline([sql], meanwhile: meanwhile)
-            guard case .success(let result)? = outcomes.first else {
-                if case .failure(let error)? = outcomes.first { throw error }
-                throw lost("a statement's result did not come")
-            }
-            return result
-        }
+    /// kept, as may-have-committed: the retry that carries them again tells.
+    func carryQueued(with sql: SQL?, meanwhile: (() -> Void)? = nil) throws -> PGResult? {
         let riders = connection.queued
         if let sql,
             PQtransactionStatus(pointer) != PQTRANS_IDLE || riders.contains(where: { $0.plansOnce != sql.plansOnce })
@@ -65,6 +55,18 @@ extension PGSession {
         connection.queuedMaybeCommitted = 0
         guard sql != nil, case .success(let result)? = outcomes.last else { return nil }
         return result
+    }
+
+    /// Runs `sql` on its own, without the queued writes, in a pipeline of one so that `meanwhile` runs while the
+    /// server works on it. Nil when a transaction is open (then `sql` is to be run as usual).
+    func runAlone(_ sql: SQL, meanwhile: (() -> Void)?) throws -> PGResult? {
+        guard PQtransactionStatus(pointer) == PQTRANS_IDLE else { return nil }
+        let outcome = try pipeline([sql], meanwhile: meanwhile).first ?? nil  // nil: it did not run
+        switch outcome {
+        case .success(let result)?: return result
+        case .failure(let error)?: throw error
+        case nil: throw lost("a statement's result did not come")
+        }
     }
 
     /// Sends `batch` as one pipeline ending in one Sync: each statement's result, or its error, or nil when an
